@@ -1,0 +1,36 @@
+using Lume.Flows;
+
+namespace Lume.Examples;
+
+/// <summary>The upstream LUME-services test flows, written with Lume's builder.</summary>
+public static class ExampleFlows
+{
+    /// <summary>Upstream flow1: appends two texts and saves the result as a TextFile, after checking the configuration.</summary>
+    public static readonly FlowDefinition Flow1 = Flow.Define("flow1", f =>
+    {
+        var text1 = f.Parameter("text1");
+        var text2 = f.Parameter("text2");
+        var filename = f.Parameter("filename");
+        var filesystemIdentifier = f.Parameter("filesystem_identifier");
+
+        var configure = f.Task("configure_lume_services");
+        var newText = f.Task("append_text", new { text1, text2 });
+        f.Task("save_file", new { obj = newText, filename, filesystem_identifier = filesystemIdentifier, file_type = "TextFile" }, name: "save_text_file")
+            .SetUpstream(configure);
+    });
+
+    /// <summary>Upstream flow3: whether two texts are equal.</summary>
+    public static readonly FlowDefinition Flow3 = Flow.Define("flow3", f =>
+    {
+        f.Task("check_text_equivalence", new { text1 = f.Parameter("text1"), text2 = f.Parameter("text2") });
+    });
+
+    /// <summary>A flow whose task throws: the run fails, naming the task and its error, and the task after it is skipped.</summary>
+    public static readonly FlowDefinition FailingFlow = Flow.Define("failing_flow", f =>
+    {
+        var failed = f.Task("raise_error", new { message = f.Parameter("message") });
+        f.Task("append_text", new { text1 = failed, text2 = "never appended" });
+    });
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [Flow1, Flow3, FailingFlow];
+}

@@ -1,0 +1,20 @@
+using Lume.Hosting;
+using Lume.TaskWorker.Tasks;
+using Microsoft.Extensions.Hosting;
+
+namespace Lume.Examples;
+
+/// <summary>Adds the example flows and their tasks to a host.</summary>
+public static class ExamplesExtensions
+{
+    public static IHostApplicationBuilder AddLumeExamples(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddLumeTask("append_text", ExampleTasks.AppendText);
+        services.AddLumeTask("check_text_equivalence", ExampleTasks.CheckTextEquivalence);
+        services.AddLumeTask("raise_error", ExampleTasks.RaiseError);
+        foreach (var flow in ExampleFlows.All)
+            services.AddLumeFlow(flow);
+        return builder;
+    }
+}

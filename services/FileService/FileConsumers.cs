@@ -1,0 +1,57 @@
+using Lume.Contracts;
+using Lume.FileService.FileTypes;
+using Lume.FileService.Filesystems;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace Lume.FileService;
+
+/// <summary>Serialises and writes a file; answers FileSaved with its rep, or FileRequestFailed with nothing written.</summary>
+public sealed class SaveFileConsumer(FilesystemRegistry filesystems, FileTypeRegistry types, ILogger<SaveFileConsumer> logger) : IConsumer<SaveFile>
+{
+    public async Task Consume(ConsumeContext<SaveFile> context)
+    {
+        var request = context.Message;
+        try
+        {
+            var filesystem = filesystems.Get(request.FilesystemIdentifier);
+            var type = types.Get(request.FileType);
+            await filesystem.WriteAsync(request.Filename, type.Serialize(request.Obj), request.CreateDir, request.Overwrite, context.CancellationToken);
+            logger.LogInformation("Saved {Filename} on {Filesystem}", request.Filename, filesystem.Identifier);
+            await context.RespondAsync(new FileSaved(new FileRep(request.Filename, type.TypeString, filesystem.Identifier)));
+        }
+        catch (FileServiceException e)
+        {
+            await context.RespondAsync(new FileRequestFailed(e.ErrorType, e.Message));
+        }
+    }
+}
+
+/// <summary>Reads and deserialises a file; answers FileLoaded, or FileRequestFailed.</summary>
+public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeRegistry types) : IConsumer<LoadFile>
+{
+    public async Task Consume(ConsumeContext<LoadFile> context)
+    {
+        var rep = context.Message.File;
+        try
+        {
+            var filesystem = filesystems.Get(rep.FilesystemIdentifier);
+            var type = types.Get(rep.FileTypeString);
+            var content = await filesystem.ReadAsync(rep.Filename, context.CancellationToken);
+            await context.RespondAsync(new FileLoaded(rep, type.Deserialize(content)));
+        }
+        catch (FileServiceException e)
+        {
+            await context.RespondAsync(new FileRequestFailed(e.ErrorType, e.Message));
+        }
+    }
+}
+
+/// <summary>The FileService's queue.</summary>
+public sealed class FileConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer>
+    where TConsumer : class, IConsumer
+{
+    public const string QueueName = "lume-files";
+
+    public FileConsumerDefinition() => EndpointName = QueueName;
+}

@@ -1,0 +1,13 @@
+namespace Lume.FileService.Filesystems;
+
+/// <summary>A named place files are saved to and loaded from.</summary>
+public interface IFilesystem
+{
+    /// <summary>The identifier flows use, e.g. <c>local</c>.</summary>
+    string Identifier { get; }
+
+    /// <summary>Writes the file atomically: readers see the old content or the new, never a part.</summary>
+    Task WriteAsync(string path, ReadOnlyMemory<byte> content, bool createDir, bool overwrite, CancellationToken cancellationToken);
+
+    Task<byte[]> ReadAsync(string path, CancellationToken cancellationToken);
+}

@@ -1,0 +1,9 @@
+using Lume.FileService;
+using Lume.Hosting;
+using Microsoft.Extensions.Hosting;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddLumeDefaults("lume-fileservice");
+builder.AddLumeFileService();
+builder.AddLumeBus();
+builder.Build().Run();

@@ -1,0 +1,38 @@
+using Lume.Scheduler.Runs;
+using MassTransit;
+
+namespace Lume.Scheduler.Consumers;
+
+/// <summary>The load-apply-store-publish cycle that every task event of a run goes through.</summary>
+static class SchedulerPublishing
+{
+    public static async Task PublishAllAsync(ConsumeContext context, IReadOnlyList<object> messages)
+    {
+        foreach (var message in messages)
+            await context.Publish(message, message.GetType());
+    }
+
+    /// <summary>
+    /// Applies an event to its stored run. Changes are stored before anything is published (the endpoint's
+    /// in-memory outbox holds the messages until the consumer returns). A repeated delivery changes nothing, but
+    /// when the broker marks it redelivered, the messages it caused are published again, as a crash may have
+    /// come between the store and the publish.
+    /// </summary>
+    public static async Task ApplyAsync(
+        ConsumeContext context, IRunStore store, Guid runId, string taskSlug, DateTimeOffset now, Func<RunRecord, Step> apply)
+    {
+        var run = await store.FindAsync(runId, context.CancellationToken);
+        if (run is null)
+            return;
+        var step = apply(run);
+        if (step.Changed)
+        {
+            await store.UpdateAsync(run, context.CancellationToken);
+            await PublishAllAsync(context, step.Messages);
+        }
+        else if (context.ReceiveContext.Redelivered)
+        {
+            await PublishAllAsync(context, RunProgression.Resume(run, taskSlug, now));
+        }
+    }
+}

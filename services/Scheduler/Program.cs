@@ -1,0 +1,9 @@
+using Lume.Hosting;
+using Lume.Scheduler;
+using Microsoft.Extensions.Hosting;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddLumeDefaults("lume-scheduler");
+builder.AddLumeScheduler();
+builder.AddLumeBus();
+builder.Build().Run();

@@ -1,0 +1,26 @@
+namespace Lume.Scheduler.Runs;
+
+/// <summary>Where the Scheduler keeps runs. Writes are guarded by optimistic concurrency on <see cref="RunRecord.RowVersion"/>.</summary>
+public interface IRunStore
+{
+    /// <summary>Creates the schema or collections; called once at start so a bad location stops the service early.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stores a new run; false when a run with that id already exists (a repeated request).</summary>
+    Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken);
+
+    Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes the run and its changed tasks, then clears their <see cref="TaskRecord.Dirty"/> marks.
+    /// Throws <see cref="RunConcurrencyException"/> when the stored run changed since it was read.
+    /// </summary>
+    Task UpdateAsync(RunRecord run, CancellationToken cancellationToken);
+
+    /// <summary>The most recent runs, newest first.</summary>
+    Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken);
+}
+
+/// <summary>Another event of the same run was stored first; the consumer retries with fresh state.</summary>
+public sealed class RunConcurrencyException(Guid runId)
+    : Exception($"run {runId} was changed by another event since it was read");

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using Lume.Flows;
+
+namespace Lume.Scheduler.Runs;
+
+/// <summary>Where a run is.</summary>
+public enum RunState
+{
+    Running,
+    Completed,
+    Failed,
+}
+
+/// <summary>Where a task of a run is. Completed, Failed and Skipped are final.</summary>
+public enum TaskState
+{
+    /// <summary>Waiting for upstream tasks.</summary>
+    Pending,
+
+    /// <summary>TaskReady was published; no worker has reported yet.</summary>
+    Ready,
+
+    /// <summary>A worker reported TaskStarted.</summary>
+    Running,
+    Completed,
+    Failed,
+
+    /// <summary>Never run, because a task upstream of it failed.</summary>
+    Skipped,
+}
+
+/// <summary>A run as the Scheduler stores it, with the flow definition it was started with, so later flow changes don't touch it.</summary>
+public sealed class RunRecord
+{
+    Dictionary<string, List<string>>? _downstream;
+    Dictionary<string, TaskNode>? _nodes;
+
+    public required Guid RunId { get; init; }
+    public required FlowDefinition Flow { get; init; }
+    public required IReadOnlyDictionary<string, JsonElement> Parameters { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required Dictionary<string, TaskRecord> Tasks { get; init; }
+    public RunState State { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+    public string? FailedTask { get; set; }
+    public string? Error { get; set; }
+
+    /// <summary>The stored version this record was read at; the store refuses to write over a newer one.</summary>
+    public long RowVersion { get; set; }
+
+    public bool IsFinished => State != RunState.Running;
+
+    /// <summary>Tasks in the flow's order.</summary>
+    public IEnumerable<TaskRecord> OrderedTasks => Flow.Tasks.Select(t => Tasks[t.Slug]);
+
+    /// <summary>The flow's definition of the task <paramref name="slug"/>.</summary>
+    public TaskNode Node(string slug)
+    {
+        _nodes ??= Flow.Tasks.ToDictionary(t => t.Slug, StringComparer.Ordinal);
+        return _nodes[slug];
+    }
+
+    /// <summary>The slugs of the tasks that directly depend on <paramref name="slug"/>.</summary>
+    public IReadOnlyList<string> DownstreamOf(string slug)
+    {
+        _downstream ??= BuildDownstream(Flow);
+        return _downstream.TryGetValue(slug, out var list) ? list : [];
+    }
+
+    static Dictionary<string, List<string>> BuildDownstream(FlowDefinition flow)
+    {
+        var map = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var task in flow.Tasks)
+            foreach (var up in FlowDefinition.UpstreamOf(task))
+                (map.TryGetValue(up, out var list) ? list : map[up] = []).Add(task.Slug);
+        return map;
+    }
+}
+
+/// <summary>One task of a stored run.</summary>
+public sealed class TaskRecord
+{
+    public required string Slug { get; init; }
+    public required string Type { get; init; }
+    public TaskState State { get; set; }
+    public int Attempt { get; set; }
+    public JsonElement? Result { get; set; }
+    public string? ErrorType { get; set; }
+    public string? Error { get; set; }
+    public string? Worker { get; set; }
+    public DateTimeOffset? ReadyAt { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+
+    /// <summary>Changed since it was read; the store writes only changed tasks, so an event costs one row, not the whole run.</summary>
+    public bool Dirty { get; set; }
+
+    public bool IsFinal => State is TaskState.Completed or TaskState.Failed or TaskState.Skipped;
+}
+
+/// <summary>A line of <c>lume runs</c>.</summary>
+public sealed record RunSummary(Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);

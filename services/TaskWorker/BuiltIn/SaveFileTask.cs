@@ -1,0 +1,35 @@
+using System.Text.Json;
+using Lume.Contracts;
+using Lume.TaskWorker.Tasks;
+using MassTransit;
+
+namespace Lume.TaskWorker.BuiltIn;
+
+/// <summary>
+/// <c>save_file</c>: asks the FileService to write <c>obj</c> as <c>file_type</c> (default <c>TextFile</c>) under
+/// <c>filename</c> on <c>filesystem_identifier</c>, and returns the file rep. Optional <c>create_dir</c> (default
+/// false) creates missing directories; <c>overwrite</c> (default true, as upstream) replaces an existing file.
+/// </summary>
+public sealed class SaveFileTask(IRequestClient<SaveFile> files) : ILumeTask
+{
+    public async Task<object?> RunAsync(TaskArguments arguments, TaskContext context)
+    {
+        var request = new SaveFile(
+            arguments.Get<string>("filesystem_identifier"),
+            arguments.Get<string>("filename"),
+            arguments.Get("file_type", "TextFile"),
+            arguments.Get<JsonElement>("obj"),
+            arguments.Get("create_dir", false),
+            arguments.Get("overwrite", true));
+        var response = await files.GetResponse<FileSaved, FileRequestFailed>(request, context.CancellationToken);
+        return response.Is(out Response<FileSaved>? saved)
+            ? saved.Message.File
+            : throw Failure(response, context);
+    }
+
+    static TaskFailedException Failure(Response response, TaskContext context)
+    {
+        var failed = ((Response<FileRequestFailed>)response).Message;
+        return new TaskFailedException(failed.ErrorType, $"task '{context.TaskSlug}': {failed.Message}");
+    }
+}

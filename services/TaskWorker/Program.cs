@@ -1,0 +1,9 @@
+using Lume.Hosting;
+using Lume.TaskWorker;
+using Microsoft.Extensions.Hosting;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddLumeDefaults("lume-taskworker");
+builder.AddLumeTaskWorker();
+builder.AddLumeBus();
+builder.Build().Run();

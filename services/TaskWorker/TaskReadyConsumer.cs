@@ -1,0 +1,61 @@
+using Lume.Contracts;
+using Lume.TaskWorker.Tasks;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Lume.TaskWorker;
+
+/// <summary>Runs the task named in TaskReady and reports TaskStarted, then TaskCompleted or TaskFailed.</summary>
+public sealed class TaskReadyConsumer(
+    TaskRegistry registry, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time, ILogger<TaskReadyConsumer> logger)
+    : IConsumer<TaskReady>
+{
+    public async Task Consume(ConsumeContext<TaskReady> context)
+    {
+        var ready = context.Message;
+        var worker = options.Value.Name;
+        var started = time.GetUtcNow();
+        await context.Publish(new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started));
+
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = ready.RunId, ["TaskSlug"] = ready.TaskSlug });
+        var taskContext = new TaskContext(ready.RunId, ready.Flow, ready.TaskSlug, ready.TaskType, ready.Attempt, services, context.CancellationToken);
+        try
+        {
+            var result = await registry.RunAsync(ready.Inputs, taskContext);
+            await context.Publish(new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, result, worker, started, time.GetUtcNow()));
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            throw; // the worker is stopping: leave the message to be delivered again, not reported as failed
+        }
+        catch (Exception e)
+        {
+            var (type, retryable) = e is TaskFailedException failed ? (failed.ErrorType, failed.Retryable) : (e.GetType().Name, false);
+            logger.LogWarning(e is TaskFailedException ? null : e, "Task {TaskSlug} of run {RunId} failed: {ErrorType}: {Message}",
+                ready.TaskSlug, ready.RunId, type, e.Message);
+            await context.Publish(new TaskFailed(ready.RunId, ready.TaskSlug, ready.Attempt, type, e.Message, retryable, worker, time.GetUtcNow()));
+        }
+    }
+}
+
+/// <summary>Workers compete on one queue; each takes as many tasks at once as <see cref="WorkerOptions.Concurrency"/> allows.</summary>
+public sealed class TaskReadyConsumerDefinition : ConsumerDefinition<TaskReadyConsumer>
+{
+    public const string QueueName = "lume-tasks";
+
+    readonly int _concurrency;
+
+    public TaskReadyConsumerDefinition(IOptions<WorkerOptions> options)
+    {
+        EndpointName = QueueName;
+        _concurrency = options.Value.Concurrency;
+        ConcurrentMessageLimit = _concurrency;
+    }
+
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<TaskReadyConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.PrefetchCount = _concurrency;
+    }
+}

@@ -1,0 +1,50 @@
+using Lume.Contracts;
+using Lume.Flows;
+using Lume.Hosting;
+using Lume.TaskWorker.BuiltIn;
+using Lume.TaskWorker.Tasks;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Lume.TaskWorker;
+
+/// <summary>Adds a TaskWorker to a host.</summary>
+public static class TaskWorkerExtensions
+{
+    /// <summary>
+    /// The TaskWorker with the built-in tasks (<c>configure_lume_services</c>, <c>save_file</c>): consumes
+    /// TaskReady, publishes TaskStarted and TaskCompleted or TaskFailed, sends SaveFile to the FileService.
+    /// Add your own tasks with <c>services.AddLumeTask(...)</c>. At start it checks that every flow this host
+    /// defines uses only task types it offers.
+    /// </summary>
+    public static IHostApplicationBuilder AddLumeTaskWorker(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<WorkerOptions>()
+            .Bind(builder.Configuration.GetSection("WORKER"))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<TaskRegistry>();
+        services.AddLumeTask<ConfigureLumeServices>("configure_lume_services");
+        services.AddLumeTask<SaveFileTask>("save_file");
+        services.AddHostedService<FlowTaskTypeCheck>();
+        services.AddLumeConsumers(bus =>
+        {
+            bus.AddConsumer<TaskReadyConsumer, TaskReadyConsumerDefinition>();
+            bus.AddRequestClient<SaveFile>();
+        });
+        return builder;
+    }
+
+    sealed class FlowTaskTypeCheck(TaskRegistry registry, IEnumerable<FlowDefinition> flows) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            var problems = flows.SelectMany(f => FlowChecks.CheckGraph(f, registry.Names)).ToArray();
+            return problems.Length == 0 ? Task.CompletedTask : throw new FlowDefinitionException(problems);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

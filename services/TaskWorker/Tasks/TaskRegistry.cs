@@ -1,0 +1,68 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Lume.TaskWorker.Tasks;
+
+/// <summary>A task type offered by this worker.</summary>
+public sealed record TaskRegistration(string Name, Func<IServiceProvider, ILumeTask> Create);
+
+/// <summary>The task types this worker offers, by name.</summary>
+public sealed class TaskRegistry
+{
+    readonly Dictionary<string, TaskRegistration> _tasks = new(StringComparer.Ordinal);
+
+    public TaskRegistry(IEnumerable<TaskRegistration> registrations)
+    {
+        foreach (var registration in registrations)
+            if (!_tasks.TryAdd(registration.Name, registration))
+                throw new InvalidOperationException($"task type '{registration.Name}' is registered twice");
+    }
+
+    public IReadOnlySet<string> Names => _tasks.Keys.ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Runs a task and returns its result as JSON.</summary>
+    public async Task<JsonElement> RunAsync(IReadOnlyDictionary<string, JsonElement> inputs, TaskContext context)
+    {
+        if (!_tasks.TryGetValue(context.TaskType, out var registration))
+            throw new TaskFailedException("UnknownTaskType",
+                $"task '{context.TaskSlug}': this worker has no task type '{context.TaskType}'; it offers: {string.Join(", ", Names.Order(StringComparer.Ordinal))}");
+
+        var task = registration.Create(context.Services);
+        var result = await task.RunAsync(new TaskArguments(context.TaskSlug, inputs), context);
+        return ToJson(result, context);
+    }
+
+    static JsonElement ToJson(object? result, TaskContext context)
+    {
+        if (result is JsonElement element)
+            return element;
+        try
+        {
+            return JsonSerializer.SerializeToElement(result, result?.GetType() ?? typeof(object));
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException)
+        {
+            throw new TaskFailedException("ResultNotJson",
+                $"task '{context.TaskSlug}': the result ({result?.GetType().Name}) is not JSON: {e.Message}");
+        }
+    }
+}
+
+/// <summary>Registers task types.</summary>
+public static class TaskRegistrationExtensions
+{
+    /// <summary>Registers a method or lambda as a task type; its parameters are bound by name from the task's arguments.</summary>
+    public static IServiceCollection AddLumeTask(this IServiceCollection services, string name, Delegate method)
+    {
+        var task = new DelegateTask(method);
+        return services.AddSingleton(new TaskRegistration(name, _ => task));
+    }
+
+    /// <summary>Registers a class as a task type; a new instance is made for each execution.</summary>
+    public static IServiceCollection AddLumeTask<TTask>(this IServiceCollection services, string name)
+        where TTask : class, ILumeTask
+    {
+        services.AddTransient<TTask>();
+        return services.AddSingleton(new TaskRegistration(name, sp => sp.GetRequiredService<TTask>()));
+    }
+}

@@ -1,0 +1,38 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Lume.Contracts;
+
+/// <summary>
+/// Finds a saved file again: the JSON that <c>save_file</c> returns and <c>load_file</c> takes.
+/// The property order is the upstream key order.
+/// </summary>
+public sealed record FileRep(
+    [property: JsonPropertyName("filename")] string Filename,
+    [property: JsonPropertyName("file_type_string")] string FileTypeString,
+    [property: JsonPropertyName("filesystem_identifier")] string FilesystemIdentifier);
+
+/// <summary>Asks the FileService to serialise <paramref name="Obj"/> as the given file type and write it.</summary>
+/// <param name="FileType">An upstream type string or a Lume alias such as <c>TextFile</c>.</param>
+/// <param name="CreateDir">Create missing parent directories; without it a missing directory is an error.</param>
+/// <param name="Overwrite">Replace an existing file; without it an existing file is an error.</param>
+public sealed record SaveFile(
+    string FilesystemIdentifier,
+    string Filename,
+    string FileType,
+    JsonElement Obj,
+    bool CreateDir,
+    bool Overwrite);
+
+/// <summary>The file was written; <paramref name="File"/> finds it again.</summary>
+public sealed record FileSaved(FileRep File);
+
+/// <summary>Asks the FileService to read a file and deserialise it as its file type.</summary>
+public sealed record LoadFile(FileRep File);
+
+/// <summary>The file's content as JSON.</summary>
+public sealed record FileLoaded(FileRep File, JsonElement Obj);
+
+/// <summary>A file request was refused or failed; nothing was written.</summary>
+/// <param name="ErrorType">A stable name users meet, e.g. FilesystemNotConfigured, PathNotInRoot.</param>
+public sealed record FileRequestFailed(string ErrorType, string Message);

@@ -1,0 +1,74 @@
+using System.Text.Json;
+
+namespace Lume.Contracts;
+
+/// <summary>Asks the Scheduler to start a run of a flow. The run id is chosen by the client so it can follow the run.</summary>
+/// <param name="Version">A flow version, or null for the newest one the Scheduler knows.</param>
+/// <param name="Parameters">One JSON value per declared flow parameter.</param>
+public sealed record RunRequested(
+    Guid RunId,
+    string Flow,
+    string? Version,
+    IReadOnlyDictionary<string, JsonElement> Parameters,
+    DateTimeOffset RequestedAt);
+
+/// <summary>The Scheduler stored the run and released its first tasks.</summary>
+public sealed record RunAccepted(Guid RunId, string Flow, string Version, int TaskCount, DateTimeOffset AcceptedAt);
+
+/// <summary>Every task of the run completed.</summary>
+public sealed record RunCompleted(Guid RunId, string Flow, DateTimeOffset StartedAt, DateTimeOffset FinishedAt);
+
+/// <summary>Why a run failed.</summary>
+public enum RunFailureKind
+{
+    /// <summary>The request was refused before anything was stored: see <see cref="RunFailed.Problems"/>.</summary>
+    Rejected,
+
+    /// <summary>A task failed; tasks downstream of it were skipped.</summary>
+    TaskFailed,
+}
+
+/// <summary>A run ended without completing, or its request was rejected.</summary>
+/// <param name="FailedTask">The slug of the first task that failed, when <paramref name="Kind"/> is TaskFailed.</param>
+/// <param name="Problems">Every problem found in a rejected request, each naming the flow or parameter at fault.</param>
+public sealed record RunFailed(
+    Guid RunId,
+    string Flow,
+    RunFailureKind Kind,
+    string? FailedTask,
+    string ErrorType,
+    string Message,
+    IReadOnlyList<string> Problems,
+    DateTimeOffset FinishedAt);
+
+/// <summary>Asks the Scheduler for the stored state of a run; answered with <see cref="RunSnapshot"/> or <see cref="RunNotFound"/>.</summary>
+public sealed record GetRun(Guid RunId);
+
+/// <summary>The run id is not in the Scheduler's store.</summary>
+public sealed record RunNotFound(Guid RunId);
+
+/// <summary>The stored state of a run and of each of its tasks, in the flow's task order.</summary>
+public sealed record RunSnapshot(
+    Guid RunId,
+    string Flow,
+    string Version,
+    string State,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? FinishedAt,
+    string? FailedTask,
+    string? Error,
+    IReadOnlyList<TaskSnapshot> Tasks);
+
+/// <summary>The stored state of one task of a run.</summary>
+public sealed record TaskSnapshot(
+    string Slug,
+    string TaskType,
+    string State,
+    int Attempt,
+    JsonElement? Result,
+    string? ErrorType,
+    string? Error,
+    string? Worker,
+    DateTimeOffset? ReadyAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt);

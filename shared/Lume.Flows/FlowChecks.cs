@@ -1,0 +1,141 @@
+using System.Text.Json;
+
+namespace Lume.Flows;
+
+/// <summary>The checks a flow and a run request must pass. Each returns every problem found, each naming what is at fault.</summary>
+public static class FlowChecks
+{
+    /// <summary>
+    /// Checks the graph: names present and unique, references to tasks and parameters that exist,
+    /// no cycles, and (when <paramref name="knownTaskTypes"/> is given) only task types a worker offers.
+    /// </summary>
+    public static IReadOnlyList<string> CheckGraph(FlowDefinition flow, IReadOnlySet<string>? knownTaskTypes = null)
+    {
+        var problems = new List<string>();
+        var where = $"flow '{flow.Name}'";
+        if (string.IsNullOrWhiteSpace(flow.Name))
+            problems.Add("flow: the name is empty");
+        if (string.IsNullOrWhiteSpace(flow.Version))
+            problems.Add($"{where}: the version is empty");
+        if (flow.Tasks.Count == 0)
+            problems.Add($"{where}: the flow has no tasks");
+
+        foreach (var name in Duplicates(flow.Parameters.Select(p => p.Name)))
+            problems.Add($"{where}: parameter '{name}' is declared more than once");
+        foreach (var slug in Duplicates(flow.Tasks.Select(t => t.Slug)))
+            problems.Add($"{where}: task name '{slug}' is used by more than one task");
+
+        var parameters = flow.Parameters.Select(p => p.Name).ToHashSet();
+        var slugs = flow.Tasks.Select(t => t.Slug).ToHashSet();
+        foreach (var task in flow.Tasks)
+        {
+            var at = $"{where}, task '{task.Slug}'";
+            if (string.IsNullOrWhiteSpace(task.Slug))
+                problems.Add($"{where}: a task of type '{task.Type}' has an empty name");
+            if (knownTaskTypes is not null && !knownTaskTypes.Contains(task.Type))
+                problems.Add($"{at}: unknown task type '{task.Type}'; known types: {string.Join(", ", knownTaskTypes.Order(StringComparer.Ordinal))}");
+            foreach (var (argument, input) in task.Inputs)
+            {
+                switch (input)
+                {
+                    case ParameterInput p when !parameters.Contains(p.Parameter):
+                        problems.Add($"{at}: argument '{argument}' refers to parameter '{p.Parameter}', which the flow does not declare");
+                        break;
+                    case TaskOutput o when !slugs.Contains(o.Task):
+                        problems.Add($"{at}: argument '{argument}' refers to task '{o.Task}', which is not in the flow");
+                        break;
+                    case ConstantInput c when c.Value.ValueKind == JsonValueKind.Undefined:
+                        problems.Add($"{at}: argument '{argument}' has no JSON value");
+                        break;
+                }
+            }
+
+            foreach (var upstream in task.Upstream.Where(u => !slugs.Contains(u)))
+                problems.Add($"{at}: upstream task '{upstream}' is not in the flow");
+            if (FlowDefinition.UpstreamOf(task).Contains(task.Slug))
+                problems.Add($"{at}: the task depends on itself");
+        }
+
+        var cycle = FindCycle(flow);
+        if (cycle is not null)
+            problems.Add($"{where}: the tasks form a cycle: {string.Join(" -> ", cycle)}");
+        return problems;
+    }
+
+    /// <summary>
+    /// Checks a run's parameters against the flow's declarations: every required parameter given, nothing
+    /// undeclared, every value JSON. Returns the parameters with defaults filled in, or the problems.
+    /// </summary>
+    public static (IReadOnlyDictionary<string, JsonElement> Parameters, IReadOnlyList<string> Problems) CheckParameters(
+        FlowDefinition flow, IReadOnlyDictionary<string, JsonElement> given)
+    {
+        var problems = new List<string>();
+        var resolved = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        var declared = flow.Parameters.Select(p => p.Name).ToHashSet();
+        foreach (var parameter in flow.Parameters)
+        {
+            if (given.TryGetValue(parameter.Name, out var value))
+            {
+                if (value.ValueKind == JsonValueKind.Undefined)
+                    problems.Add($"parameter '{parameter.Name}': the value is not JSON");
+                else
+                    resolved[parameter.Name] = value;
+            }
+            else if (parameter.Default is { } fallback)
+            {
+                resolved[parameter.Name] = fallback;
+            }
+            else
+            {
+                problems.Add($"parameter '{parameter.Name}': missing; flow '{flow.Name}' requires it");
+            }
+        }
+
+        foreach (var name in given.Keys.Where(k => !declared.Contains(k)).Order(StringComparer.Ordinal))
+            problems.Add($"parameter '{name}': not declared by flow '{flow.Name}' (it declares: {DescribeParameters(flow)})");
+        return (resolved, problems);
+    }
+
+    /// <summary>The flow's parameters as a short list for messages and listings, e.g. <c>text1, text2, create_dir=false</c>.</summary>
+    public static string DescribeParameters(FlowDefinition flow) =>
+        flow.Parameters.Count == 0
+            ? "no parameters"
+            : string.Join(", ", flow.Parameters.Select(p => p.Default is { } d ? $"{p.Name}={d.GetRawText()}" : p.Name));
+
+    static IEnumerable<string> Duplicates(IEnumerable<string> names) =>
+        names.GroupBy(n => n, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key);
+
+    // Depth-first search with colours; returns the first cycle found as a path that starts and ends on the same task.
+    static List<string>? FindCycle(FlowDefinition flow)
+    {
+        var byslug = flow.Tasks.GroupBy(t => t.Slug).ToDictionary(g => g.Key, g => g.First());
+        var state = new Dictionary<string, int>();
+        var path = new List<string>();
+
+        List<string>? Visit(string slug)
+        {
+            state[slug] = 1;
+            path.Add(slug);
+            foreach (var up in FlowDefinition.UpstreamOf(byslug[slug]).Where(byslug.ContainsKey))
+            {
+                if (state.GetValueOrDefault(up) == 1)
+                    return [.. path[path.IndexOf(up)..], up];
+                if (state.GetValueOrDefault(up) == 0 && Visit(up) is { } found)
+                    return found;
+            }
+
+            path.RemoveAt(path.Count - 1);
+            state[slug] = 2;
+            return null;
+        }
+
+        foreach (var slug in byslug.Keys)
+            if (state.GetValueOrDefault(slug) == 0 && Visit(slug) is { } cycle)
+            {
+                cycle.Reverse();
+                return cycle;
+            }
+
+        return null;
+    }
+}

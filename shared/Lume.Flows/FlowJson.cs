@@ -1,0 +1,36 @@
+using System.Text.Json;
+
+namespace Lume.Flows;
+
+/// <summary>The JSON form of a flow definition; <see cref="Parse"/> reads what <see cref="Write"/> writes.</summary>
+public static class FlowJson
+{
+    // Required members and non-nullable references are enforced by the serializer, so a
+    // hand-written definition with a missing "tasks" or "slug" fails here with its JSON path.
+    static readonly JsonSerializerOptions Options = new()
+    {
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+    };
+
+    /// <summary>The definition as JSON text.</summary>
+    public static string Write(FlowDefinition flow) => JsonSerializer.Serialize(flow, Options);
+
+    /// <summary>Reads a definition; malformed JSON or a missing member is a <see cref="FlowDefinitionException"/>.</summary>
+    public static FlowDefinition Parse(string json)
+    {
+        FlowDefinition? flow;
+        try
+        {
+            flow = JsonSerializer.Deserialize<FlowDefinition>(json, Options);
+        }
+        catch (JsonException e)
+        {
+            throw new FlowDefinitionException([$"flow JSON is malformed at {e.Path ?? "$"}: {e.Message}"]);
+        }
+
+        if (flow is null)
+            throw new FlowDefinitionException(["flow JSON must be an object with name, version, parameters and tasks"]);
+        return flow;
+    }
+}

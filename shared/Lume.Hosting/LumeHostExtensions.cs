@@ -1,0 +1,96 @@
+using Lume.Flows;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Resources;
+using OpenTelemetry;
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+
+namespace Lume.Hosting;
+
+/// <summary>What every Lume host shares: configuration, logging, tracing, time and the bus.</summary>
+public static class LumeHostExtensions
+{
+    /// <summary>Lume's own ActivitySource name, next to MassTransit's.</summary>
+    public const string ActivitySourceName = "Lume";
+
+    /// <summary>
+    /// Reads <c>LUME_*</c> variables (with <c>__</c> for nesting), validates <see cref="LumeOptions"/> at start,
+    /// and sets up Serilog, OpenTelemetry and <see cref="TimeProvider"/>.
+    /// </summary>
+    /// <param name="logToStandardError">Send every log line to stderr, so a command's stdout carries only its output.</param>
+    public static IHostApplicationBuilder AddLumeDefaults(this IHostApplicationBuilder builder, string serviceName, bool logToStandardError = false)
+    {
+        builder.Configuration.AddEnvironmentVariables("LUME_");
+        builder.Services.AddOptions<LumeOptions>()
+            .Bind(builder.Configuration)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton(TimeProvider.System);
+
+        var options = builder.Configuration.Get<LumeOptions>() ?? new LumeOptions();
+        var level = Enum.TryParse<LogEventLevel>(options.LogLevel, out var parsed) ? parsed : LogEventLevel.Information;
+        builder.Services.AddSerilog(log =>
+        {
+            log.MinimumLevel.Is(level)
+                // MassTransit reports every bus start and endpoint at Information; that is noise for users.
+                .MinimumLevel.Override("MassTransit", LogEventLevel.Warning)
+                .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+                .Enrich.FromLogContext()
+                .Enrich.WithProperty("Service", serviceName);
+            var toStderr = logToStandardError ? LogEventLevel.Verbose : (LogEventLevel?)null;
+            if (options.LogFormat == "json")
+                log.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: toStderr);
+            else
+                log.WriteTo.Console(
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Service}: {Message:lj}{NewLine}{Exception}",
+                    standardErrorFromLevel: toStderr);
+        });
+
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(serviceName))
+            .WithTracing(t => t.AddSource("MassTransit", ActivitySourceName));
+        // The exporter switches on only where a collector is configured, as in eShop's ServiceDefaults.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            telemetry.UseOtlpExporter();
+        return builder;
+    }
+
+    /// <summary>Makes a flow known to this host: the Scheduler serves it, the TaskWorker checks it offers its task types.</summary>
+    public static IServiceCollection AddLumeFlow(this IServiceCollection services, FlowDefinition flow) =>
+        services.AddSingleton(flow);
+
+    /// <summary>
+    /// Adds consumers, definitions and request clients to the one bus of this host. A service's
+    /// <c>AddLume…</c> extension calls this; <see cref="AddLumeBus"/> applies every contribution.
+    /// </summary>
+    public static IServiceCollection AddLumeConsumers(this IServiceCollection services, Action<IBusRegistrationConfigurator> register) =>
+        services.AddSingleton(new BusContribution(register));
+
+    /// <summary>Applies every <c>AddLumeConsumers</c> contribution to a bus configurator, e.g. MassTransit's test harness.</summary>
+    public static void ApplyLumeConsumers(this IBusRegistrationConfigurator bus, IServiceCollection services)
+    {
+        foreach (var contribution in services.Select(d => d.ImplementationInstance).OfType<BusContribution>().ToArray())
+            contribution.Register(bus);
+    }
+
+    /// <summary>
+    /// Adds the bus with every service's consumers. Call it last, after the services' <c>AddLume…</c> extensions.
+    /// With no broker configured the transport is in-memory: every service must then live in this process.
+    /// </summary>
+    public static IHostApplicationBuilder AddLumeBus(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.SetKebabCaseEndpointNameFormatter();
+            bus.ApplyLumeConsumers(builder.Services);
+            bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+        });
+        return builder;
+    }
+
+    sealed record BusContribution(Action<IBusRegistrationConfigurator> Register);
+}
