@@ -26,11 +26,11 @@ public static class SchedulerExtensions
         services.AddHostedService<RunStoreInitializer>();
         services.AddLumeConsumers(bus =>
         {
-            bus.AddConsumer<RunRequestedConsumer, SchedulerConsumerDefinition<RunRequestedConsumer>>();
-            bus.AddConsumer<TaskStartedConsumer, SchedulerConsumerDefinition<TaskStartedConsumer>>();
-            bus.AddConsumer<TaskCompletedConsumer, SchedulerConsumerDefinition<TaskCompletedConsumer>>();
-            bus.AddConsumer<TaskFailedConsumer, SchedulerConsumerDefinition<TaskFailedConsumer>>();
-            bus.AddConsumer<GetRunConsumer, SchedulerConsumerDefinition<GetRunConsumer>>();
+            bus.AddConsumer<RunRequestedConsumer, RunRequestedDefinition>();
+            bus.AddConsumer<TaskStartedConsumer, TaskStartedDefinition>();
+            bus.AddConsumer<TaskCompletedConsumer, TaskCompletedDefinition>();
+            bus.AddConsumer<TaskFailedConsumer, TaskFailedDefinition>();
+            bus.AddConsumer<GetRunConsumer, GetRunDefinition>();
         });
         return builder;
     }

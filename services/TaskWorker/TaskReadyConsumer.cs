@@ -32,7 +32,7 @@ public sealed class TaskReadyConsumer(
         catch (Exception e)
         {
             var (type, retryable) = e is TaskFailedException failed ? (failed.ErrorType, failed.Retryable) : (e.GetType().Name, false);
-            logger.LogWarning(e is TaskFailedException ? null : e, "Task {TaskSlug} of run {RunId} failed: {ErrorType}: {Message}",
+            logger.LogInformation(e is TaskFailedException ? null : e, "Task {TaskSlug} of run {RunId} failed: {ErrorType}: {Message}",
                 ready.TaskSlug, ready.RunId, type, e.Message);
             await context.Publish(new TaskFailed(ready.RunId, ready.TaskSlug, ready.Attempt, type, e.Message, retryable, worker, time.GetUtcNow()));
         }

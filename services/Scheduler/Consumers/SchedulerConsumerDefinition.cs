@@ -10,28 +10,36 @@ namespace Lume.Scheduler.Consumers;
 /// time (partitioned by run id), a lost optimistic-concurrency race is retried with fresh state, and
 /// messages are released only after the consumer's store write (in-memory outbox).
 /// </summary>
-public sealed class SchedulerConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer>
-    where TConsumer : class, IConsumer
+public abstract class SchedulerConsumerDefinition<TConsumer, TMessage>(Func<TMessage, Guid> runId) : ConsumerDefinition<TConsumer>
+    where TConsumer : class, IConsumer<TMessage>
+    where TMessage : class
 {
     public const string QueueName = "lume-scheduler";
-
-    public SchedulerConsumerDefinition() => EndpointName = QueueName;
 
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<TConsumer> consumerConfigurator, IRegistrationContext context)
     {
+        EndpointName = QueueName;
         consumerConfigurator.UseMessageRetry(r => r.Immediate(10).Handle<RunConcurrencyException>());
         consumerConfigurator.UseInMemoryOutbox(context);
         var partitioner = context.GetRequiredService<SchedulerPartitioner>().Partitioner;
-        consumerConfigurator.Message<RunRequested>(m => m.UsePartitioner(partitioner, c => c.Message.RunId));
-        consumerConfigurator.Message<TaskStarted>(m => m.UsePartitioner(partitioner, c => c.Message.RunId));
-        consumerConfigurator.Message<TaskCompleted>(m => m.UsePartitioner(partitioner, c => c.Message.RunId));
-        consumerConfigurator.Message<TaskFailed>(m => m.UsePartitioner(partitioner, c => c.Message.RunId));
+        consumerConfigurator.Message<TMessage>(m => m.UsePartitioner(partitioner, c => runId(c.Message)));
     }
 }
+
+public sealed class RunRequestedDefinition() : SchedulerConsumerDefinition<RunRequestedConsumer, RunRequested>(m => m.RunId);
+
+public sealed class TaskStartedDefinition() : SchedulerConsumerDefinition<TaskStartedConsumer, TaskStarted>(m => m.RunId);
+
+public sealed class TaskCompletedDefinition() : SchedulerConsumerDefinition<TaskCompletedConsumer, TaskCompleted>(m => m.RunId);
+
+public sealed class TaskFailedDefinition() : SchedulerConsumerDefinition<TaskFailedConsumer, TaskFailed>(m => m.RunId);
+
+public sealed class GetRunDefinition() : SchedulerConsumerDefinition<GetRunConsumer, GetRun>(m => m.RunId);
 
 /// <summary>One partitioner for the whole Scheduler endpoint, so that all events of a run land in the same partition.</summary>
 public sealed class SchedulerPartitioner
 {
-    public IPartitioner Partitioner { get; } = new MassTransit.Middleware.Partitioner(Environment.ProcessorCount * 4, new MassTransit.Middleware.Murmur3UnsafeHashGenerator());
+    public IPartitioner Partitioner { get; } =
+        new MassTransit.Middleware.Partitioner(Environment.ProcessorCount * 4, new MassTransit.Middleware.Murmur3UnsafeHashGenerator());
 }

@@ -208,7 +208,7 @@ public sealed class SqliteRunStore(string path) : IRunStore
             p["$type"].Value = task.Type;
             p["$state"].Value = task.State.ToString();
             p["$attempt"].Value = task.Attempt;
-            p["$result"].Value = task.Result is { } result ? result.GetRawText() : DBNull.Value;
+            p["$result"].Value = task.Result is { } result ? JsonSerializer.Serialize(result) : DBNull.Value; // compact, whatever the sender's formatting
             p["$error_type"].Value = (object?)task.ErrorType ?? DBNull.Value;
             p["$error"].Value = (object?)task.Error ?? DBNull.Value;
             p["$worker"].Value = (object?)task.Worker ?? DBNull.Value;

@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lume.Contracts;
+using Spectre.Console;
+
+namespace Lume.Cli;
+
+/// <summary>How a run is shown: lines as tasks start and finish, then a summary; or one JSON object.</summary>
+public sealed class RunReport(IAnsiConsole console) : IRunObserver
+{
+    public void TaskStarted(TaskStarted message) =>
+        console.MarkupLine($"[grey]>[/] {Markup.Escape(message.TaskSlug)} [grey]started on {Markup.Escape(message.Worker)}[/]");
+
+    public void TaskCompleted(TaskCompleted message) =>
+        console.MarkupLine($"[green]✓[/] {Markup.Escape(message.TaskSlug)} [grey]completed in {Duration(message.FinishedAt - message.StartedAt)}[/]");
+
+    public void TaskFailed(TaskFailed message) =>
+        console.MarkupLine($"[red]✗[/] {Markup.Escape(message.TaskSlug)} [red]failed: {Markup.Escape(message.ErrorType)}: {Markup.Escape(message.Message)}[/]");
+
+    /// <summary>The final state, how long the run took, and the results of the flow's last tasks (those nothing depends on).</summary>
+    public void Summary(RunOutcome outcome, IReadOnlySet<string> finalTasks)
+    {
+        var snapshot = outcome.Snapshot!;
+        var colour = outcome.Succeeded ? "green" : "red";
+        console.MarkupLine(
+            $"[{colour}]Run {outcome.RunId} of {Markup.Escape(snapshot.Flow)} {snapshot.State}[/] in {Duration(outcome.Elapsed)}");
+        if (outcome.Failure is { } failure)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(failure.ErrorType)}: task '{Markup.Escape(failure.FailedTask ?? "?")}' failed: " +
+                $"{Markup.Escape(snapshot.Error ?? failure.Message)}[/]");
+            foreach (var skipped in snapshot.Tasks.Where(t => t.State == "skipped"))
+                console.MarkupLine($"[grey]- {Markup.Escape(skipped.Slug)} skipped[/]");
+            return;
+        }
+
+        foreach (var task in snapshot.Tasks.Where(t => finalTasks.Contains(t.Slug)))
+            console.WriteLine($"{task.Slug}: {(task.Result is { } result ? JsonSerializer.Serialize(result) : "null")}");
+    }
+
+    /// <summary>The JSON form shared by <c>lume run --json</c> and later <c>lume runs show --json</c>.</summary>
+    public static JsonObject ToJson(RunSnapshot snapshot)
+    {
+        var tasks = new JsonObject();
+        foreach (var task in snapshot.Tasks)
+        {
+            var entry = new JsonObject
+            {
+                ["state"] = task.State,
+                ["result"] = task.Result is { } result ? JsonSerializer.SerializeToNode(result) : null,
+            };
+            if (task.Error is not null)
+                entry["error"] = $"{task.ErrorType}: {task.Error}";
+            tasks[task.Slug] = entry;
+        }
+
+        return new JsonObject
+        {
+            ["run_id"] = snapshot.RunId.ToString(),
+            ["flow"] = snapshot.Flow,
+            ["state"] = snapshot.State,
+            ["tasks"] = tasks,
+        };
+    }
+
+    public static string Write(JsonNode node) => node.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+
+    static string Duration(TimeSpan time) => time.TotalSeconds >= 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{time.TotalSeconds:0.00} s")
+        : string.Create(CultureInfo.InvariantCulture, $"{time.TotalMilliseconds:0} ms");
+}
