@@ -1,0 +1,67 @@
+using Lume.Hosting;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+
+namespace Lume.Testing;
+
+/// <summary>
+/// A real host with the services a test adds, on MassTransit's test harness (in-memory, with every message
+/// recorded), and a data folder of its own that is deleted afterwards.
+/// </summary>
+public sealed class LumeTestHost : IAsyncDisposable
+{
+    readonly IHost _host;
+
+    LumeTestHost(IHost host, string dataDir)
+    {
+        _host = host;
+        DataDir = dataDir;
+    }
+
+    public string DataDir { get; }
+
+    public IServiceProvider Services => _host.Services;
+
+    public ITestHarness Harness => _host.Services.GetTestHarness();
+
+    /// <summary>Builds and starts a host; <paramref name="add"/> adds the services under test (their consumers go on the harness bus).</summary>
+    public static async Task<LumeTestHost> StartAsync(Action<IHostApplicationBuilder> add, IDictionary<string, string?>? settings = null)
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["LOG_LEVEL"] = "Warning" });
+        builder.AddLumeDefaults("lume-tests");
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["DATA_DIR"] = dataDir });
+        if (settings is not null)
+            builder.Configuration.AddInMemoryCollection(settings);
+        add(builder);
+        builder.Services.AddMassTransitTestHarness(bus => bus.ApplyLumeConsumers(builder.Services));
+        var host = builder.Build();
+        await host.StartAsync();
+        return new LumeTestHost(host, dataDir);
+    }
+
+    /// <summary>Waits until a published message of type <typeparamref name="T"/> matches, and returns it.</summary>
+    public async Task<T> PublishedAsync<T>(Func<T, bool> match, TimeSpan? timeout = null)
+        where T : class
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        var found = await Harness.Published.SelectAsync<T>(m => match(m.Context.Message), cancel.Token).FirstOrDefault();
+        return found?.Context.Message ?? throw new TimeoutException($"no {typeof(T).Name} matching the condition was published");
+    }
+
+    /// <summary>Every published message of type <typeparamref name="T"/> so far that matches.</summary>
+    public IReadOnlyList<T> AllPublished<T>(Func<T, bool>? match = null)
+        where T : class =>
+        Harness.Published.Select<T>().Select(m => m.Context.Message).Where(m => match?.Invoke(m) ?? true).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+        if (Directory.Exists(DataDir))
+            Directory.Delete(DataDir, recursive: true);
+    }
+}
