@@ -1,0 +1,143 @@
+using Lume.Contracts;
+using Lume.Hosting;
+using Lume.Scheduler.Runs;
+using Lume.Testing;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using static Lume.Scheduler.Tests.TestFlows;
+
+namespace Lume.Scheduler.Tests.Consumers;
+
+public sealed class SchedulerConsumerTests : IAsyncLifetime
+{
+    LumeTestHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await LumeTestHost.StartAsync(builder =>
+    {
+        builder.AddLumeScheduler();
+        builder.Services.AddLumeFlow(Diamond);
+        builder.Services.AddLumeFlow(Branches);
+    });
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    IRunStore Store => _host.Services.GetRequiredService<IRunStore>();
+
+    async Task<Guid> RequestAsync(string flow, params (string, object?)[] parameters)
+    {
+        var runId = Guid.NewGuid();
+        await _host.Harness.Bus.Publish(new RunRequested(runId, flow, null, Parameters(parameters), DateTimeOffset.UtcNow));
+        return runId;
+    }
+
+    Task<TaskReady> ReadyAsync(Guid runId, string slug) => _host.PublishedAsync<TaskReady>(t => t.RunId == runId && t.TaskSlug == slug);
+
+    [Fact]
+    public async Task RunRequested_StoresTheRunAndReleasesItsFirstTask()
+    {
+        var runId = await RequestAsync("diamond", ("start", 5));
+
+        var accepted = await _host.PublishedAsync<RunAccepted>(r => r.RunId == runId);
+        var ready = await ReadyAsync(runId, "a");
+
+        Assert.Equal(4, accepted.TaskCount);
+        Assert.Equal(5, ready.Inputs["value"].GetInt32());
+        Assert.Equal("step", ready.TaskType);
+        Assert.Equal(TaskState.Ready, (await Store.FindAsync(runId, CancellationToken.None))!.Tasks["a"].State);
+    }
+
+    [Fact]
+    public async Task RunRequested_WithBadParameters_IsRejectedListingEveryProblem_AndStoresNothing()
+    {
+        var runId = await RequestAsync("diamond", ("begin", 5));
+
+        var failed = await _host.PublishedAsync<RunFailed>(r => r.RunId == runId);
+
+        Assert.Equal(RunFailureKind.Rejected, failed.Kind);
+        Assert.Equal(2, failed.Problems.Count);
+        Assert.Contains(failed.Problems, p => p.StartsWith("parameter 'start': missing", StringComparison.Ordinal));
+        Assert.Contains(failed.Problems, p => p.StartsWith("parameter 'begin': not declared", StringComparison.Ordinal));
+        Assert.Null(await Store.FindAsync(runId, CancellationToken.None));
+        Assert.Empty(_host.AllPublished<TaskReady>(t => t.RunId == runId));
+    }
+
+    [Fact]
+    public async Task RunRequested_ForAnUnknownFlow_IsRejectedNamingIt()
+    {
+        var runId = await RequestAsync("nope");
+
+        var failed = await _host.PublishedAsync<RunFailed>(r => r.RunId == runId);
+
+        Assert.Equal(RunFailureKind.Rejected, failed.Kind);
+        Assert.Contains("flow 'nope': unknown flow", Assert.Single(failed.Problems), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Diamond_WithDuplicateAndOutOfOrderEvents_ReleasesEachTaskOnceAndCompletes()
+    {
+        var runId = await RequestAsync("diamond", ("start", 1));
+        var bus = _host.Harness.Bus;
+
+        await ReadyAsync(runId, "a");
+        await bus.Publish(Completed(runId, "a", 2));
+        await bus.Publish(Completed(runId, "a", 2));
+        await ReadyAsync(runId, "b");
+        await ReadyAsync(runId, "c");
+        await bus.Publish(Completed(runId, "c", 4));
+        await bus.Publish(new TaskStarted(runId, "c", 1, "late", DateTimeOffset.UtcNow));
+        await bus.Publish(Completed(runId, "b", 3));
+        await bus.Publish(Completed(runId, "c", 4));
+        var join = await ReadyAsync(runId, "d");
+        await bus.Publish(Completed(runId, "d", 7));
+        await bus.Publish(Completed(runId, "d", 7));
+
+        await _host.PublishedAsync<RunCompleted>(r => r.RunId == runId);
+        await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10)); // let any stray duplicate land before counting
+        Assert.Equal(3, join.Inputs["left"].GetInt32());
+        Assert.Equal(4, join.Inputs["right"].GetInt32());
+        Assert.Equal(["a", "b", "c", "d"], _host.AllPublished<TaskReady>(t => t.RunId == runId).Select(t => t.TaskSlug).Order().ToArray());
+        Assert.Single(_host.AllPublished<RunCompleted>(r => r.RunId == runId));
+        var run = (await Store.FindAsync(runId, CancellationToken.None))!;
+        Assert.Equal(RunState.Completed, run.State);
+        Assert.All(run.Tasks.Values, t => Assert.Equal(TaskState.Completed, t.State));
+    }
+
+    [Fact]
+    public async Task TaskFailed_SkipsItsDownstream_AndTheRunFailsNamingTheTask()
+    {
+        var runId = await RequestAsync("branches");
+        await ReadyAsync(runId, "bad");
+        await ReadyAsync(runId, "side");
+
+        await _host.Harness.Bus.Publish(Failed(runId, "bad"));
+        await _host.Harness.Bus.Publish(Completed(runId, "side", "ok"));
+        var failed = await _host.PublishedAsync<RunFailed>(r => r.RunId == runId);
+
+        Assert.Equal(RunFailureKind.TaskFailed, failed.Kind);
+        Assert.Equal("bad", failed.FailedTask);
+        var run = (await Store.FindAsync(runId, CancellationToken.None))!;
+        Assert.Equal(TaskState.Skipped, run.Tasks["after2"].State);
+        Assert.Empty(_host.AllPublished<TaskReady>(t => t.RunId == runId && t.TaskSlug.StartsWith("after", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task GetRun_AnswersWithEachTaskInFlowOrder_OrNotFound()
+    {
+        var runId = await RequestAsync("diamond", ("start", 1));
+        await ReadyAsync(runId, "a");
+        await _host.Harness.Bus.Publish(new TaskStarted(runId, "a", 1, "worker-1", DateTimeOffset.UtcNow));
+        await _host.PublishedAsync<TaskStarted>(t => t.RunId == runId);
+        await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10));
+        var client = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<GetRun>();
+
+        var found = await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId));
+        var missing = await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(Guid.NewGuid()));
+
+        Assert.True(found.Is(out Response<RunSnapshot>? snapshot));
+        Assert.Equal(["a", "b", "c", "d"], snapshot.Message.Tasks.Select(t => t.Slug).ToArray());
+        Assert.Equal("running", snapshot.Message.Tasks[0].State);
+        Assert.Equal("worker-1", snapshot.Message.Tasks[0].Worker);
+        Assert.Equal("pending", snapshot.Message.Tasks[3].State);
+        Assert.True(missing.Is(out Response<RunNotFound>? _));
+    }
+}
