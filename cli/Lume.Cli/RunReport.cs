@@ -35,7 +35,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         }
 
         foreach (var task in snapshot.Tasks.Where(t => finalTasks.Contains(t.Slug)))
-            console.WriteLine($"{task.Slug}: {(task.Result is { } result ? JsonSerializer.Serialize(result) : "null")}");
+            console.Profile.Out.Writer.WriteLine($"{task.Slug}: {(task.Result is { } result ? JsonSerializer.Serialize(result) : "null")}");
     }
 
     /// <summary>The JSON form shared by <c>lume run --json</c> and later <c>lume runs show --json</c>.</summary>

@@ -22,14 +22,11 @@ public sealed class SaveFileTask(IRequestClient<SaveFile> files) : ILumeTask
             arguments.Get("create_dir", false),
             arguments.Get("overwrite", true));
         var response = await files.GetResponse<FileSaved, FileRequestFailed>(request, context.CancellationToken);
-        return response.Is(out Response<FileSaved>? saved)
-            ? saved.Message.File
-            : throw Failure(response, context);
-    }
-
-    static TaskFailedException Failure(Response response, TaskContext context)
-    {
-        var failed = ((Response<FileRequestFailed>)response).Message;
-        return new TaskFailedException(failed.ErrorType, $"task '{context.TaskSlug}': {failed.Message}");
+        return response.Message switch
+        {
+            FileSaved saved => saved.File,
+            FileRequestFailed failed => throw new TaskFailedException(failed.ErrorType, $"task '{context.TaskSlug}': {failed.Message}"),
+            var other => throw new InvalidOperationException($"unexpected answer {other.GetType().Name} to SaveFile"),
+        };
     }
 }

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Lume.Cli.Tests;
+
+/// <summary>The built <c>lume</c> command as a user runs it: a real process, its output and its exit code.</summary>
+public sealed class CliProcessTests : IDisposable
+{
+    readonly string _top = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
+
+    string DataDir => Path.Combine(_top, "data");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_top))
+            Directory.Delete(_top, recursive: true);
+    }
+
+    async Task<(int ExitCode, string Stdout, string Stderr)> LumeAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Directory.CreateDirectory(_top).FullName,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lume.dll"));
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        start.Environment["LUME_DATA_DIR"] = DataDir;
+        start.Environment["NO_COLOR"] = "1";
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    static readonly string[] Flow1 = ["run", "flow1", "-p", "text1=Hello", "-p", "text2=World", "-p", "filename=hello.txt", "-p", "filesystem_identifier=local"];
+
+    [Fact]
+    public async Task RunFlow1_ShowsTasksDurationAndTheFileRep_AndSavesHelloWorld()
+    {
+        var (exit, stdout, stderr) = await LumeAsync(Flow1);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("completed in", stdout, StringComparison.Ordinal);
+        foreach (var task in new[] { "configure_lume_services", "append_text", "save_text_file" })
+            Assert.Contains($"{task} started", stdout, StringComparison.Ordinal);
+        var repLine = stdout.Split('\n').Single(l => l.StartsWith("save_text_file: ", StringComparison.Ordinal));
+        var rep = JsonSerializer.Deserialize<JsonElement>(repLine["save_text_file: ".Length..]);
+        Assert.Equal("hello.txt", rep.GetProperty("filename").GetString());
+        Assert.Equal("HelloWorld", await File.ReadAllTextAsync(Path.Combine(DataDir, "files", "hello.txt")));
+    }
+
+    [Fact]
+    public async Task RunWithJson_PrintsOneObjectWithEveryTask()
+    {
+        var (exit, stdout, stderr) = await LumeAsync([.. Flow1, "--json"]);
+
+        Assert.True(exit == 0, stderr);
+        var run = JsonSerializer.Deserialize<JsonElement>(stdout);
+        Assert.True(Guid.TryParse(run.GetProperty("run_id").GetString(), out _));
+        Assert.Equal("flow1", run.GetProperty("flow").GetString());
+        Assert.Equal("completed", run.GetProperty("state").GetString());
+        var tasks = run.GetProperty("tasks");
+        Assert.Equal(["configure_lume_services", "append_text", "save_text_file"], tasks.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal("HelloWorld", tasks.GetProperty("append_text").GetProperty("result").GetString());
+        Assert.Equal("lume_services.files.file:File[TextSerializer]",
+            tasks.GetProperty("save_text_file").GetProperty("result").GetProperty("file_type_string").GetString());
+    }
+
+    [Fact]
+    public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
+    {
+        var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("task 'raise_error' failed", stdout, StringComparison.Ordinal);
+        Assert.Contains("kaboom", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "run", "flow1", "-p", "text1=a" }, new[] { "parameter 'text2': missing", "parameter 'filename': missing", "parameter 'filesystem_identifier': missing" })]
+    [InlineData(new[] { "run", "flow3", "-p", "text1=a", "-p", "text2=b", "-p", "text9=c" }, new[] { "parameter 'text9': not declared by flow 'flow3'" })]
+    [InlineData(new[] { "run", "flow3", "-p", "text1=a", "-p", "text2:={oops" }, new[] { "parameter 'text2': the value is not JSON" })]
+    [InlineData(new[] { "run", "flow9" }, new[] { "flow 'flow9': unknown flow" })]
+    public async Task RejectedRequest_ExitsTwo_ListingEveryProblem_AndWritesNothing(string[] arguments, string[] problems)
+    {
+        var (exit, stdout, stderr) = await LumeAsync(arguments);
+
+        Assert.Equal(2, exit);
+        foreach (var problem in problems)
+            Assert.Contains(problem, stderr, StringComparison.Ordinal);
+        Assert.Equal("", stdout);
+        Assert.False(Directory.Exists(DataDir), "a rejected request created the data folder");
+    }
+
+    [Fact]
+    public async Task Flows_ListsTheExamplesWithTheirParameters()
+    {
+        var (exit, stdout, _) = await LumeAsync("flows", "--json");
+
+        Assert.Equal(0, exit);
+        var flows = JsonSerializer.Deserialize<JsonElement>(stdout).EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!);
+        Assert.Equal(["text1", "text2", "filename", "filesystem_identifier"],
+            flows["flow1"].GetProperty("parameters").EnumerateArray().Select(p => p.GetString()!).ToArray());
+        Assert.Contains("flow3", flows.Keys);
+        Assert.Contains("failing_flow", flows.Keys);
+    }
+}

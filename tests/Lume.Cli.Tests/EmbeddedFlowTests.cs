@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Lume.Contracts;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Lume.Cli.Tests;
+
+/// <summary>The example flows end to end through the embedded host, as <c>lume run</c> drives them.</summary>
+public sealed class EmbeddedFlowTests : IAsyncLifetime
+{
+    readonly string _dataDir = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
+    IHost _host = null!;
+    RunClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = EmbeddedLume.Build(new Dictionary<string, string?> { ["DATA_DIR"] = _dataDir });
+        await _host.StartAsync();
+        _client = new RunClient(_host.Services.GetRequiredService<IBus>(), _host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+        Directory.Delete(_dataDir, recursive: true);
+    }
+
+    static Dictionary<string, JsonElement> Parameters(params (string Name, object Value)[] values) =>
+        values.ToDictionary(v => v.Name, v => JsonSerializer.SerializeToElement(v.Value));
+
+    sealed class Recorder : IRunObserver
+    {
+        public List<string> Events { get; } = [];
+
+        public void TaskStarted(TaskStarted message) => Events.Add($"started {message.TaskSlug}");
+
+        public void TaskCompleted(TaskCompleted message) => Events.Add($"completed {message.TaskSlug}");
+
+        public void TaskFailed(TaskFailed message) => Events.Add($"failed {message.TaskSlug}");
+    }
+
+    [Fact]
+    public async Task Flow1_SavesTheAppendedText_AndReturnsTheFileRep()
+    {
+        var recorder = new Recorder();
+        var text1 = $"Hello{Guid.NewGuid():N}";
+
+        var outcome = await _client.RunAsync("flow1",
+            Parameters(("text1", text1), ("text2", "World"), ("filename", "out/hello.txt"), ("filesystem_identifier", "local")), recorder);
+
+        // out/ does not exist and flow1 passes no create_dir: the save fails, the rest completed.
+        Assert.False(outcome.Succeeded);
+        Assert.Equal("save_text_file", outcome.Failure!.FailedTask);
+        Assert.Equal("DirectoryNotFound", outcome.Snapshot!.Tasks.Single(t => t.Slug == "save_text_file").ErrorType);
+
+        outcome = await _client.RunAsync("flow1",
+            Parameters(("text1", text1), ("text2", "World"), ("filename", "hello.txt"), ("filesystem_identifier", "local")), recorder);
+
+        Assert.True(outcome.Succeeded);
+        var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
+        Assert.All(tasks.Values, t => Assert.Equal("completed", t.State));
+        Assert.Equal(text1 + "World", tasks["append_text"].Result!.Value.GetString());
+        var rep = tasks["save_text_file"].Result!.Value;
+        Assert.Equal(["filename", "file_type_string", "filesystem_identifier"], rep.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal("hello.txt", rep.GetProperty("filename").GetString());
+        Assert.Equal("local", rep.GetProperty("filesystem_identifier").GetString());
+        Assert.Equal(text1 + "World", await File.ReadAllTextAsync(Path.Combine(_dataDir, "files", "hello.txt")));
+        Assert.Contains("started save_text_file", recorder.Events);
+        Assert.True(recorder.Events.LastIndexOf("completed configure_lume_services") < recorder.Events.LastIndexOf("started save_text_file"));
+        Assert.True(recorder.Events.LastIndexOf("completed append_text") < recorder.Events.LastIndexOf("started save_text_file"));
+    }
+
+    [Theory]
+    [InlineData("same", "same", true)]
+    [InlineData("same", "other", false)]
+    public async Task Flow3_ChecksTextEquivalence(string text1, string text2, bool equal)
+    {
+        var outcome = await _client.RunAsync("flow3", Parameters(("text1", text1), ("text2", text2)));
+
+        Assert.True(outcome.Succeeded);
+        Assert.Equal(equal, outcome.Snapshot!.Tasks.Single().Result!.Value.GetBoolean());
+    }
+
+    [Fact]
+    public async Task FailingFlow_FailsNamingTheTaskAndItsError_AndSkipsWhatFollows()
+    {
+        var message = $"boom {Guid.NewGuid():N}";
+
+        var outcome = await _client.RunAsync("failing_flow", Parameters(("message", message)));
+
+        Assert.False(outcome.Succeeded);
+        Assert.Equal(RunFailureKind.TaskFailed, outcome.Failure!.Kind);
+        Assert.Equal("raise_error", outcome.Failure.FailedTask);
+        Assert.Contains(message, outcome.Failure.Message, StringComparison.Ordinal);
+        var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
+        Assert.Equal("failed", tasks["raise_error"].State);
+        Assert.Equal("InvalidOperationException", tasks["raise_error"].ErrorType);
+        Assert.Equal("skipped", tasks["append_text"].State);
+    }
+
+    [Fact]
+    public async Task ManyRunsAtOnce_AllComplete_WithTheirOwnResults()
+    {
+        var runs = Enumerable.Range(0, 20)
+            .Select(i => _client.RunAsync("flow1", Parameters(("text1", $"t{i}-"), ("text2", "x"), ("filename", $"f{i}.txt"), ("filesystem_identifier", "local"))))
+            .ToArray();
+
+        var outcomes = await Task.WhenAll(runs);
+
+        Assert.All(outcomes, o => Assert.True(o.Succeeded));
+        for (var i = 0; i < 20; i++)
+            Assert.Equal($"t{i}-x", await File.ReadAllTextAsync(Path.Combine(_dataDir, "files", $"f{i}.txt")));
+    }
+}
