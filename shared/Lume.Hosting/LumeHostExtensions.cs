@@ -42,6 +42,8 @@ public static class LumeHostExtensions
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("Service", serviceName);
             var toStderr = logToStandardError ? LogEventLevel.Verbose : (LogEventLevel?)null;
+            if (logToStandardError)
+                log.MinimumLevel.Override("Microsoft.Extensions.Hosting", LogEventLevel.Fatal); // a command reports its own start-up errors
             if (options.LogFormat == "json")
                 log.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: toStderr);
             else

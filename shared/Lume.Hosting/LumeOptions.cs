@@ -7,18 +7,19 @@ namespace Lume.Hosting;
 public sealed class LumeOptions
 {
     /// <summary><c>LUME_DATA_DIR</c>: where embedded stores and the local filesystem keep their files. Default <c>./.lume</c>.</summary>
-    [Required]
+    [Required(ErrorMessage = "LUME_DATA_DIR must not be empty")]
     [ConfigurationKeyName("DATA_DIR")]
     public string DataDir { get; set; } = ".lume";
 
     /// <summary><c>LUME_LOG_LEVEL</c>: the minimum level logged (Verbose, Debug, Information, Warning, Error, Fatal). Default Information.</summary>
     [ConfigurationKeyName("LOG_LEVEL")]
-    [AllowedValues("Verbose", "Debug", "Information", "Warning", "Error", "Fatal")]
+    [AllowedValues("Verbose", "Debug", "Information", "Warning", "Error", "Fatal",
+        ErrorMessage = "LUME_LOG_LEVEL must be one of Verbose, Debug, Information, Warning, Error, Fatal")]
     public string LogLevel { get; set; } = "Information";
 
     /// <summary><c>LUME_LOG_FORMAT</c>: <c>text</c> (human-readable, the default) or <c>json</c> (compact JSON, one event a line).</summary>
     [ConfigurationKeyName("LOG_FORMAT")]
-    [AllowedValues("text", "json")]
+    [AllowedValues("text", "json", ErrorMessage = "LUME_LOG_FORMAT must be text or json")]
     public string LogFormat { get; set; } = "text";
 
     /// <summary>The data folder as a full path.</summary>

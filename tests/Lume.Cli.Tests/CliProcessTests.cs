@@ -16,7 +16,9 @@ public sealed class CliProcessTests : IDisposable
             Directory.Delete(_top, recursive: true);
     }
 
-    async Task<(int ExitCode, string Stdout, string Stderr)> LumeAsync(params string[] arguments)
+    Task<(int ExitCode, string Stdout, string Stderr)> LumeAsync(params string[] arguments) => LumeWithAsync([], arguments);
+
+    async Task<(int ExitCode, string Stdout, string Stderr)> LumeWithAsync(Dictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -29,6 +31,8 @@ public sealed class CliProcessTests : IDisposable
             start.ArgumentList.Add(argument);
         start.Environment["LUME_DATA_DIR"] = DataDir;
         start.Environment["NO_COLOR"] = "1";
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
 
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -97,6 +101,20 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal("", stdout);
         Assert.False(Directory.Exists(DataDir), "a rejected request created the data folder");
     }
+
+    [Fact]
+    public async Task InvalidSetting_ExitsThree_NamingTheVariable_WithoutAStackTrace()
+    {
+        var (exit, _, stderr) = await LumeWithAsync(new() { ["LUME_WORKER__CONCURRENCY"] = "0" }, "run", "flow3", "-p", "text1=a", "-p", "text2=a");
+
+        Assert.Equal(3, exit);
+        Assert.Contains("LUME_WORKER__CONCURRENCY must be between 1 and 1024", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownOption_IsRejected() =>
+        Assert.Equal(2, (await LumeAsync("run", "flow3", "--frobnicate")).ExitCode);
 
     [Fact]
     public async Task Flows_ListsTheExamplesWithTheirParameters()

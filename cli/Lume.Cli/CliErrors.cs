@@ -1,0 +1,33 @@
+using Lume.Flows;
+using Microsoft.Extensions.Options;
+using Spectre.Console.Cli;
+
+namespace Lume.Cli;
+
+/// <summary>Turns what stops a command into short messages on stderr and an exit code, instead of a stack trace.</summary>
+public static class CliErrors
+{
+    /// <summary>Lume could not start: a setting is invalid, or a flow is broken.</summary>
+    public const int CouldNotStart = 3;
+
+    public static int Handle(Exception exception, ITypeResolver? resolver)
+    {
+        switch (exception)
+        {
+            case CommandAppException usage:
+                Console.Error.WriteLine($"error: {usage.Message}");
+                return Commands.RunCommand.Rejected;
+            case OptionsValidationException invalid:
+                foreach (var failure in invalid.Failures)
+                    Console.Error.WriteLine($"error: configuration: {failure}");
+                return CouldNotStart;
+            case FlowDefinitionException broken:
+                foreach (var problem in broken.Problems)
+                    Console.Error.WriteLine($"error: {problem}");
+                return CouldNotStart;
+            default:
+                Console.Error.WriteLine($"error: {exception.GetType().Name}: {exception.Message}");
+                return CouldNotStart;
+        }
+    }
+}
