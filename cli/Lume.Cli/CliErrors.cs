@@ -7,8 +7,11 @@ namespace Lume.Cli;
 /// <summary>Turns what stops a command into short messages on stderr and an exit code, instead of a stack trace.</summary>
 public static class CliErrors
 {
-    /// <summary>Lume could not start: a setting is invalid, or a flow is broken.</summary>
+    /// <summary>Lume could not start (a setting is invalid, a flow is broken) or a service failed or did not answer.</summary>
     public const int CouldNotStart = 3;
+
+    /// <summary>The command was interrupted (Ctrl+C, SIGTERM), as shells count it.</summary>
+    public const int Interrupted = 130;
 
     public static int Handle(Exception exception, ITypeResolver? resolver)
     {
@@ -25,6 +28,12 @@ public static class CliErrors
                 foreach (var problem in broken.Problems)
                     Console.Error.WriteLine($"error: {problem}");
                 return CouldNotStart;
+            case LumeServiceException failed:
+                Console.Error.WriteLine($"error: {failed.Message}");
+                return CouldNotStart;
+            case OperationCanceledException:
+                Console.Error.WriteLine("error: interrupted");
+                return Interrupted;
             default:
                 Console.Error.WriteLine($"error: {exception.GetType().Name}: {exception.Message}");
                 return CouldNotStart;

@@ -15,7 +15,7 @@ public interface IRunObserver
     void TaskFailed(TaskFailed message) { }
 }
 
-/// <summary>How a run ended, with its stored state (null when it was rejected).</summary>
+/// <summary>How a run ended (or, when not waited for, that it was accepted), with its stored state; no state when rejected.</summary>
 public sealed record RunOutcome(Guid RunId, string Flow, RunFailed? Failure, RunSnapshot? Snapshot, TimeSpan Elapsed)
 {
     public bool Rejected => Failure?.Kind == RunFailureKind.Rejected;
@@ -23,31 +23,55 @@ public sealed record RunOutcome(Guid RunId, string Flow, RunFailed? Failure, Run
     public bool Succeeded => Failure is null;
 }
 
-/// <summary>Submits runs over the bus and follows them to the end, like any client that references Lume.Contracts.</summary>
+/// <summary>A service could not handle a request, or none answered.</summary>
+public sealed class LumeServiceException(string message) : Exception(message);
+
+/// <summary>Submits runs over the bus and follows them, like any client that references Lume.Contracts.</summary>
 public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider time)
 {
-    /// <summary>Publishes RunRequested and waits for RunCompleted or RunFailed, reporting task events on the way.</summary>
+    /// <summary>How long to wait for the Scheduler to accept or reject a run before saying it does not answer.</summary>
+    public static readonly TimeSpan AcceptTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Publishes RunRequested and waits for RunCompleted or RunFailed, reporting task events on the way; with
+    /// <paramref name="wait"/> off, only until the Scheduler accepts or rejects the run.
+    /// </summary>
     public async Task<RunOutcome> RunAsync(
-        string flow, IReadOnlyDictionary<string, JsonElement> parameters, IRunObserver? observer = null, CancellationToken cancellationToken = default)
+        string flow,
+        string? version,
+        IReadOnlyDictionary<string, JsonElement> parameters,
+        IRunObserver? observer = null,
+        bool wait = true,
+        CancellationToken cancellationToken = default)
     {
         var runId = NewId.NextGuid();
+        var accepted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var ended = new TaskCompletionSource<RunFailed?>(TaskCreationOptions.RunContinuationsAsynchronously);
         observer ??= new NoObserver();
 
         // Listen before publishing, so not even the first event of the run can be missed.
         var handle = bus.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
         {
+            e.Handler<RunAccepted>(c => Observe(c.Message.RunId, () => accepted.TrySetResult()));
             e.Handler<TaskStarted>(c => Observe(c.Message.RunId, () => observer.TaskStarted(c.Message)));
             e.Handler<TaskCompleted>(c => Observe(c.Message.RunId, () => observer.TaskCompleted(c.Message)));
             e.Handler<TaskFailed>(c => Observe(c.Message.RunId, () => observer.TaskFailed(c.Message)));
             e.Handler<RunCompleted>(c => Observe(c.Message.RunId, () => ended.TrySetResult(null)));
             e.Handler<RunFailed>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
+            e.Handler<Fault<RunRequested>>(c => Observe(c.Message.Message.RunId, () => ended.TrySetException(new LumeServiceException(
+                $"the Scheduler could not handle the run request: {string.Join("; ", c.Message.Exceptions.Select(x => $"{x.ExceptionType}: {x.Message}"))}"))));
         });
         try
         {
             await handle.Ready.WaitAsync(cancellationToken);
             var clock = Stopwatch.StartNew();
-            await bus.Publish(new RunRequested(runId, flow, null, parameters, time.GetUtcNow()), cancellationToken);
+            await bus.Publish(new RunRequested(runId, flow, version, parameters, time.GetUtcNow()), cancellationToken);
+            var first = await Task.WhenAny(accepted.Task, ended.Task, Task.Delay(AcceptTimeout, time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!accepted.Task.IsCompleted && !ended.Task.IsCompleted)
+                throw new LumeServiceException($"no Scheduler answered the run request within {AcceptTimeout.TotalSeconds:0} s; is it running, on the broker LUME_BROKER names?");
+            if (!wait && first == accepted.Task)
+                return new RunOutcome(runId, flow, null, null, clock.Elapsed);
             var failure = await ended.Task.WaitAsync(cancellationToken);
             clock.Stop();
             var snapshot = failure?.Kind == RunFailureKind.Rejected ? null : await GetAsync(runId, cancellationToken);
@@ -70,8 +94,16 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
     public async Task<RunSnapshot?> GetAsync(Guid runId, CancellationToken cancellationToken = default)
     {
         var response = await clients.CreateRequestClient<GetRun>().GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId), cancellationToken);
-        return response.Is(out Response<RunSnapshot>? found) ? found.Message : null;
+        return response.Message as RunSnapshot;
     }
+
+    /// <summary>The most recent runs, newest first.</summary>
+    public async Task<IReadOnlyList<RunListEntry>> ListAsync(int limit, CancellationToken cancellationToken = default) =>
+        (await clients.CreateRequestClient<ListRuns>().GetResponse<RunList>(new ListRuns(limit), cancellationToken)).Message.Runs;
+
+    /// <summary>The flows the Scheduler serves.</summary>
+    public async Task<IReadOnlyList<FlowInfo>> FlowsAsync(CancellationToken cancellationToken = default) =>
+        (await clients.CreateRequestClient<ListFlows>().GetResponse<FlowList>(new ListFlows(false), cancellationToken)).Message.Flows;
 
     sealed class NoObserver : IRunObserver;
 }

@@ -19,7 +19,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         console.MarkupLine($"[red]✗[/] {Markup.Escape(message.TaskSlug)} [red]failed: {Markup.Escape(message.ErrorType)}: {Markup.Escape(message.Message)}[/]");
 
     /// <summary>The final state, how long the run took, and the results of the flow's last tasks (those nothing depends on).</summary>
-    public void Summary(RunOutcome outcome, IReadOnlySet<string> finalTasks)
+    public void Summary(RunOutcome outcome)
     {
         var snapshot = outcome.Snapshot!;
         var colour = outcome.Succeeded ? "green" : "red";
@@ -34,7 +34,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
             return;
         }
 
-        foreach (var task in snapshot.Tasks.Where(t => finalTasks.Contains(t.Slug)))
+        foreach (var task in snapshot.Tasks.Where(t => !t.HasDownstream))
             console.Profile.Out.Writer.WriteLine($"{task.Slug}: {(task.Result is { } result ? JsonSerializer.Serialize(result) : "null")}");
     }
 
@@ -65,7 +65,15 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
 
     public static string Write(JsonNode node) => node.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
-    static string Duration(TimeSpan time) => time.TotalSeconds >= 1
+    public static string StateMarkup(string state) => state switch
+    {
+        "completed" => "[green]completed[/]",
+        "failed" => "[red]failed[/]",
+        "skipped" => "[grey]skipped[/]",
+        _ => Markup.Escape(state),
+    };
+
+    public static string Duration(TimeSpan time) => time.TotalSeconds >= 1
         ? string.Create(CultureInfo.InvariantCulture, $"{time.TotalSeconds:0.00} s")
         : string.Create(CultureInfo.InvariantCulture, $"{time.TotalMilliseconds:0} ms");
 }

@@ -1,5 +1,5 @@
 using Lume.Hosting;
-using Lume.TaskWorker.Tasks;
+using Lume.Tasks;
 using Microsoft.Extensions.Hosting;
 
 namespace Lume.Examples;

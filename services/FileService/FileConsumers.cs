@@ -1,6 +1,7 @@
 using Lume.Contracts;
 using Lume.FileService.FileTypes;
 using Lume.FileService.Filesystems;
+using Lume.Hosting;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -51,7 +52,7 @@ public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeReg
 public sealed class FileConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer>
     where TConsumer : class, IConsumer
 {
-    public const string QueueName = "lume-files";
+    public const string QueueName = LumeQueues.Files;
 
     public FileConsumerDefinition() => EndpointName = QueueName;
 }

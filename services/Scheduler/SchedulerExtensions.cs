@@ -1,4 +1,4 @@
-using Lume.Flows;
+using Lume.Scheduler.Flows;
 using Lume.Hosting;
 using Lume.Scheduler.Consumers;
 using Lume.Scheduler.Runs;
@@ -13,15 +13,23 @@ namespace Lume.Scheduler;
 public static class SchedulerExtensions
 {
     /// <summary>
-    /// The Scheduler: consumes RunRequested, TaskStarted, TaskCompleted, TaskFailed and GetRun; publishes
-    /// RunAccepted, TaskReady, RunCompleted and RunFailed. Runs are kept in SQLite under the data folder.
+    /// The Scheduler: consumes RunRequested, TaskStarted, TaskCompleted, TaskFailed, RegisterWorker, WorkerHeartbeat,
+    /// GetRun, ListRuns and ListFlows; publishes RunAccepted, RunCompleted and RunFailed, and sends TaskReady to the
+    /// queue of each run's worker pool. Runs and registered flows are kept in SQLite under the data folder.
     /// </summary>
     public static IHostApplicationBuilder AddLumeScheduler(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddSingleton(sp => new FlowCatalog(sp.GetServices<FlowDefinition>()));
-        services.AddSingleton<IRunStore>(sp =>
+        services.AddOptions<SchedulerOptions>()
+            .Bind(builder.Configuration.GetSection("SCHEDULER"))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton(sp =>
             new SqliteRunStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "scheduler.db")));
+        services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteRunStore>());
+        services.AddSingleton<IFlowStore>(sp => sp.GetRequiredService<SqliteRunStore>());
+        services.AddSingleton<FlowRegistry>();
+        services.AddSingleton<WorkerDirectory>();
         services.AddSingleton<SchedulerPartitioner>();
         services.AddHostedService<RunStoreInitializer>();
         services.AddLumeConsumers(bus =>
@@ -31,16 +39,20 @@ public static class SchedulerExtensions
             bus.AddConsumer<TaskCompletedConsumer, TaskCompletedDefinition>();
             bus.AddConsumer<TaskFailedConsumer, TaskFailedDefinition>();
             bus.AddConsumer<GetRunConsumer, GetRunDefinition>();
+            bus.AddConsumer<ListRunsConsumer, ListRunsDefinition>();
+            bus.AddConsumer<RegisterWorkerConsumer, RegisterWorkerDefinition>();
+            bus.AddConsumer<WorkerHeartbeatConsumer, WorkerHeartbeatDefinition>();
+            bus.AddConsumer<ListFlowsConsumer, ListFlowsDefinition>();
         });
         return builder;
     }
 
     // Runs before the bus starts (hosted services start in registration order and MassTransit's is added last).
-    sealed class RunStoreInitializer(IRunStore store, FlowCatalog flows) : IHostedService
+    sealed class RunStoreInitializer(IRunStore store, WorkerDirectory workers) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            _ = flows.Latest; // a catalog with a flow defined twice stops the start here, not on the first request
+            _ = workers; // made now, so its grace period after start begins with the service, not with the first message
             return store.InitializeAsync(cancellationToken);
         }
 

@@ -1,3 +1,4 @@
+using Lume.Examples;
 using Lume.Hosting;
 using Lume.TaskWorker;
 using Microsoft.Extensions.Hosting;
@@ -5,5 +6,6 @@ using Microsoft.Extensions.Hosting;
 var builder = Host.CreateApplicationBuilder(args);
 builder.AddLumeDefaults("lume-taskworker");
 builder.AddLumeTaskWorker();
+builder.AddLumeExamples();
 builder.AddLumeBus();
 builder.Build().Run();

@@ -1,5 +1,6 @@
 using Lume.Contracts;
-using Lume.TaskWorker.Tasks;
+using Lume.Hosting;
+using Lume.Tasks;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -39,16 +40,17 @@ public sealed class TaskReadyConsumer(
     }
 }
 
-/// <summary>Workers compete on one queue; each takes as many tasks at once as <see cref="WorkerOptions.Concurrency"/> allows.</summary>
+/// <summary>
+/// The workers of a pool compete on its queue; each takes as many tasks at once as <see cref="WorkerOptions.Concurrency"/>
+/// allows and prefetches no more, so a slow worker does not sit on tasks that an idle one could run.
+/// </summary>
 public sealed class TaskReadyConsumerDefinition : ConsumerDefinition<TaskReadyConsumer>
 {
-    public const string QueueName = "lume-tasks";
-
     readonly int _concurrency;
 
     public TaskReadyConsumerDefinition(IOptions<WorkerOptions> options)
     {
-        EndpointName = QueueName;
+        EndpointName = LumeQueues.Tasks(options.Value.Pool);
         _concurrency = options.Value.Concurrency;
         ConcurrentMessageLimit = _concurrency;
     }

@@ -2,7 +2,7 @@ using Lume.Contracts;
 using Lume.Flows;
 using Lume.Hosting;
 using Lume.TaskWorker.BuiltIn;
-using Lume.TaskWorker.Tasks;
+using Lume.Tasks;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -29,10 +29,12 @@ public static class TaskWorkerExtensions
         services.AddLumeTask<ConfigureLumeServices>("configure_lume_services");
         services.AddLumeTask<SaveFileTask>("save_file");
         services.AddHostedService<FlowTaskTypeCheck>();
+        services.AddHostedService<WorkerRegistration>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<TaskReadyConsumer, TaskReadyConsumerDefinition>();
-            bus.AddRequestClient<SaveFile>();
+            bus.AddRequestClient<SaveFile>(LumeQueues.Address(LumeQueues.Files));
+            bus.AddRequestClient<RegisterWorker>(LumeQueues.Address(LumeQueues.Scheduler));
         });
         return builder;
     }

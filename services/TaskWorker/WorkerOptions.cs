@@ -15,4 +15,18 @@ public sealed class WorkerOptions
     [Range(1, 1024, ErrorMessage = "LUME_WORKER__CONCURRENCY must be between {1} and {2}")]
     [ConfigurationKeyName("CONCURRENCY")]
     public int Concurrency { get; set; } = Environment.ProcessorCount * 2;
+
+    /// <summary>
+    /// <c>LUME_WORKER__POOL</c>: the pool this worker serves. Workers of one pool run the same program and compete on one
+    /// queue (<c>lume-tasks</c> for the default pool, <c>lume-tasks-{pool}</c> otherwise); the flows a host defines run in its pool.
+    /// </summary>
+    [Required(ErrorMessage = "LUME_WORKER__POOL must not be empty")]
+    [RegularExpression("^[a-z0-9][a-z0-9-]*$", ErrorMessage = "LUME_WORKER__POOL may hold lower-case letters, digits and dashes only")]
+    [ConfigurationKeyName("POOL")]
+    public string Pool { get; set; } = "default";
+
+    /// <summary><c>LUME_WORKER__HEARTBEAT_SECONDS</c>: how often the worker tells the Scheduler it is alive. Default 5.</summary>
+    [Range(1, 3600, ErrorMessage = "LUME_WORKER__HEARTBEAT_SECONDS must be between {1} and {2}")]
+    [ConfigurationKeyName("HEARTBEAT_SECONDS")]
+    public int HeartbeatSeconds { get; set; } = 5;
 }

@@ -60,9 +60,11 @@ public sealed record RunSnapshot(
     IReadOnlyList<TaskSnapshot> Tasks);
 
 /// <summary>The stored state of one task of a run.</summary>
+/// <param name="HasDownstream">Whether other tasks wait for this one; the results of those nothing waits for are the run's outputs.</param>
 public sealed record TaskSnapshot(
     string Slug,
     string TaskType,
+    bool HasDownstream,
     string State,
     int Attempt,
     JsonElement? Result,

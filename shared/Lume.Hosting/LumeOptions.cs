@@ -4,8 +4,15 @@ using Microsoft.Extensions.Configuration;
 namespace Lume.Hosting;
 
 /// <summary>Settings every Lume host shares, bound from <c>LUME_*</c> variables.</summary>
-public sealed class LumeOptions
+public sealed class LumeOptions : IValidatableObject
 {
+    /// <summary>
+    /// <c>LUME_BROKER</c>: the RabbitMQ broker, <c>amqp://user:password@host:port/vhost</c>. Unset means MassTransit's
+    /// in-memory transport, on which every service must live in one process (the CLI's embedded mode).
+    /// </summary>
+    [ConfigurationKeyName("BROKER")]
+    public string? Broker { get; set; }
+
     /// <summary><c>LUME_DATA_DIR</c>: where embedded stores and the local filesystem keep their files. Default <c>./.lume</c>.</summary>
     [Required(ErrorMessage = "LUME_DATA_DIR must not be empty")]
     [ConfigurationKeyName("DATA_DIR")]
@@ -24,4 +31,13 @@ public sealed class LumeOptions
 
     /// <summary>The data folder as a full path.</summary>
     public string DataPath => Path.GetFullPath(DataDir);
+
+    /// <summary>The broker, or null for the in-memory transport.</summary>
+    public BrokerAddress? BrokerAddress => BrokerAddress.TryParse(Broker);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!string.IsNullOrWhiteSpace(Broker) && BrokerAddress is null)
+            yield return new ValidationResult(BrokerAddress.Expected, [nameof(Broker)]);
+    }
 }

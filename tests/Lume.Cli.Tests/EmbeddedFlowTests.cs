@@ -1,8 +1,5 @@
 using System.Text.Json;
 using Lume.Contracts;
-using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace Lume.Cli.Tests;
 
@@ -10,14 +7,14 @@ namespace Lume.Cli.Tests;
 public sealed class EmbeddedFlowTests : IAsyncLifetime
 {
     readonly string _dataDir = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
-    IHost _host = null!;
+    LumeHost _host = null!;
     RunClient _client = null!;
 
     public async Task InitializeAsync()
     {
-        _host = EmbeddedLume.Build(new Dictionary<string, string?> { ["DATA_DIR"] = _dataDir });
-        await _host.StartAsync();
-        _client = new RunClient(_host.Services.GetRequiredService<IBus>(), _host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System);
+        _host = LumeHost.Build(new Dictionary<string, string?> { ["DATA_DIR"] = _dataDir });
+        await _host.StartAsync(CancellationToken.None);
+        _client = _host.Client;
     }
 
     public async Task DisposeAsync()
@@ -47,7 +44,7 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
         var recorder = new Recorder();
         var text1 = $"Hello{Guid.NewGuid():N}";
 
-        var outcome = await _client.RunAsync("flow1",
+        var outcome = await _client.RunAsync("flow1", null,
             Parameters(("text1", text1), ("text2", "World"), ("filename", "out/hello.txt"), ("filesystem_identifier", "local")), recorder);
 
         // out/ does not exist and flow1 passes no create_dir: the save fails, the rest completed.
@@ -55,7 +52,7 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
         Assert.Equal("save_text_file", outcome.Failure!.FailedTask);
         Assert.Equal("DirectoryNotFound", outcome.Snapshot!.Tasks.Single(t => t.Slug == "save_text_file").ErrorType);
 
-        outcome = await _client.RunAsync("flow1",
+        outcome = await _client.RunAsync("flow1", null,
             Parameters(("text1", text1), ("text2", "World"), ("filename", "hello.txt"), ("filesystem_identifier", "local")), recorder);
 
         Assert.True(outcome.Succeeded);
@@ -77,7 +74,7 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
     [InlineData("same", "other", false)]
     public async Task Flow3_ChecksTextEquivalence(string text1, string text2, bool equal)
     {
-        var outcome = await _client.RunAsync("flow3", Parameters(("text1", text1), ("text2", text2)));
+        var outcome = await _client.RunAsync("flow3", null, Parameters(("text1", text1), ("text2", text2)));
 
         Assert.True(outcome.Succeeded);
         Assert.Equal(equal, outcome.Snapshot!.Tasks.Single().Result!.Value.GetBoolean());
@@ -88,7 +85,7 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
     {
         var message = $"boom {Guid.NewGuid():N}";
 
-        var outcome = await _client.RunAsync("failing_flow", Parameters(("message", message)));
+        var outcome = await _client.RunAsync("failing_flow", null, Parameters(("message", message)));
 
         Assert.False(outcome.Succeeded);
         Assert.Equal(RunFailureKind.TaskFailed, outcome.Failure!.Kind);
@@ -104,7 +101,7 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
     public async Task ManyRunsAtOnce_AllComplete_WithTheirOwnResults()
     {
         var runs = Enumerable.Range(0, 20)
-            .Select(i => _client.RunAsync("flow1", Parameters(("text1", $"t{i}-"), ("text2", "x"), ("filename", $"f{i}.txt"), ("filesystem_identifier", "local"))))
+            .Select(i => _client.RunAsync("flow1", null, Parameters(("text1", $"t{i}-"), ("text2", "x"), ("filename", $"f{i}.txt"), ("filesystem_identifier", "local"))))
             .ToArray();
 
         var outcomes = await Task.WhenAll(runs);

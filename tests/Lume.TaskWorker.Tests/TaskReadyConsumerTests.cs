@@ -1,7 +1,8 @@
 using Lume.Contracts;
 using Lume.Flows;
 using Lume.Hosting;
-using Lume.TaskWorker.Tasks;
+using Lume.Scheduler;
+using Lume.Tasks;
 using Lume.Testing;
 using System.Text.Json;
 
@@ -13,6 +14,7 @@ public sealed class TaskReadyConsumerTests : IAsyncLifetime
 
     public async Task InitializeAsync() => _host = await LumeTestHost.StartAsync(builder =>
     {
+        builder.AddLumeScheduler(); // the worker registers with it when it starts
         builder.AddLumeTaskWorker();
         builder.Services.AddLumeTask("append_text", (string text1, string text2) => text1 + text2);
         builder.Services.AddLumeTask("explode", string (string message) => throw new ArgumentException(message));

@@ -52,6 +52,20 @@ public sealed class LumeTestHost : IAsyncDisposable
         return found?.Context.Message ?? throw new TimeoutException($"no {typeof(T).Name} matching the condition was published");
     }
 
+    /// <summary>Waits until a sent message (a command to a queue) of type <typeparamref name="T"/> matches, and returns it.</summary>
+    public async Task<T> SentAsync<T>(Func<T, bool> match, TimeSpan? timeout = null)
+        where T : class
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        var found = await Harness.Sent.SelectAsync<T>(m => match(m.Context.Message), cancel.Token).FirstOrDefault();
+        return found?.Context.Message ?? throw new TimeoutException($"no {typeof(T).Name} matching the condition was sent");
+    }
+
+    /// <summary>Every sent message of type <typeparamref name="T"/> so far that matches.</summary>
+    public IReadOnlyList<T> AllSent<T>(Func<T, bool>? match = null)
+        where T : class =>
+        Harness.Sent.Select<T>().Select(m => m.Context.Message).Where(m => match?.Invoke(m) ?? true).ToList();
+
     /// <summary>Every published message of type <typeparamref name="T"/> so far that matches.</summary>
     public IReadOnlyList<T> AllPublished<T>(Func<T, bool>? match = null)
         where T : class =>

@@ -1,14 +1,14 @@
 using System.ComponentModel;
+using System.Text.Json;
 using System.Text.Json.Nodes;
-using Lume.Flows;
-using Microsoft.Extensions.DependencyInjection;
+using Lume.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Lume.Cli.Commands;
 
-/// <summary><c>lume flows</c>: the flows this installation knows, with their parameters.</summary>
-public sealed class FlowsCommand(IAnsiConsole console) : Command<FlowsCommand.Settings>
+/// <summary><c>lume flows</c>: the flows that can be run, with their parameters.</summary>
+public sealed class FlowsCommand(IAnsiConsole console) : AsyncCommand<FlowsCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -17,31 +17,52 @@ public sealed class FlowsCommand(IAnsiConsole console) : Command<FlowsCommand.Se
         public bool Json { get; init; }
     }
 
-    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        using var host = EmbeddedLume.Build();
-        var flows = host.Services.GetRequiredService<FlowCatalog>().Latest;
+        using var lume = LumeHost.Build();
+        var flows = lume.IsEmbedded ? LocalFlows(lume) : await ServedFlowsAsync(lume, cancellationToken);
         if (settings.Json)
         {
             var list = new JsonArray(flows.Select(f => (JsonNode)new JsonObject
             {
                 ["name"] = f.Name,
                 ["version"] = f.Version,
+                ["pool"] = f.Pool,
                 ["parameters"] = new JsonArray(f.Parameters.Select(p => (JsonNode)JsonValue.Create(p.Name)!).ToArray()),
-                ["tasks"] = new JsonArray(f.Tasks.Select(t => (JsonNode)JsonValue.Create(t.Slug)!).ToArray()),
+                ["tasks"] = new JsonArray(f.Tasks.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+                ["pool_alive"] = f.PoolAlive,
             }).ToArray());
             console.Profile.Out.Writer.WriteLine(RunReport.Write(list));
             return 0;
         }
 
-        var table = new Table().AddColumns("Flow", "Version", "Parameters", "Tasks");
+        var table = new Table().AddColumns("Flow", "Version", "Parameters", "Tasks", "Pool");
         foreach (var flow in flows)
             table.AddRow(
                 Markup.Escape(flow.Name),
                 Markup.Escape(flow.Version),
-                Markup.Escape(FlowChecks.DescribeParameters(flow)),
-                Markup.Escape(string.Join(", ", flow.Tasks.Select(t => t.Slug))));
+                Markup.Escape(string.Join(", ", flow.Parameters.Select(p => p.Default is { } d ? $"{p.Name}={JsonSerializer.Serialize(d)}" : p.Name))),
+                Markup.Escape(string.Join(", ", flow.Tasks)),
+                flow.PoolAlive ? Markup.Escape(flow.Pool) : $"{Markup.Escape(flow.Pool)} [red](no live worker)[/]");
         console.Write(table);
         return 0;
+    }
+
+    static IReadOnlyList<FlowInfo> LocalFlows(LumeHost lume) => lume.LocalFlows.Latest
+        .Select(f => new FlowInfo(f.Name, f.Version, "default", f.Parameters.Select(p => new FlowParameterInfo(p.Name, p.Default)).ToArray(),
+            f.Tasks.Select(t => t.Slug).ToArray(), true))
+        .ToArray();
+
+    static async Task<IReadOnlyList<FlowInfo>> ServedFlowsAsync(LumeHost lume, CancellationToken cancellationToken)
+    {
+        await lume.StartAsync(cancellationToken);
+        try
+        {
+            return await lume.Client.FlowsAsync(cancellationToken);
+        }
+        finally
+        {
+            await lume.StopAsync();
+        }
     }
 }

@@ -1,13 +1,11 @@
 using System.ComponentModel;
 using Lume.Flows;
-using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Lume.Cli.Commands;
 
-/// <summary><c>lume run FLOW</c>: runs a flow on the embedded services and shows it as it goes.</summary>
+/// <summary><c>lume run FLOW</c>: runs a flow and shows it as it goes.</summary>
 public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.Settings>
 {
     public const int Succeeded = 0;
@@ -28,42 +26,59 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         [Description("A JSON object of parameters; -p values override it")]
         public string? ParamsFile { get; init; }
 
+        [CommandOption("--flow-version <VERSION>")]
+        [Description("Run this version of the flow instead of the newest")]
+        public string? FlowVersion { get; init; }
+
         [CommandOption("--json")]
         [Description("Print one JSON object (run_id, flow, state, tasks) instead of the progress lines")]
         public bool Json { get; init; }
+
+        [CommandOption("--no-wait")]
+        [Description("Print the run id once the Scheduler accepts the run, and leave it running (needs LUME_BROKER)")]
+        public bool NoWait { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var (parameters, problems) = RunParameters.Parse(settings.Parameters, settings.ParamsFile);
-        using var host = EmbeddedLume.Build();
+        using var lume = LumeHost.Build();
+        if (lume.IsEmbedded)
+        {
+            if (settings.NoWait)
+                problems.Add("--no-wait needs the distributed services (set LUME_BROKER): an embedded run ends with the command");
+            // Check the request before anything starts, so a rejected one writes nothing: not even the run store.
+            // The Scheduler checks again; with a broker, it is the only one that knows the flows.
+            var (flow, unknown) = lume.LocalFlows.Find(settings.Flow, settings.FlowVersion);
+            if (flow is null)
+                problems.Add(unknown!);
+            else
+                problems.AddRange(FlowChecks.CheckParameters(flow, parameters).Problems);
+        }
 
-        // Check the request before anything starts, so a rejected one writes nothing: not even the run store.
-        var (flow, unknown) = host.Services.GetRequiredService<FlowCatalog>().Find(settings.Flow, null);
-        if (flow is null)
-            problems.Add(unknown!);
-        else
-            problems.AddRange(FlowChecks.CheckParameters(flow, parameters).Problems);
         if (problems.Count > 0)
             return Reject(problems);
 
-        await host.StartAsync(cancellationToken);
+        await lume.StartAsync(cancellationToken);
         try
         {
-            var client = new RunClient(host.Services.GetRequiredService<IBus>(), host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System);
             var report = new RunReport(console);
-            var outcome = await client.RunAsync(flow!.Name, parameters, settings.Json ? null : report, cancellationToken);
+            using var stopping = lume.Stopping(cancellationToken);
+            var outcome = await lume.Client.RunAsync(
+                settings.Flow, settings.FlowVersion, parameters, settings.Json ? null : report, wait: !settings.NoWait, stopping.Token);
             if (outcome.Rejected)
                 return Reject(outcome.Failure!.Problems);
-            if (settings.Json)
-                console.Profile.Out.Writer.WriteLine(RunReport.Write(RunReport.ToJson(outcome.Snapshot!)));
+            if (outcome.Snapshot is null)
+                console.Profile.Out.Writer.WriteLine(outcome.RunId);
+            else if (settings.Json)
+                console.Profile.Out.Writer.WriteLine(RunReport.Write(RunReport.ToJson(outcome.Snapshot)));
             else
-                report.Summary(outcome, FinalTasks(flow));
+                report.Summary(outcome);
             return outcome.Succeeded ? Succeeded : Failed;
         }
         finally
         {
-            await host.StopAsync(CancellationToken.None);
+            await lume.StopAsync();
         }
     }
 
@@ -72,11 +87,5 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         foreach (var problem in problems)
             Console.Error.WriteLine($"error: {problem}");
         return Rejected;
-    }
-
-    static HashSet<string> FinalTasks(FlowDefinition flow)
-    {
-        var upstream = flow.Tasks.SelectMany(FlowDefinition.UpstreamOf).ToHashSet();
-        return flow.Tasks.Select(t => t.Slug).Where(s => !upstream.Contains(s)).ToHashSet();
     }
 }

@@ -1,30 +1,38 @@
 using Lume.Contracts;
 using Lume.Flows;
+using Lume.Scheduler.Flows;
 using Lume.Scheduler.Runs;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
 namespace Lume.Scheduler.Consumers;
 
-/// <summary>Validates a run request, stores the run and releases its first tasks; a bad request ends as RunFailed(Rejected) and stores nothing.</summary>
+/// <summary>
+/// Validates a run request, stores the run and releases its first tasks to the flow's worker pool. A bad
+/// request (unknown flow, bad parameters, no live worker to run it) ends as RunFailed(Rejected) and stores nothing.
+/// </summary>
 public sealed class RunRequestedConsumer(
-    FlowCatalog flows, IRunStore store, TimeProvider time, ILogger<RunRequestedConsumer> logger) : IConsumer<RunRequested>
+    FlowRegistry flows, WorkerDirectory workers, IRunStore store, TimeProvider time, ILogger<RunRequestedConsumer> logger) : IConsumer<RunRequested>
 {
     public async Task Consume(ConsumeContext<RunRequested> context)
     {
         var request = context.Message;
         var now = time.GetUtcNow();
-        var (flow, unknown) = flows.Find(request.Flow, request.Version);
+        var (registered, unknown) = await flows.FindAsync(request.Flow, request.Version, context.CancellationToken);
         var problems = new List<string>();
         if (unknown is not null)
             problems.Add(unknown);
         var parameters = request.Parameters;
-        if (flow is not null)
+        if (registered is { Flow: var flow })
         {
             problems.AddRange(FlowChecks.CheckGraph(flow));
             var checkedParameters = FlowChecks.CheckParameters(flow, request.Parameters);
             problems.AddRange(checkedParameters.Problems);
             parameters = checkedParameters.Parameters;
+            // Tasks sent to a pool nobody serves would wait in its queue forever; say so now instead.
+            if (!workers.IsAlive(registered.Pool, now))
+                problems.Add($"flow '{flow.Name}': no worker of pool '{registered.Pool}' is running " +
+                    $"(last heard from {workers.LastSeen(registered.Pool)?.ToString("u") ?? "never"}); start one, then run again");
         }
 
         if (problems.Count > 0)
@@ -35,16 +43,17 @@ public sealed class RunRequestedConsumer(
             return;
         }
 
-        var (run, step) = RunProgression.Start(request.RunId, flow!, parameters, now);
+        var (run, step) = RunProgression.Start(request.RunId, registered!.Flow, registered.Pool, parameters, now);
         if (await store.CreateAsync(run, context.CancellationToken))
         {
-            logger.LogInformation("Run {RunId} of flow {Flow} {Version} accepted with {TaskCount} tasks", run.RunId, flow!.Name, flow.Version, flow.Tasks.Count);
-            await SchedulerPublishing.PublishAllAsync(context, step.Messages);
+            logger.LogInformation("Run {RunId} of flow {Flow} {Version} accepted with {TaskCount} tasks for pool {Pool}",
+                run.RunId, run.Flow.Name, run.Flow.Version, run.Flow.Tasks.Count, run.Pool);
+            await SchedulerPublishing.PublishAllAsync(context, run, step.Messages);
             return;
         }
 
         // The run exists: this request is a repeat. If it is a redelivery after a crash, the first tasks may never have gone out.
         if (context.ReceiveContext.Redelivered && await store.FindAsync(request.RunId, context.CancellationToken) is { } stored)
-            await SchedulerPublishing.PublishAllAsync(context, RunProgression.Resume(stored, null, now));
+            await SchedulerPublishing.PublishAllAsync(context, stored, RunProgression.Resume(stored, null, now));
     }
 }

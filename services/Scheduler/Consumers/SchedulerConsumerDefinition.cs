@@ -1,4 +1,5 @@
 using Lume.Contracts;
+using Lume.Hosting;
 using Lume.Scheduler.Runs;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,12 +15,10 @@ public abstract class SchedulerConsumerDefinition<TConsumer, TMessage>(Func<TMes
     where TConsumer : class, IConsumer<TMessage>
     where TMessage : class
 {
-    public const string QueueName = "lume-scheduler";
-
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<TConsumer> consumerConfigurator, IRegistrationContext context)
     {
-        EndpointName = QueueName;
+        EndpointName = LumeQueues.Scheduler;
         consumerConfigurator.UseMessageRetry(r => r.Immediate(10).Handle<RunConcurrencyException>());
         consumerConfigurator.UseInMemoryOutbox(context);
         var partitioner = context.GetRequiredService<SchedulerPartitioner>().Partitioner;
@@ -36,6 +35,15 @@ public sealed class TaskCompletedDefinition() : SchedulerConsumerDefinition<Task
 public sealed class TaskFailedDefinition() : SchedulerConsumerDefinition<TaskFailedConsumer, TaskFailed>(m => m.RunId);
 
 public sealed class GetRunDefinition() : SchedulerConsumerDefinition<GetRunConsumer, GetRun>(m => m.RunId);
+
+// Messages about no run in particular share one partition; they are few and quick.
+public sealed class ListRunsDefinition() : SchedulerConsumerDefinition<ListRunsConsumer, ListRuns>(_ => Guid.Empty);
+
+public sealed class RegisterWorkerDefinition() : SchedulerConsumerDefinition<RegisterWorkerConsumer, RegisterWorker>(_ => Guid.Empty);
+
+public sealed class WorkerHeartbeatDefinition() : SchedulerConsumerDefinition<WorkerHeartbeatConsumer, WorkerHeartbeat>(_ => Guid.Empty);
+
+public sealed class ListFlowsDefinition() : SchedulerConsumerDefinition<ListFlowsConsumer, ListFlows>(_ => Guid.Empty);
 
 /// <summary>One partitioner for the whole Scheduler endpoint, so that all events of a run land in the same partition.</summary>
 public sealed class SchedulerPartitioner

@@ -1,3 +1,5 @@
+using Lume.Contracts;
+using Lume.Hosting;
 using Lume.Scheduler.Runs;
 using MassTransit;
 
@@ -6,10 +8,22 @@ namespace Lume.Scheduler.Consumers;
 /// <summary>The load-apply-store-publish cycle that every task event of a run goes through.</summary>
 static class SchedulerPublishing
 {
-    public static async Task PublishAllAsync(ConsumeContext context, IReadOnlyList<object> messages)
+    /// <summary>Sends each TaskReady to the queue of the run's worker pool and publishes the events.</summary>
+    public static async Task PublishAllAsync(ConsumeContext context, RunRecord run, IReadOnlyList<object> messages)
     {
+        ISendEndpoint? tasks = null;
         foreach (var message in messages)
-            await context.Publish(message, message.GetType());
+        {
+            if (message is TaskReady ready)
+            {
+                tasks ??= await context.GetSendEndpoint(LumeQueues.Address(LumeQueues.Tasks(run.Pool)));
+                await tasks.Send(ready, context.CancellationToken);
+            }
+            else
+            {
+                await context.Publish(message, message.GetType(), context.CancellationToken);
+            }
+        }
     }
 
     /// <summary>
@@ -28,11 +42,11 @@ static class SchedulerPublishing
         if (step.Changed)
         {
             await store.UpdateAsync(run, context.CancellationToken);
-            await PublishAllAsync(context, step.Messages);
+            await PublishAllAsync(context, run, step.Messages);
         }
         else if (context.ReceiveContext.Redelivered)
         {
-            await PublishAllAsync(context, RunProgression.Resume(run, taskSlug, now));
+            await PublishAllAsync(context, run, RunProgression.Resume(run, taskSlug, now));
         }
     }
 }

@@ -34,6 +34,17 @@ public sealed class TaskFailedConsumer(IRunStore store, TimeProvider time) : ICo
     }
 }
 
+/// <summary>Answers with the most recent runs.</summary>
+public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
+{
+    public async Task Consume(ConsumeContext<ListRuns> context)
+    {
+        var runs = await store.ListAsync(Math.Clamp(context.Message.Limit, 1, 1000), context.CancellationToken);
+        await context.RespondAsync(new RunList(runs.Select(r => new RunListEntry(
+            r.RunId, r.Flow, r.Version, r.State.ToString().ToLowerInvariant(), r.CreatedAt, r.FinishedAt)).ToArray()));
+    }
+}
+
 /// <summary>Answers with the stored state of a run.</summary>
 public sealed class GetRunConsumer(IRunStore store) : IConsumer<GetRun>
 {
@@ -50,7 +61,7 @@ public sealed class GetRunConsumer(IRunStore store) : IConsumer<GetRun>
             run.RunId, run.Flow.Name, run.Flow.Version, run.State.ToString().ToLowerInvariant(), run.CreatedAt, run.FinishedAt,
             run.FailedTask, run.Error,
             run.OrderedTasks.Select(t => new TaskSnapshot(
-                t.Slug, t.Type, t.State.ToString().ToLowerInvariant(), t.Attempt, t.Result, t.ErrorType, t.Error, t.Worker,
+                t.Slug, t.Type, run.DownstreamOf(t.Slug).Count > 0, t.State.ToString().ToLowerInvariant(), t.Attempt, t.Result, t.ErrorType, t.Error, t.Worker,
                 t.ReadyAt, t.StartedAt, t.FinishedAt)).ToArray()));
     }
 }

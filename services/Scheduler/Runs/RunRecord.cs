@@ -37,6 +37,9 @@ public sealed class RunRecord
 
     public required Guid RunId { get; init; }
     public required FlowDefinition Flow { get; init; }
+
+    /// <summary>The worker pool whose queue this run's tasks are sent to.</summary>
+    public required string Pool { get; init; }
     public required IReadOnlyDictionary<string, JsonElement> Parameters { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public required Dictionary<string, TaskRecord> Tasks { get; init; }

@@ -5,8 +5,8 @@ using Microsoft.Data.Sqlite;
 
 namespace Lume.Scheduler.Runs;
 
-/// <summary>The embedded run store: one SQLite file, a row per run and a row per task.</summary>
-public sealed class SqliteRunStore(string path) : IRunStore
+/// <summary>The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.</summary>
+public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
 {
     readonly string _connectionString = new SqliteConnectionStringBuilder
     {
@@ -34,6 +34,26 @@ public sealed class SqliteRunStore(string path) : IRunStore
                 ready_at TEXT, started_at TEXT, finished_at TEXT,
                 PRIMARY KEY (run_id, slug));
             """, cancellationToken);
+
+        // Each step brings a store of the version before it up to date; user_version records how far a file has come.
+        await using var version = connection.CreateCommand();
+        version.CommandText = "PRAGMA user_version";
+        var current = Convert.ToInt32(await version.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        string[] migrations =
+        [
+            """
+            ALTER TABLE runs ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';
+            CREATE TABLE IF NOT EXISTS flows (
+                name TEXT NOT NULL, version TEXT NOT NULL, pool TEXT NOT NULL, definition TEXT NOT NULL,
+                registered_at TEXT NOT NULL, PRIMARY KEY (name, version));
+            """,
+        ];
+        for (var step = current; step < migrations.Length; step++)
+        {
+            await using var transaction = connection.BeginTransaction();
+            await ExecuteAsync(connection, transaction, migrations[step] + $"PRAGMA user_version = {step + 1};", cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
     }
 
     public async Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken)
@@ -44,13 +64,14 @@ public sealed class SqliteRunStore(string path) : IRunStore
         {
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT INTO runs (run_id, flow, version, state, definition, parameters, created_at, finished_at, failed_task, error, row_version)
-                VALUES ($id, $flow, $version, $state, $definition, $parameters, $created, $finished, $failed, $error, 1)
+                INSERT INTO runs (run_id, flow, version, pool, state, definition, parameters, created_at, finished_at, failed_task, error, row_version)
+                VALUES ($id, $flow, $version, $pool, $state, $definition, $parameters, $created, $finished, $failed, $error, 1)
                 ON CONFLICT (run_id) DO NOTHING
                 """;
             insert.Parameters.AddWithValue("$id", run.RunId.ToString());
             insert.Parameters.AddWithValue("$flow", run.Flow.Name);
             insert.Parameters.AddWithValue("$version", run.Flow.Version);
+            insert.Parameters.AddWithValue("$pool", run.Pool);
             insert.Parameters.AddWithValue("$definition", FlowJson.Write(run.Flow));
             insert.Parameters.AddWithValue("$parameters", JsonSerializer.Serialize(run.Parameters));
             insert.Parameters.AddWithValue("$created", Format(run.CreatedAt));
@@ -96,7 +117,7 @@ public sealed class SqliteRunStore(string path) : IRunStore
         await using (var select = connection.CreateCommand())
         {
             select.CommandText = """
-                SELECT definition, parameters, created_at, state, finished_at, failed_task, error, row_version
+                SELECT definition, parameters, created_at, state, finished_at, failed_task, error, row_version, pool
                 FROM runs WHERE run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -114,6 +135,7 @@ public sealed class SqliteRunStore(string path) : IRunStore
                 FailedTask = NullableString(reader, 5),
                 Error = NullableString(reader, 6),
                 RowVersion = reader.GetInt64(7),
+                Pool = reader.GetString(8),
                 Tasks = new Dictionary<string, TaskRecord>(StringComparer.Ordinal),
             };
         }
@@ -166,6 +188,34 @@ public sealed class SqliteRunStore(string path) : IRunStore
                 Guid.Parse(reader.GetString(0)), reader.GetString(1), reader.GetString(2),
                 Enum.Parse<RunState>(reader.GetString(3)), Parse(reader.GetString(4))!.Value, Parse(NullableString(reader, 5))));
         return runs;
+    }
+
+    public async Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var upsert = connection.CreateCommand();
+        upsert.CommandText = """
+            INSERT INTO flows (name, version, pool, definition, registered_at) VALUES ($name, $version, $pool, $definition, $at)
+            ON CONFLICT (name, version) DO UPDATE SET pool = excluded.pool, definition = excluded.definition, registered_at = excluded.registered_at
+            """;
+        upsert.Parameters.AddWithValue("$name", flow.Flow.Name);
+        upsert.Parameters.AddWithValue("$version", flow.Flow.Version);
+        upsert.Parameters.AddWithValue("$pool", flow.Pool);
+        upsert.Parameters.AddWithValue("$definition", FlowJson.Write(flow.Flow));
+        upsert.Parameters.AddWithValue("$at", Format(flow.RegisteredAt));
+        await upsert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<RegisteredFlow>> ListFlowsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT definition, pool, registered_at FROM flows";
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        var flows = new List<RegisteredFlow>();
+        while (await reader.ReadAsync(cancellationToken))
+            flows.Add(new RegisteredFlow(FlowJson.Parse(reader.GetString(0)), reader.GetString(1), Parse(reader.GetString(2))!.Value));
+        return flows;
     }
 
     async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

@@ -1,4 +1,4 @@
-using Lume.TaskWorker.Tasks;
+using Lume.Tasks;
 using Microsoft.Extensions.Configuration;
 
 namespace Lume.TaskWorker.BuiltIn;

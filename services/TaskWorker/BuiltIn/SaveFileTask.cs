@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Lume.Contracts;
-using Lume.TaskWorker.Tasks;
+using Lume.Tasks;
 using MassTransit;
 
 namespace Lume.TaskWorker.BuiltIn;

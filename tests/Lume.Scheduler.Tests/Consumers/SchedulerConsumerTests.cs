@@ -1,5 +1,6 @@
+using System.Text.Json;
 using Lume.Contracts;
-using Lume.Hosting;
+using Lume.Flows;
 using Lume.Scheduler.Runs;
 using Lume.Testing;
 using MassTransit;
@@ -12,12 +13,19 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
 {
     LumeTestHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await LumeTestHost.StartAsync(builder =>
+    public async Task InitializeAsync()
     {
-        builder.AddLumeScheduler();
-        builder.Services.AddLumeFlow(Diamond);
-        builder.Services.AddLumeFlow(Branches);
-    });
+        _host = await LumeTestHost.StartAsync(builder => builder.AddLumeScheduler());
+        var registered = await RegisterAsync("default", ["step", "join"], Diamond, Branches);
+        Assert.Empty(registered.Problems);
+    }
+
+    async Task<WorkerRegistered> RegisterAsync(string pool, string[] taskTypes, params FlowDefinition[] flows)
+    {
+        var client = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<RegisterWorker>();
+        var json = flows.Select(f => JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(f))).ToArray();
+        return (await client.GetResponse<WorkerRegistered>(new RegisterWorker($"worker-of-{pool}", pool, taskTypes, json, DateTimeOffset.UtcNow))).Message;
+    }
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
@@ -30,7 +38,7 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         return runId;
     }
 
-    Task<TaskReady> ReadyAsync(Guid runId, string slug) => _host.PublishedAsync<TaskReady>(t => t.RunId == runId && t.TaskSlug == slug);
+    Task<TaskReady> ReadyAsync(Guid runId, string slug) => _host.SentAsync<TaskReady>(t => t.RunId == runId && t.TaskSlug == slug);
 
     [Fact]
     public async Task RunRequested_StoresTheRunAndReleasesItsFirstTask()
@@ -58,7 +66,7 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         Assert.Contains(failed.Problems, p => p.StartsWith("parameter 'start': missing", StringComparison.Ordinal));
         Assert.Contains(failed.Problems, p => p.StartsWith("parameter 'begin': not declared", StringComparison.Ordinal));
         Assert.Null(await Store.FindAsync(runId, CancellationToken.None));
-        Assert.Empty(_host.AllPublished<TaskReady>(t => t.RunId == runId));
+        Assert.Empty(_host.AllSent<TaskReady>(t => t.RunId == runId));
     }
 
     [Fact]
@@ -95,7 +103,7 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10)); // let any stray duplicate land before counting
         Assert.Equal(3, join.Inputs["left"].GetInt32());
         Assert.Equal(4, join.Inputs["right"].GetInt32());
-        Assert.Equal(["a", "b", "c", "d"], _host.AllPublished<TaskReady>(t => t.RunId == runId).Select(t => t.TaskSlug).Order().ToArray());
+        Assert.Equal(["a", "b", "c", "d"], _host.AllSent<TaskReady>(t => t.RunId == runId).Select(t => t.TaskSlug).Order().ToArray());
         Assert.Single(_host.AllPublished<RunCompleted>(r => r.RunId == runId));
         var run = (await Store.FindAsync(runId, CancellationToken.None))!;
         Assert.Equal(RunState.Completed, run.State);
@@ -117,7 +125,47 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         Assert.Equal("bad", failed.FailedTask);
         var run = (await Store.FindAsync(runId, CancellationToken.None))!;
         Assert.Equal(TaskState.Skipped, run.Tasks["after2"].State);
-        Assert.Empty(_host.AllPublished<TaskReady>(t => t.RunId == runId && t.TaskSlug.StartsWith("after", StringComparison.Ordinal)));
+        Assert.Empty(_host.AllSent<TaskReady>(t => t.RunId == runId && t.TaskSlug.StartsWith("after", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task RegisterWorker_RefusesAFlowUsingTaskTypesTheWorkerLacks_OrServedByAnotherLivePool()
+    {
+        var needsMore = Flow.Define("needs_more", f => f.Task("step").SetUpstream(f.Task("exotic")));
+
+        var lacking = await RegisterAsync("default", ["step"], needsMore);
+        var taken = await RegisterAsync("other", ["step", "join"], Diamond);
+
+        Assert.Contains("unknown task type 'exotic'", Assert.Single(lacking.Problems), StringComparison.Ordinal);
+        Assert.Contains("already served by worker pool 'default'", Assert.Single(taken.Problems), StringComparison.Ordinal);
+        var runId = await RequestAsync("needs_more");
+        Assert.Equal(RunFailureKind.Rejected, (await _host.PublishedAsync<RunFailed>(r => r.RunId == runId)).Kind);
+    }
+
+    [Fact]
+    public async Task TasksOfAFlow_GoToTheQueueOfThePoolThatRegisteredIt()
+    {
+        var own = Flow.Define("own", f => f.Task("step"));
+        Assert.Empty((await RegisterAsync("gpu", ["step"], own)).Problems);
+
+        var runId = await RequestAsync("own");
+        await ReadyAsync(runId, "step");
+
+        var sent = _host.Harness.Sent.Select<TaskReady>(m => m.Context.Message.RunId == runId).Single();
+        Assert.EndsWith("/lume-tasks-gpu", sent.Context.DestinationAddress!.AbsolutePath, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ListFlows_AnswersWithTheRegisteredFlows()
+    {
+        var client = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<ListFlows>();
+
+        var flows = (await client.GetResponse<FlowList>(new ListFlows(false))).Message.Flows;
+
+        var diamond = Assert.Single(flows, f => f.Name == "diamond");
+        Assert.Equal(["start"], diamond.Parameters.Select(p => p.Name).ToArray());
+        Assert.Equal("default", diamond.Pool);
+        Assert.True(diamond.PoolAlive);
     }
 
     [Fact]

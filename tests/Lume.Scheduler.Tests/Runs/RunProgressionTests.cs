@@ -11,7 +11,7 @@ public class RunProgressionTests
     static readonly Guid RunId = Guid.NewGuid();
 
     static (RunRecord Run, Step Step) Start(FlowDefinition flow, params (string, object?)[] parameters) =>
-        RunProgression.Start(RunId, flow, Parameters(parameters), Now);
+        RunProgression.Start(RunId, flow, "default", Parameters(parameters), Now);
 
     static string[] Ready(Step step) => step.Messages.OfType<TaskReady>().Select(t => t.TaskSlug).Order().ToArray();
 

@@ -21,7 +21,7 @@ public sealed class SqliteRunStoreTests : IAsyncLifetime
     }
 
     static RunRecord NewRun(DateTimeOffset? at = null) =>
-        RunProgression.Start(Guid.NewGuid(), Diamond, Parameters(("start", 1)), at ?? DateTimeOffset.UtcNow).Run;
+        RunProgression.Start(Guid.NewGuid(), Diamond, "default", Parameters(("start", 1)), at ?? DateTimeOffset.UtcNow).Run;
 
     [Fact]
     public async Task Create_ThenFind_ReturnsTheSameRun()
@@ -46,7 +46,7 @@ public sealed class SqliteRunStoreTests : IAsyncLifetime
     {
         var run = NewRun();
         await _store.CreateAsync(run, CancellationToken.None);
-        var twin = RunProgression.Start(run.RunId, Upstream, Parameters(("text1", "x")), DateTimeOffset.UtcNow).Run;
+        var twin = RunProgression.Start(run.RunId, Upstream, "default", Parameters(("text1", "x")), DateTimeOffset.UtcNow).Run;
 
         Assert.False(await _store.CreateAsync(twin, CancellationToken.None));
         Assert.Equal("diamond", (await _store.FindAsync(run.RunId, CancellationToken.None))!.Flow.Name);

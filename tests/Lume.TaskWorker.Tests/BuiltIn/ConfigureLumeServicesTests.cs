@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Lume.TaskWorker.BuiltIn;
-using Lume.TaskWorker.Tasks;
+using Lume.Tasks;
 using Microsoft.Extensions.Configuration;
 
 namespace Lume.TaskWorker.Tests.BuiltIn;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Lume.TaskWorker.Tasks;
+using Lume.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Lume.TaskWorker.Tests.Tasks;

@@ -1,4 +1,4 @@
-namespace Lume.TaskWorker.Tasks;
+namespace Lume.Tasks;
 
 /// <summary>A task written as a class; register it with <c>services.AddLumeTask&lt;T&gt;("name")</c>. Resolved per execution, so it may take scoped services.</summary>
 public interface ILumeTask

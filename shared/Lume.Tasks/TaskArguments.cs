@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Lume.TaskWorker.Tasks;
+namespace Lume.Tasks;
 
 /// <summary>A task's arguments as JSON, read into .NET types with errors that name the task and the argument.</summary>
 public sealed class TaskArguments(string taskSlug, IReadOnlyDictionary<string, JsonElement> values)

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Lume.TaskWorker.Tasks;
+namespace Lume.Tasks;
 
 /// <summary>A task type offered by this worker.</summary>
 public sealed record TaskRegistration(string Name, Func<IServiceProvider, ILumeTask> Create);

@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Lume.TaskWorker.Tasks;
+namespace Lume.Tasks;
 
 /// <summary>
 /// A task written as a method or lambda. Each parameter is bound by name from the task's JSON arguments;

@@ -1,0 +1,74 @@
+using Lume.Examples;
+using Lume.FileService;
+using Lume.Flows;
+using Lume.Hosting;
+using Lume.Scheduler;
+using Lume.TaskWorker;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Lume.Cli;
+
+/// <summary>
+/// The host a command talks through. Without <c>LUME_BROKER</c> it is embedded: the four services in this process on
+/// the in-memory transport. With a broker it is a pure client of the services running elsewhere.
+/// </summary>
+public sealed class LumeHost : IDisposable
+{
+    LumeHost(IHost host, bool embedded)
+    {
+        Host = host;
+        IsEmbedded = embedded;
+    }
+
+    public IHost Host { get; }
+
+    /// <summary>Whether the services run inside this process.</summary>
+    public bool IsEmbedded { get; }
+
+    /// <summary>The flows this process defines (embedded mode): what its worker registers with its Scheduler.</summary>
+    public FlowCatalog LocalFlows => new(Host.Services.GetServices<FlowDefinition>());
+
+    public RunClient Client => new(Host.Services.GetRequiredService<IBus>(), Host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System);
+
+    /// <summary>
+    /// Builds the host, not yet started: building touches nothing on disk, the stores are made when it starts.
+    /// <paramref name="configure"/> may add flows and tasks (tests do) before the bus is added.
+    /// </summary>
+    public static LumeHost Build(IDictionary<string, string?>? settings = null, Action<IHostApplicationBuilder>? configure = null)
+    {
+        // No appsettings files or their watchers: everything comes from LUME_* variables, and start-up stays quick.
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        // Services log at Information by default; in a terminal command only warnings are worth showing.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["LOG_LEVEL"] = "Warning" });
+        builder.Configuration.AddEnvironmentVariables();
+        builder.AddLumeDefaults("lume-cli", logToStandardError: true);
+        if (settings is not null)
+            builder.Configuration.AddInMemoryCollection(settings);
+
+        var embedded = string.IsNullOrWhiteSpace(builder.Configuration["BROKER"]);
+        if (embedded)
+        {
+            builder.AddLumeScheduler();
+            builder.AddLumeTaskWorker();
+            builder.AddLumeFileService();
+            builder.AddLumeExamples();
+        }
+
+        configure?.Invoke(builder);
+        builder.AddLumeBus();
+        return new LumeHost(builder.Build(), embedded);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Host.StartAsync(cancellationToken);
+
+    /// <summary>Cancelled by Ctrl+C or SIGTERM as well as by <paramref name="cancellationToken"/>, so a command never outlives a stop request.</summary>
+    public CancellationTokenSource Stopping(CancellationToken cancellationToken) =>
+        CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+
+    public Task StopAsync() => Host.StopAsync(CancellationToken.None);
+
+    public void Dispose() => Host.Dispose();
+}

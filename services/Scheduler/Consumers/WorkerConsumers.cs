@@ -1,0 +1,65 @@
+using Lume.Contracts;
+using Lume.Flows;
+using Lume.Scheduler.Flows;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace Lume.Scheduler.Consumers;
+
+/// <summary>Stores the flows a worker host defines and notes its pool as alive.</summary>
+public sealed class RegisterWorkerConsumer(FlowRegistry flows, WorkerDirectory workers, ILogger<RegisterWorkerConsumer> logger)
+    : IConsumer<RegisterWorker>
+{
+    public async Task Consume(ConsumeContext<RegisterWorker> context)
+    {
+        var message = context.Message;
+        var problems = new List<string>();
+        var definitions = new List<FlowDefinition>();
+        foreach (var json in message.Flows)
+        {
+            try
+            {
+                definitions.Add(FlowJson.Parse(json.GetRawText()));
+            }
+            catch (FlowDefinitionException e)
+            {
+                problems.AddRange(e.Problems);
+            }
+        }
+
+        workers.Seen(message.Pool, message.At);
+        problems.AddRange(await flows.RegisterAsync(message.Pool, message.TaskTypes.ToHashSet(StringComparer.Ordinal), definitions, context.CancellationToken));
+        logger.LogInformation("Worker {Worker} of pool {Pool} registered {FlowCount} flows and {TaskTypeCount} task types",
+            message.Worker, message.Pool, definitions.Count, message.TaskTypes.Count);
+        await context.RespondAsync(new WorkerRegistered(message.Worker, problems));
+    }
+}
+
+/// <summary>Notes a worker's pool as alive.</summary>
+public sealed class WorkerHeartbeatConsumer(WorkerDirectory workers) : IConsumer<WorkerHeartbeat>
+{
+    public Task Consume(ConsumeContext<WorkerHeartbeat> context)
+    {
+        workers.Seen(context.Message.Pool, context.Message.At);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Answers with the served flows.</summary>
+public sealed class ListFlowsConsumer(FlowRegistry flows, WorkerDirectory workers, TimeProvider time) : IConsumer<ListFlows>
+{
+    public async Task Consume(ConsumeContext<ListFlows> context)
+    {
+        var served = context.Message.AllVersions
+            ? await flows.ListAsync(context.CancellationToken)
+            : await flows.LatestAsync(context.CancellationToken);
+        var now = time.GetUtcNow();
+        await context.RespondAsync(new FlowList(served.Select(f => new FlowInfo(
+            f.Flow.Name,
+            f.Flow.Version,
+            f.Pool,
+            f.Flow.Parameters.Select(p => new FlowParameterInfo(p.Name, p.Default)).ToArray(),
+            f.Flow.Tasks.Select(t => t.Slug).ToArray(),
+            workers.IsAlive(f.Pool, now))).ToArray()));
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text.Json;
+
+namespace Lume.Contracts;
+
+/// <summary>
+/// A worker host announces itself to the Scheduler when it starts: its pool (the queue its workers share),
+/// the task types it offers and the flows it defines (each in the JSON form of Lume.Flows). Answered with
+/// <see cref="WorkerRegistered"/>.
+/// </summary>
+public sealed record RegisterWorker(string Worker, string Pool, IReadOnlyList<string> TaskTypes, IReadOnlyList<JsonElement> Flows, DateTimeOffset At);
+
+/// <summary>The Scheduler stored the worker's flows; <paramref name="Problems"/> lists any it refused (a broken graph, a name and version already served by another pool).</summary>
+public sealed record WorkerRegistered(string Worker, IReadOnlyList<string> Problems);
+
+/// <summary>A worker is alive. Sent every few seconds so the Scheduler knows which pools can take work.</summary>
+public sealed record WorkerHeartbeat(string Worker, string Pool, DateTimeOffset At);
+
+/// <summary>Asks the Scheduler which flows it serves; answered with <see cref="FlowList"/>.</summary>
+public sealed record ListFlows(bool AllVersions);
+
+/// <summary>The flows the Scheduler serves.</summary>
+public sealed record FlowList(IReadOnlyList<FlowInfo> Flows);
+
+/// <summary>A served flow: its pool, its parameters (with defaults as JSON, or null) and its task slugs.</summary>
+public sealed record FlowInfo(
+    string Name,
+    string Version,
+    string Pool,
+    IReadOnlyList<FlowParameterInfo> Parameters,
+    IReadOnlyList<string> Tasks,
+    bool PoolAlive);
+
+/// <summary>A flow parameter; <paramref name="Default"/> is null when the parameter is required.</summary>
+public sealed record FlowParameterInfo(string Name, JsonElement? Default);
+
+/// <summary>Asks the Scheduler for the most recent runs; answered with <see cref="RunList"/>.</summary>
+public sealed record ListRuns(int Limit);
+
+/// <summary>Recent runs, newest first.</summary>
+public sealed record RunList(IReadOnlyList<RunListEntry> Runs);
+
+/// <summary>One run in <see cref="RunList"/>.</summary>
+public sealed record RunListEntry(Guid RunId, string Flow, string Version, string State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);

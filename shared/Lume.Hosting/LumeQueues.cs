@@ -1,0 +1,15 @@
+namespace Lume.Hosting;
+
+/// <summary>The queue names services agree on. Every service owns its queue; workers of one pool share theirs.</summary>
+public static class LumeQueues
+{
+    public const string Scheduler = "lume-scheduler";
+    public const string Files = "lume-files";
+    public const string DefaultPool = "default";
+
+    /// <summary>The queue the workers of <paramref name="pool"/> compete on: <c>lume-tasks</c> for the default pool, <c>lume-tasks-{pool}</c> otherwise.</summary>
+    public static string Tasks(string pool) => pool == DefaultPool ? "lume-tasks" : $"lume-tasks-{pool}";
+
+    /// <summary>The send address of a queue, valid on every transport.</summary>
+    public static Uri Address(string queue) => new($"queue:{queue}");
+}
