@@ -3,6 +3,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using OpenTelemetry.Resources;
 using OpenTelemetry;
 using Serilog;
@@ -80,18 +81,58 @@ public static class LumeHostExtensions
     }
 
     /// <summary>
-    /// Adds the bus with every service's consumers. Call it last, after the services' <c>AddLume…</c> extensions.
-    /// With no broker configured the transport is in-memory: every service must then live in this process.
+    /// Adds the bus with every service's consumers (see <see cref="ApplyLumeConsumers"/>). Call it last, after the
+    /// services' <c>AddLume…</c> extensions. With <c>LUME_BROKER</c> set the transport is RabbitMQ (durable queues,
+    /// persistent messages: MassTransit's defaults); without it, in-memory, and every service must live in this process.
     /// </summary>
     public static IHostApplicationBuilder AddLumeBus(this IHostApplicationBuilder builder)
     {
+        var broker = (builder.Configuration.Get<LumeOptions>() ?? new LumeOptions()).BrokerAddress;
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
             bus.ApplyLumeConsumers(builder.Services);
-            bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+            if (broker is null)
+            {
+                bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                return;
+            }
+
+            bus.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(broker.Host, broker.Port, broker.VirtualHost, h =>
+                {
+                    h.Username(broker.Username);
+                    h.Password(broker.Password);
+                    if (broker.UseTls)
+                        h.UseSsl(_ => { });
+                });
+                cfg.ConfigureEndpoints(context);
+            });
         });
+        builder.Services.AddHostedService(sp => new ReadyLog(
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lume"), broker?.ToString() ?? "in-memory"));
         return builder;
+    }
+
+    // One line at start that says the service is up and where it listens; MassTransit's own start-up lines are filtered out.
+    sealed class ReadyLog(Microsoft.Extensions.Logging.ILogger logger, string transport) : IHostedLifecycleService
+    {
+        public Task StartedAsync(CancellationToken cancellationToken)
+        {
+            logger.LogInformation("Started on {Transport}", transport);
+            return Task.CompletedTask;
+        }
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     sealed record BusContribution(Action<IBusRegistrationConfigurator> Register);

@@ -65,7 +65,7 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
             var report = new RunReport(console);
             using var stopping = lume.Stopping(cancellationToken);
             var outcome = await lume.Client.RunAsync(
-                settings.Flow, settings.FlowVersion, parameters, settings.Json ? null : report, wait: !settings.NoWait, stopping.Token);
+                settings.Flow, settings.FlowVersion, parameters, settings.Json || settings.NoWait ? null : report, wait: !settings.NoWait, stopping.Token);
             if (outcome.Rejected)
                 return Reject(outcome.Failure!.Problems);
             if (outcome.Snapshot is null)
