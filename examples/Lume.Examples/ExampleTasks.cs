@@ -1,3 +1,8 @@
+using System.Text.Json;
+using Lume.Contracts;
+using Lume.Tasks;
+using MassTransit;
+
 namespace Lume.Examples;
 
 /// <summary>The tasks of the example flows.</summary>
@@ -11,4 +16,37 @@ public static class ExampleTasks
 
     /// <summary>Always throws, for the failing flow.</summary>
     public static string RaiseError(string message) => throw new InvalidOperationException(message);
+
+    /// <summary>The chain's step.</summary>
+    public static long Increment(long value) => value + 1;
+
+    /// <summary>The fan-out's item.</summary>
+    public static JsonElement Identity(JsonElement value) => value;
+}
+
+/// <summary>The fan-in: takes any number of arguments and reports how many, and the sum of the numeric ones.</summary>
+public sealed class GatherTask : ILumeTask
+{
+    public Task<object?> RunAsync(TaskArguments arguments, TaskContext context) => Task.FromResult<object?>(new
+    {
+        count = arguments.Values.Count,
+        sum = arguments.Values.Values.Where(v => v.ValueKind == JsonValueKind.Number).Sum(v => v.GetDouble()),
+    });
+}
+
+/// <summary>Waits <c>seconds</c>, then saves <c>text</c> as a TextFile on the local filesystem, returning the file rep.</summary>
+public sealed class SlowSaveTextTask(IRequestClient<SaveFile> files, TimeProvider time) : ILumeTask
+{
+    public async Task<object?> RunAsync(TaskArguments arguments, TaskContext context)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(arguments.Get<double>("seconds")), time, context.CancellationToken);
+        var request = new SaveFile("local", arguments.Get<string>("filename"), "TextFile", arguments.Get<JsonElement>("text"), CreateDir: true, Overwrite: true);
+        var response = await files.GetResponse<FileSaved, FileRequestFailed>(request, context.CancellationToken);
+        return response.Message switch
+        {
+            FileSaved saved => saved.File,
+            FileRequestFailed failed => throw new TaskFailedException(failed.ErrorType, failed.Message),
+            _ => null,
+        };
+    }
 }

@@ -13,7 +13,11 @@ public static class ExamplesExtensions
         services.AddLumeTask("append_text", ExampleTasks.AppendText);
         services.AddLumeTask("check_text_equivalence", ExampleTasks.CheckTextEquivalence);
         services.AddLumeTask("raise_error", ExampleTasks.RaiseError);
-        foreach (var flow in ExampleFlows.All)
+        services.AddLumeTask("increment", ExampleTasks.Increment);
+        services.AddLumeTask("identity", ExampleTasks.Identity);
+        services.AddLumeTask<GatherTask>("gather");
+        services.AddLumeTask<SlowSaveTextTask>("slow_save_text");
+        foreach (var flow in ExampleFlows.All.Concat(ScaleFlows.All))
             services.AddLumeFlow(flow);
         return builder;
     }

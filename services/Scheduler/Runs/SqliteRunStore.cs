@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Lume.Flows;
@@ -5,9 +6,17 @@ using Microsoft.Data.Sqlite;
 
 namespace Lume.Scheduler.Runs;
 
-/// <summary>The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.</summary>
+/// <summary>
+/// The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.
+/// Runs being worked on stay in memory between events, so an event reads one number instead of every task
+/// row; the stored row version tells whether the copy in memory is still the latest.
+/// </summary>
 public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
 {
+    // A run is taken out while an event works on it and put back only once its change is stored, so a
+    // failed event never leaves a half-changed copy behind.
+    readonly ConcurrentDictionary<Guid, RunRecord> _working = new();
+
     readonly string _connectionString = new SqliteConnectionStringBuilder
     {
         DataSource = path,
@@ -20,7 +29,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         await using var connection = await OpenAsync(cancellationToken);
-        // WAL lets readers (lume runs) work while the Scheduler writes; NORMAL sync is durable across process crashes.
+        // WAL lets readers (lume runs) work while the Scheduler writes.
         await ExecuteAsync(connection, null, """
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS runs (
@@ -83,6 +92,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         await WriteTasksAsync(connection, transaction, run, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         run.RowVersion = 1;
+        Keep(run);
         return true;
     }
 
@@ -108,11 +118,31 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         await WriteTasksAsync(connection, transaction, run, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         run.RowVersion += 1;
+        Keep(run);
+    }
+
+    void Keep(RunRecord run)
+    {
+        if (run.IsFinished)
+            _working.TryRemove(run.RunId, out _);
+        else
+            _working[run.RunId] = run;
+    }
+
+    async Task<long?> StoredVersionAsync(SqliteConnection connection, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT row_version FROM runs WHERE run_id = $id";
+        select.Parameters.AddWithValue("$id", runId.ToString());
+        return await select.ExecuteScalarAsync(cancellationToken) is long version ? version : null;
     }
 
     public async Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
+        if (_working.TryRemove(runId, out var kept) && await StoredVersionAsync(connection, runId, cancellationToken) == kept.RowVersion)
+            return kept;
+
         RunRecord run;
         await using (var select = connection.CreateCommand())
         {
@@ -222,6 +252,9 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
+        // In WAL mode NORMAL syncs at checkpoints, not at every commit: a crashed process loses nothing, only a
+        // power cut can take the last commits. That trade is what makes one write per event affordable.
+        await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
         return connection;
     }
 

@@ -1,0 +1,34 @@
+using Lume.Flows;
+
+namespace Lume.Examples;
+
+/// <summary>Flows of many trivial tasks, for the integration tests and the benchmarks.</summary>
+public static class ScaleFlows
+{
+    /// <summary><paramref name="length"/> increments in a row, each taking the result of the one before.</summary>
+    public static FlowDefinition Chain(int length) => Flow.Define($"chain_{length}", f =>
+    {
+        var previous = f.Task("increment", new { value = f.Parameter("start", 0) }, name: "step-1");
+        for (var i = 2; i <= length; i++)
+            previous = f.Task("increment", new { value = previous }, name: $"step-{i}");
+    });
+
+    /// <summary><paramref name="width"/> independent tasks, then one that gathers all their results.</summary>
+    public static FlowDefinition FanOut(int width) => Flow.Define($"fanout_{width}", f =>
+    {
+        var items = Enumerable.Range(1, width)
+            .ToDictionary(i => $"item-{i}", object? (i) => f.Task("identity", new { value = i }, name: $"item-{i}"));
+        f.Task("gather", items, name: "gather");
+    });
+
+    /// <summary>One task that waits, then saves a text file: long enough to kill its worker midway.</summary>
+    public static readonly FlowDefinition SlowSave = Flow.Define("slow_save", f =>
+        f.Task("slow_save_text", new
+        {
+            text = f.Parameter("text"),
+            filename = f.Parameter("filename"),
+            seconds = f.Parameter("seconds", 3.0),
+        }));
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain(200), FanOut(500), SlowSave];
+}
