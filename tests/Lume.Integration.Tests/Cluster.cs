@@ -1,0 +1,93 @@
+using Lume.Cli;
+
+namespace Lume.Integration.Tests;
+
+/// <summary>
+/// A Lume deployment for one test: its own RabbitMQ virtual host and data folders, each service a separate process,
+/// and a client like the CLI's.
+/// </summary>
+public sealed class Cluster : IAsyncDisposable
+{
+    readonly List<ServiceProcess> _services = [];
+    readonly string _vhost;
+    LumeHost? _client;
+
+    Cluster(string vhost, string brokerUrl, string root)
+    {
+        _vhost = vhost;
+        BrokerUrl = brokerUrl;
+        Root = root;
+    }
+
+    public string BrokerUrl { get; }
+
+    public string Root { get; }
+
+    /// <summary>The FileService's local filesystem root.</summary>
+    public string FilesRoot => Path.Combine(Root, "files");
+
+    public static async Task<Cluster> CreateAsync()
+    {
+        var (vhost, url) = await Broker.NewVirtualHostAsync();
+        return new Cluster(vhost, url, Path.Combine(Path.GetTempPath(), "lume-it", vhost));
+    }
+
+    Dictionary<string, string> Environment(string dataDir, params (string Key, string Value)[] more)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["LUME_BROKER"] = BrokerUrl,
+            ["LUME_DATA_DIR"] = dataDir,
+            ["LUME_LOG_LEVEL"] = "Information",
+        };
+        foreach (var (key, value) in more)
+            environment[key] = value;
+        return environment;
+    }
+
+    async Task<ServiceProcess> StartAsync(string name, string assembly, string dataDir, params (string, string)[] more)
+    {
+        var service = await ServiceProcess.StartAsync(name, assembly, Environment(dataDir, more), dataDir);
+        _services.Add(service);
+        return service;
+    }
+
+    public Task<ServiceProcess> StartSchedulerAsync(params (string, string)[] more) =>
+        StartAsync("scheduler", "Lume.Scheduler", Path.Combine(Root, "scheduler"), more);
+
+    public Task<ServiceProcess> StartFileServiceAsync() =>
+        StartAsync("fileservice", "Lume.FileService", Path.Combine(Root, "fileservice"), ("LUME_LOCAL_FILESYSTEM__ROOT", FilesRoot));
+
+    public Task<ServiceProcess> StartWorkerAsync(string name, params (string, string)[] more) =>
+        StartAsync(name, "Lume.TaskWorker", Path.Combine(Root, name), [("LUME_WORKER__NAME", name), .. more]);
+
+    /// <summary>A client host on the cluster's broker, as <c>lume</c> is with LUME_BROKER set.</summary>
+    public async Task<RunClient> ClientAsync()
+    {
+        if (_client is null)
+        {
+            _client = LumeHost.Build(new Dictionary<string, string?> { ["BROKER"] = BrokerUrl, ["DATA_DIR"] = Path.Combine(Root, "client") });
+            await _client.StartAsync(CancellationToken.None);
+        }
+
+        return _client.Client;
+    }
+
+    /// <summary>Every service's output, for a failing test's message.</summary>
+    public string Logs => string.Join("\n", _services.Select(s => $"===== {s.Name} (pid {s.Id}{(s.HasExited ? ", exited" : "")})\n{s.Output}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.StopAsync();
+            _client.Dispose();
+        }
+
+        foreach (var service in _services)
+            await service.DisposeAsync();
+        await Broker.DeleteVirtualHostAsync(_vhost);
+        if (Directory.Exists(Root))
+            Directory.Delete(Root, recursive: true);
+    }
+}

@@ -1,0 +1,185 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lume.Cli;
+using Lume.Contracts;
+using Xunit.Abstractions;
+
+namespace Lume.Integration.Tests;
+
+[CollectionDefinition("RabbitMQ", DisableParallelization = true)]
+public sealed class RabbitMqCollection;
+
+/// <summary>The services as separate processes on a real RabbitMQ, started by scripts/rabbitmq.</summary>
+[Collection("RabbitMQ")]
+public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    Cluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await Cluster.CreateAsync();
+
+    public async Task DisposeAsync()
+    {
+        output.WriteLine(_cluster.Logs);
+        await _cluster.DisposeAsync();
+    }
+
+    static Dictionary<string, JsonElement> Parameters(params (string Name, object Value)[] values) =>
+        values.ToDictionary(v => v.Name, v => JsonSerializer.SerializeToElement(v.Value));
+
+    static readonly Dictionary<string, JsonElement> Flow1Parameters =
+        Parameters(("text1", "Hello"), ("text2", "World"), ("filename", "hello.txt"), ("filesystem_identifier", "local"));
+
+    sealed class Events : IRunObserver
+    {
+        public ConcurrentQueue<TaskStarted> Started { get; } = new();
+
+        public ConcurrentQueue<TaskCompleted> Completed { get; } = new();
+
+        public Action<TaskStarted>? OnStarted { get; set; }
+
+        public void TaskStarted(TaskStarted message)
+        {
+            Started.Enqueue(message);
+            OnStarted?.Invoke(message);
+        }
+
+        public void TaskCompleted(TaskCompleted message) => Completed.Enqueue(message);
+    }
+
+    static JsonObject WithoutRunId(RunSnapshot snapshot)
+    {
+        var json = RunReport.ToJson(snapshot);
+        json.Remove("run_id");
+        return json;
+    }
+
+    [Fact]
+    public async Task Flow1_RunsAcrossProcesses_AndGivesTheSameJsonAsTheEmbeddedRun()
+    {
+        await _cluster.StartSchedulerAsync();
+        await _cluster.StartFileServiceAsync();
+        await _cluster.StartWorkerAsync("worker-1");
+        var client = await _cluster.ClientAsync();
+
+        var outcome = await client.RunAsync("flow1", null, Flow1Parameters).WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        Assert.Equal("HelloWorld", await File.ReadAllTextAsync(Path.Combine(_cluster.FilesRoot, "hello.txt")));
+        Assert.All(outcome.Snapshot!.Tasks, t => Assert.Equal("worker-1", t.Worker));
+
+        var embeddedDir = Path.Combine(_cluster.Root, "embedded");
+        using var embedded = LumeHost.Build(new Dictionary<string, string?> { ["DATA_DIR"] = embeddedDir });
+        await embedded.StartAsync(CancellationToken.None);
+        var local = await embedded.Client.RunAsync("flow1", null, Flow1Parameters);
+        await embedded.StopAsync();
+
+        var distributedJson = WithoutRunId(outcome.Snapshot!);
+        var configure = (JsonObject)distributedJson["tasks"]!["configure_lume_services"]!;
+        // The one legitimate difference: the distributed worker has LUME_BROKER set, and says so.
+        Assert.Contains("LUME_BROKER", configure["result"]!["configured"]!.AsArray().Select(v => v!.GetValue<string>()));
+        configure["result"] = JsonNode.Parse("""{"configured":["LUME_DATA_DIR"]}""");
+        var embeddedJson = WithoutRunId(local.Snapshot!);
+        embeddedJson["tasks"]!["configure_lume_services"]!["result"] = JsonNode.Parse("""{"configured":["LUME_DATA_DIR"]}""");
+        Assert.Equal(embeddedJson.ToJsonString(), distributedJson.ToJsonString());
+    }
+
+    [Fact]
+    public async Task FanOutOf500_AcrossThreeWorkers_RunsEachTaskOnce_OnMoreThanOneWorker()
+    {
+        await _cluster.StartSchedulerAsync();
+        await _cluster.StartFileServiceAsync();
+        for (var i = 1; i <= 3; i++)
+            await _cluster.StartWorkerAsync($"worker-{i}");
+        var client = await _cluster.ClientAsync();
+        var events = new Events();
+
+        var outcome = await client.RunAsync("fanout_500", null, Parameters(), events).WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var tasks = outcome.Snapshot!.Tasks;
+        Assert.Equal(501, tasks.Count);
+        Assert.All(tasks, t => Assert.Equal(("completed", 1), (t.State, t.Attempt)));
+        var gather = tasks.Single(t => t.Slug == "gather").Result!.Value;
+        Assert.Equal(500, gather.GetProperty("count").GetInt32());
+        Assert.Equal(125250, gather.GetProperty("sum").GetDouble());
+        var workers = tasks.Where(t => t.Slug != "gather").GroupBy(t => t.Worker).ToDictionary(g => g.Key!, g => g.Count());
+        output.WriteLine($"tasks per worker: {string.Join(", ", workers.Select(w => $"{w.Key}={w.Value}"))}");
+        Assert.True(workers.Count > 1, "only one worker did any work");
+        Assert.Equal(501, events.Completed.Select(c => c.TaskSlug).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task WorkerKilledMidTask_AnotherWorkerFinishesIt_AndTheFileExistsOnceIntact()
+    {
+        await _cluster.StartSchedulerAsync();
+        await _cluster.StartFileServiceAsync();
+        var workers = new Dictionary<string, ServiceProcess>
+        {
+            ["worker-a"] = await _cluster.StartWorkerAsync("worker-a"),
+            ["worker-b"] = await _cluster.StartWorkerAsync("worker-b"),
+        };
+        var client = await _cluster.ClientAsync();
+        var text = string.Concat(Enumerable.Repeat("intact line of text\n", 5000));
+        var killed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var events = new Events { OnStarted = started => killed.TrySetResult(started.Worker) };
+
+        var run = client.RunAsync("slow_save", null, Parameters(("text", text), ("filename", "out/slow.txt"), ("seconds", 3.0)), events);
+        var victim = await killed.Task.WaitAsync(Patience);
+        await workers[victim].KillAsync();
+        var outcome = await run.WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var task = Assert.Single(outcome.Snapshot!.Tasks);
+        Assert.NotEqual(victim, task.Worker);
+        Assert.Equal(1, task.Attempt);
+        Assert.Equal(["slow.txt"], Directory.GetFiles(Path.Combine(_cluster.FilesRoot, "out")).Select(f => Path.GetFileName(f)!).ToArray());
+        Assert.Equal(text, await File.ReadAllTextAsync(Path.Combine(_cluster.FilesRoot, "out", "slow.txt")));
+        Assert.Contains(events.Started, s => s.Worker != victim);
+    }
+
+    [Fact]
+    public async Task SchedulerKilledAndRestartedMidChain_TheRunCompletes_WithEveryTaskDoneOnce()
+    {
+        var scheduler = await _cluster.StartSchedulerAsync();
+        await _cluster.StartFileServiceAsync();
+        await _cluster.StartWorkerAsync("worker-1");
+        var client = await _cluster.ClientAsync();
+        var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var events = new Events { OnStarted = started => { if (started.TaskSlug == "step-60") halfway.TrySetResult(); } };
+
+        var run = client.RunAsync("chain_200", null, Parameters(), events);
+        await halfway.Task.WaitAsync(Patience);
+        await scheduler.KillAsync();
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await _cluster.StartSchedulerAsync();
+        var outcome = await run.WaitAsync(Patience);
+        output.WriteLine($"the run finished {clock.Elapsed.TotalSeconds:0.0} s after the Scheduler was killed");
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var tasks = outcome.Snapshot!.Tasks;
+        Assert.Equal(200, tasks.Count);
+        Assert.All(tasks, t => Assert.Equal(("completed", 1), (t.State, t.Attempt)));
+        Assert.Equal(200, tasks.Single(t => t.Slug == "step-200").Result!.Value.GetInt32());
+        for (var i = 0; i < tasks.Count; i++)
+            Assert.Equal(i + 1, tasks[i].Result!.Value.GetInt32());
+    }
+
+    [Fact]
+    public async Task RunOfAFlowWhosePoolHasNoLiveWorker_IsRejectedSayingSo()
+    {
+        await _cluster.StartSchedulerAsync(("LUME_SCHEDULER__WORKER_TIMEOUT_SECONDS", "2"));
+        var worker = await _cluster.StartWorkerAsync("worker-1", ("LUME_WORKER__HEARTBEAT_SECONDS", "1"));
+        var client = await _cluster.ClientAsync();
+        await worker.KillAsync();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        var outcome = await client.RunAsync("flow3", null, Parameters(("text1", "a"), ("text2", "a"))).WaitAsync(Patience);
+
+        Assert.True(outcome.Rejected);
+        Assert.Contains(outcome.Failure!.Problems, p => p.Contains("no worker of pool 'default' is running", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Lume.Integration.Tests;
+
+/// <summary>One Lume service as its own OS process, started from its built dll, with its output kept for diagnosis.</summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    readonly Process _process;
+    readonly StringBuilder _output = new();
+    readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    ServiceProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+    }
+
+    public string Name { get; }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+                return _output.ToString();
+        }
+    }
+
+    /// <summary>Starts <c>{assembly}.dll</c> and waits for its "Started on" line.</summary>
+    public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Directory.CreateDirectory(workingDirectory).FullName,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, $"{assembly}.dll"));
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+
+        var service = new ServiceProcess(name, new Process { StartInfo = start, EnableRaisingEvents = true });
+        service._process.OutputDataReceived += (_, e) => service.Record(e.Data);
+        service._process.ErrorDataReceived += (_, e) => service.Record(e.Data);
+        service._process.Exited += (_, _) => service._ready.TrySetException(
+            new InvalidOperationException($"{name} exited before it was ready:\n{service.Output}"));
+        service._process.Start();
+        service._process.BeginOutputReadLine();
+        service._process.BeginErrorReadLine();
+        await service._ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return service;
+    }
+
+    void Record(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_output)
+            _output.AppendLine(line);
+        if (line.Contains("Started on", StringComparison.Ordinal))
+            _ready.TrySetResult();
+    }
+
+    /// <summary>kill -9: the process gets no chance to finish anything.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+            await KillAsync();
+        _process.Dispose();
+    }
+}
