@@ -18,10 +18,15 @@ public static class TaskWorkerExtensions
     /// Add your own tasks with <c>services.AddLumeTask(...)</c>. At start it checks that every flow this host
     /// defines uses only task types it offers.
     /// </summary>
-    public static IHostApplicationBuilder AddLumeTaskWorker(this IHostApplicationBuilder builder)
+    /// <param name="pool">
+    /// The pool this host's workers serve unless <c>LUME_WORKER__POOL</c> says otherwise. A host with tasks of its own
+    /// names its own pool, so its flows go to its queue and not to workers that lack those tasks.
+    /// </param>
+    public static IHostApplicationBuilder AddLumeTaskWorker(this IHostApplicationBuilder builder, string? pool = null)
     {
         var services = builder.Services;
         services.AddOptions<WorkerOptions>()
+            .Configure(options => options.Pool = pool ?? options.Pool)
             .Bind(builder.Configuration.GetSection("WORKER"))
             .ValidateDataAnnotations()
             .ValidateOnStart();

@@ -61,6 +61,10 @@ public sealed class Cluster : IAsyncDisposable
     public Task<ServiceProcess> StartWorkerAsync(string name, params (string, string)[] more) =>
         StartAsync(name, "Lume.TaskWorker", Path.Combine(Root, name), [("LUME_WORKER__NAME", name), .. more]);
 
+    /// <summary>The example of a user's own worker host (examples/MyWorker), serving the pool "shouting".</summary>
+    public Task<ServiceProcess> StartMyWorkerAsync(string name) =>
+        StartAsync(name, "Lume.Examples.MyWorker", Path.Combine(Root, name), ("LUME_WORKER__NAME", name));
+
     /// <summary>A client host on the cluster's broker, as <c>lume</c> is with LUME_BROKER set.</summary>
     public async Task<RunClient> ClientAsync()
     {

@@ -169,6 +169,28 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task UsersOwnWorker_RunsItsFlowInItsPool_BesideTheStockWorkers()
+    {
+        await _cluster.StartSchedulerAsync();
+        await _cluster.StartFileServiceAsync();
+        await _cluster.StartWorkerAsync("stock-1");
+        await _cluster.StartMyWorkerAsync("mine-1");
+        var client = await _cluster.ClientAsync();
+
+        var shout = await client.RunAsync("shout", null, Parameters(("text", "hello"), ("filename", "shout.txt"))).WaitAsync(Patience);
+        var flow1 = await client.RunAsync("flow1", null, Flow1Parameters).WaitAsync(Patience);
+
+        Assert.True(shout.Succeeded, shout.Failure?.Message);
+        Assert.All(shout.Snapshot!.Tasks, t => Assert.Equal("mine-1", t.Worker));
+        Assert.Equal("HELLO!", await File.ReadAllTextAsync(Path.Combine(_cluster.FilesRoot, "shout.txt")));
+        Assert.True(flow1.Succeeded, flow1.Failure?.Message);
+        Assert.All(flow1.Snapshot!.Tasks, t => Assert.Equal("stock-1", t.Worker));
+        var pools = (await client.FlowsAsync()).ToDictionary(f => f.Name, f => f.Pool);
+        Assert.Equal("shouting", pools["shout"]);
+        Assert.Equal("default", pools["flow1"]);
+    }
+
+    [Fact]
     public async Task RunOfAFlowWhosePoolHasNoLiveWorker_IsRejectedSayingSo()
     {
         await _cluster.StartSchedulerAsync(("LUME_SCHEDULER__WORKER_TIMEOUT_SECONDS", "2"));
