@@ -31,6 +31,8 @@ public static class LumeHostExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddHealthChecks();
+        builder.Services.AddHostedService<HealthFile>();
 
         var options = builder.Configuration.Get<LumeOptions>() ?? new LumeOptions();
         var level = Enum.TryParse<LogEventLevel>(options.LogLevel, out var parsed) ? parsed : LogEventLevel.Information;
@@ -40,6 +42,8 @@ public static class LumeHostExtensions
                 // MassTransit reports every bus start and endpoint at Information; that is noise for users.
                 .MinimumLevel.Override("MassTransit", LogEventLevel.Warning)
                 .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+                // An unhealthy check shows as the missing LUME_HEALTH_FILE; logging it every few seconds would bury the rest.
+                .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", LogEventLevel.Fatal)
                 .Enrich.FromLogContext()
                 .Enrich.WithProperty("Service", serviceName);
             var toStderr = logToStandardError ? LogEventLevel.Verbose : (LogEventLevel?)null;

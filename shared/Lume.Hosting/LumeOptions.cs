@@ -29,6 +29,10 @@ public sealed class LumeOptions : IValidatableObject
     [AllowedValues("text", "json", ErrorMessage = "LUME_LOG_FORMAT must be text or json")]
     public string LogFormat { get; set; } = "text";
 
+    /// <summary><c>LUME_HEALTH_FILE</c>: a file that exists while the service is healthy (its bus connected), for container health checks. Unset: none.</summary>
+    [ConfigurationKeyName("HEALTH_FILE")]
+    public string? HealthFile { get; set; }
+
     /// <summary>The data folder as a full path.</summary>
     public string DataPath => Path.GetFullPath(DataDir);
 
