@@ -77,6 +77,44 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task RunsShow_GivesTheSameJsonAsRun_AndRunsListsTheRun()
+    {
+        var (_, ran, _) = await LumeAsync([.. Flow1, "--json"]);
+        var runId = JsonSerializer.Deserialize<JsonElement>(ran).GetProperty("run_id").GetString()!;
+
+        var (showExit, shown, _) = await LumeAsync("runs", "show", runId, "--json");
+        var (listExit, listed, _) = await LumeAsync("runs", "--json");
+
+        Assert.Equal(0, showExit);
+        Assert.Equal(ran, shown);
+        Assert.Equal(0, listExit);
+        var run = Assert.Single(JsonSerializer.Deserialize<JsonElement>(listed).EnumerateArray());
+        Assert.Equal(runId, run.GetProperty("run_id").GetString());
+        Assert.Equal("completed", run.GetProperty("state").GetString());
+    }
+
+    [Theory]
+    [InlineData("not-a-guid", "is not a run id")]
+    [InlineData("6c3b0000-379a-4af1-7c01-08df4bd06ad9", "is not known to the Scheduler")]
+    public async Task RunsShow_OfABadOrUnknownRunId_ExitsTwo(string runId, string expected)
+    {
+        var (exit, _, stderr) = await LumeAsync("runs", "show", runId);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NoWait_WithoutABroker_IsRejected()
+    {
+        var (exit, _, stderr) = await LumeAsync([.. Flow1, "--no-wait"]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--no-wait needs the distributed services", stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(DataDir));
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");

@@ -190,6 +190,49 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Equal("default", pools["flow1"]);
     }
 
+    async Task<(int ExitCode, string Stdout, string Stderr)> LumeAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lume.dll"));
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        start.Environment["LUME_BROKER"] = _cluster.BrokerUrl;
+        start.Environment["LUME_DATA_DIR"] = Path.Combine(_cluster.Root, "cli");
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(new CancellationTokenSource(Patience).Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task Cli_NoWait_PrintsTheRunId_AndRunsShowFollowsTheRunToItsEnd()
+    {
+        await _cluster.StartSchedulerAsync();
+        await _cluster.StartFileServiceAsync();
+        await _cluster.StartWorkerAsync("worker-1");
+
+        var (exit, stdout, stderr) = await LumeAsync("run", "chain_200", "--no-wait");
+        Assert.True(exit == 0, stderr);
+        var runId = Guid.Parse(stdout.Trim());
+
+        JsonElement shown = default;
+        for (var attempt = 0; attempt < 120; attempt++)
+        {
+            var (showExit, json, showErrors) = await LumeAsync("runs", "show", runId.ToString(), "--json");
+            Assert.True(showExit == 0, showErrors);
+            shown = JsonSerializer.Deserialize<JsonElement>(json);
+            if (shown.GetProperty("state").GetString() != "running")
+                break;
+            await Task.Delay(500);
+        }
+
+        Assert.Equal("completed", shown.GetProperty("state").GetString());
+        Assert.Equal(200, shown.GetProperty("tasks").GetProperty("step-200").GetProperty("result").GetInt32());
+        var (_, listed, _) = await LumeAsync("runs", "--json");
+        Assert.Contains(runId.ToString(), listed, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunOfAFlowWhosePoolHasNoLiveWorker_IsRejectedSayingSo()
     {
