@@ -1,7 +1,9 @@
 using Lume.Hosting;
+using Lume.Results;
 using Microsoft.Extensions.Hosting;
 
 var builder = Host.CreateApplicationBuilder(args);
 builder.AddLumeDefaults("lume-results");
+builder.AddLumeResults();
 builder.AddLumeBus();
 builder.Build().Run();

@@ -5,6 +5,7 @@ public static class LumeQueues
 {
     public const string Scheduler = "lume-scheduler";
     public const string Files = "lume-files";
+    public const string Results = "lume-results";
     public const string DefaultPool = "default";
 
     /// <summary>The queue the workers of <paramref name="pool"/> compete on: <c>lume-tasks</c> for the default pool, <c>lume-tasks-{pool}</c> otherwise.</summary>

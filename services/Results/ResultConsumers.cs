@@ -1,0 +1,55 @@
+using Lume.Contracts;
+using Lume.Hosting;
+using Lume.Results.Model;
+using MassTransit;
+
+namespace Lume.Results;
+
+/// <summary>Stores a result; answers ResultStored with its rep, or ResultRequestFailed with nothing stored.</summary>
+public sealed class StoreResultConsumer(ResultService results) : IConsumer<StoreResult>
+{
+    public Task Consume(ConsumeContext<StoreResult> context) => ResultAnswers.AnswerAsync(context, async () =>
+    {
+        var (rep, created) = await results.StoreAsync(context.Message.Result, context.CancellationToken);
+        return new ResultStored(rep, created);
+    });
+}
+
+/// <summary>Loads a result by its rep; answers ResultLoaded, or ResultRequestFailed.</summary>
+public sealed class LoadResultConsumer(ResultService results) : IConsumer<LoadResult>
+{
+    public Task Consume(ConsumeContext<LoadResult> context) => ResultAnswers.AnswerAsync(context, async () =>
+        new ResultLoaded(await results.LoadAsync(context.Message.Rep, context.Message.AttributeIndex, context.CancellationToken)));
+}
+
+/// <summary>Finds results by field values; answers ResultsFound, or ResultRequestFailed.</summary>
+public sealed class QueryResultsConsumer(ResultService results) : IConsumer<QueryResults>
+{
+    public Task Consume(ConsumeContext<QueryResults> context) => ResultAnswers.AnswerAsync(context, async () =>
+        new ResultsFound(await results.QueryAsync(context.Message.ProjectName, context.Message.Fields, context.Message.Limit, context.CancellationToken)));
+}
+
+static class ResultAnswers
+{
+    public static async Task AnswerAsync(ConsumeContext context, Func<Task<object>> answer)
+    {
+        object response;
+        try
+        {
+            response = await answer();
+        }
+        catch (ResultException e)
+        {
+            response = new ResultRequestFailed(e.ErrorType, e.Message);
+        }
+
+        await context.RespondAsync(response);
+    }
+}
+
+/// <summary>The Results service's queue.</summary>
+public sealed class ResultConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer>
+    where TConsumer : class, IConsumer
+{
+    public ResultConsumerDefinition() => EndpointName = LumeQueues.Results;
+}
