@@ -52,7 +52,7 @@ public sealed class ResultConsumerTests : IAsyncLifetime
         var python = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "hash_fixtures.json"))).RootElement
             .EnumerateArray().Single(f => f.GetProperty("name").GetString() == "upstream flow2").GetProperty("unique_hash").GetString();
         Assert.Equal(
-            $$"""{"project_name":"local","result_type_string":"lume_services.results.generic.Result","query":{"unique_hash":"{{python}}"}}""",
+            $$$"""{"project_name":"local","result_type_string":"lume_services.results.generic.Result","query":{"unique_hash":"{{{python}}}"}}""",
             JsonSerializer.Serialize(first.Rep));
         var found = Assert.IsType<ResultsFound>(await AskAsync(new QueryResults("local", new Dictionary<string, JsonElement> { ["flow_id"] = Json("flow2") }, 10)));
         Assert.Single(found.Results);
