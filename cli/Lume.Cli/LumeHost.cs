@@ -2,6 +2,7 @@ using Lume.Examples;
 using Lume.FileService;
 using Lume.Flows;
 using Lume.Hosting;
+using Lume.Results;
 using Lume.Scheduler;
 using Lume.TaskWorker;
 using MassTransit;
@@ -12,7 +13,7 @@ using Microsoft.Extensions.Hosting;
 namespace Lume.Cli;
 
 /// <summary>
-/// The host a command talks through. Without <c>LUME_BROKER</c> it is embedded: the four services in this process on
+/// The host a command talks through. Without <c>LUME_BROKER</c> it is embedded: every service in this process on
 /// the in-memory transport. With a broker it is a pure client of the services running elsewhere.
 /// </summary>
 public sealed class LumeHost : IDisposable
@@ -54,6 +55,7 @@ public sealed class LumeHost : IDisposable
             builder.AddLumeScheduler();
             builder.AddLumeTaskWorker();
             builder.AddLumeFileService();
+            builder.AddLumeResults();
             builder.AddLumeExamples();
         }
 

@@ -19,6 +19,21 @@ public static class ExampleFlows
             .SetUpstream(configure);
     });
 
+    /// <summary>Upstream flow2: loads the text of a file rep, makes a generic Result of it and stores it, returning the result rep.</summary>
+    public static readonly FlowDefinition Flow2 = Flow.Define("flow2", f =>
+    {
+        var text = f.Task("load_file", new { file_rep = f.Parameter("file_rep") });
+        var result = f.Task("make_text_result", new { text });
+        f.Task("save_db_result", new { result });
+    });
+
+    /// <summary>Closes the chain flow1 → flow2: loads output1 of a stored result and checks it equals the expected text.</summary>
+    public static readonly FlowDefinition CheckResult = Flow.Define("check_result", f =>
+    {
+        var stored = f.Task("load_db_result", new { result_rep = f.Parameter("result_rep"), attribute_index = new[] { "outputs", "output1" } });
+        f.Task("check_text_equivalence", new { text1 = stored, text2 = f.Parameter("expected") });
+    });
+
     /// <summary>Upstream flow3: whether two texts are equal.</summary>
     public static readonly FlowDefinition Flow3 = Flow.Define("flow3", f =>
     {
@@ -32,5 +47,5 @@ public static class ExampleFlows
         f.Task("append_text", new { text1 = failed, text2 = "never appended" });
     });
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [Flow1, Flow3, FailingFlow];
+    public static IReadOnlyList<FlowDefinition> All { get; } = [Flow1, Flow2, Flow3, CheckResult, FailingFlow];
 }

@@ -13,6 +13,7 @@ public static class ExamplesExtensions
         services.AddLumeTask("append_text", ExampleTasks.AppendText);
         services.AddLumeTask("check_text_equivalence", ExampleTasks.CheckTextEquivalence);
         services.AddLumeTask("raise_error", ExampleTasks.RaiseError);
+        services.AddLumeTask("make_text_result", ExampleTasks.MakeTextResult);
         services.AddLumeTask("increment", ExampleTasks.Increment);
         services.AddLumeTask("identity", ExampleTasks.Identity);
         services.AddLumeTask<GatherTask>("gather");

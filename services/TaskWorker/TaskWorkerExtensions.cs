@@ -13,8 +13,9 @@ namespace Lume.TaskWorker;
 public static class TaskWorkerExtensions
 {
     /// <summary>
-    /// The TaskWorker with the built-in tasks (<c>configure_lume_services</c>, <c>save_file</c>): consumes
-    /// TaskReady, publishes TaskStarted and TaskCompleted or TaskFailed, sends SaveFile to the FileService.
+    /// The TaskWorker with the built-in tasks (<c>configure_lume_services</c>, <c>save_file</c>, <c>load_file</c>,
+    /// <c>save_db_result</c>, <c>load_db_result</c>): consumes TaskReady, publishes TaskStarted and TaskCompleted or
+    /// TaskFailed, sends SaveFile and LoadFile to the FileService and StoreResult and LoadResult to the Results service.
     /// Add your own tasks with <c>services.AddLumeTask(...)</c>. At start it checks that every flow this host
     /// defines uses only task types it offers.
     /// </summary>
@@ -33,12 +34,18 @@ public static class TaskWorkerExtensions
         services.AddSingleton<TaskRegistry>();
         services.AddLumeTask<ConfigureLumeServices>("configure_lume_services");
         services.AddLumeTask<SaveFileTask>("save_file");
+        services.AddLumeTask<LoadFileTask>("load_file");
+        services.AddLumeTask<SaveDbResultTask>("save_db_result");
+        services.AddLumeTask<LoadDbResultTask>("load_db_result");
         services.AddHostedService<FlowTaskTypeCheck>();
         services.AddHostedService<WorkerRegistration>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<TaskReadyConsumer, TaskReadyConsumerDefinition>();
             bus.AddRequestClient<SaveFile>(LumeQueues.Address(LumeQueues.Files));
+            bus.AddRequestClient<LoadFile>(LumeQueues.Address(LumeQueues.Files));
+            bus.AddRequestClient<StoreResult>(LumeQueues.Address(LumeQueues.Results));
+            bus.AddRequestClient<LoadResult>(LumeQueues.Address(LumeQueues.Results));
             bus.AddRequestClient<RegisterWorker>(LumeQueues.Address(LumeQueues.Scheduler));
         });
         return builder;

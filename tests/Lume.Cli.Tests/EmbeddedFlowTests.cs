@@ -69,6 +69,31 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
         Assert.True(recorder.Events.LastIndexOf("completed append_text") < recorder.Events.LastIndexOf("started save_text_file"));
     }
 
+    [Fact]
+    public async Task Flow1ThenFlow2ThenCheck_ChainsAFileRepAndAResultRep()
+    {
+        var text1 = $"chained-{Guid.NewGuid():N}";
+        var first = await _client.RunAsync("flow1", null,
+            Parameters(("text1", text1), ("text2", "World"), ("filename", "chain.txt"), ("filesystem_identifier", "local")));
+        var fileRep = first.Snapshot!.Tasks.Single(t => t.Slug == "save_text_file").Result!.Value;
+
+        var second = await _client.RunAsync("flow2", null, new Dictionary<string, JsonElement> { ["file_rep"] = fileRep });
+        var again = await _client.RunAsync("flow2", null, new Dictionary<string, JsonElement> { ["file_rep"] = fileRep });
+        var resultRep = second.Snapshot!.Tasks.Single(t => t.Slug == "save_db_result").Result!.Value;
+        var check = await _client.RunAsync("check_result", null, new Dictionary<string, JsonElement>
+        {
+            ["result_rep"] = resultRep,
+            ["expected"] = JsonSerializer.SerializeToElement(text1 + "World"),
+        });
+
+        Assert.True(second.Succeeded, second.Failure?.Message);
+        Assert.Equal("local", resultRep.GetProperty("project_name").GetString());
+        Assert.Equal(resultRep.GetRawText(), again.Snapshot!.Tasks.Single(t => t.Slug == "save_db_result").Result!.Value.GetRawText());
+        Assert.True(check.Succeeded, check.Failure?.Message);
+        Assert.True(check.Snapshot!.Tasks.Single(t => t.Slug == "check_text_equivalence").Result!.Value.GetBoolean());
+        Assert.Equal(text1 + "World", check.Snapshot.Tasks.Single(t => t.Slug == "load_db_result").Result!.Value.GetString());
+    }
+
     [Theory]
     [InlineData("same", "same", true)]
     [InlineData("same", "other", false)]

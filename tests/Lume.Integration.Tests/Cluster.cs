@@ -58,6 +58,9 @@ public sealed class Cluster : IAsyncDisposable
     public Task<ServiceProcess> StartFileServiceAsync() =>
         StartAsync("fileservice", "Lume.FileService", Path.Combine(Root, "fileservice"), ("LUME_LOCAL_FILESYSTEM__ROOT", FilesRoot));
 
+    public Task<ServiceProcess> StartResultsAsync() =>
+        StartAsync("results", "Lume.Results", Path.Combine(Root, "results"));
+
     public Task<ServiceProcess> StartWorkerAsync(string name, params (string, string)[] more) =>
         StartAsync(name, "Lume.TaskWorker", Path.Combine(Root, name), [("LUME_WORKER__NAME", name), .. more]);
 

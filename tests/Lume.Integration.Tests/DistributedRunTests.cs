@@ -87,6 +87,31 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task Flow1ThenFlow2ThenCheck_ChainAcrossProcesses_ThroughTheResultsService()
+    {
+        await _cluster.StartSchedulerAsync();
+        await _cluster.StartFileServiceAsync();
+        await _cluster.StartResultsAsync();
+        await _cluster.StartWorkerAsync("worker-1");
+        var client = await _cluster.ClientAsync();
+
+        var first = await client.RunAsync("flow1", null, Flow1Parameters).WaitAsync(Patience);
+        var fileRep = first.Snapshot!.Tasks.Single(t => t.Slug == "save_text_file").Result!.Value;
+        var second = await client.RunAsync("flow2", null, new Dictionary<string, JsonElement> { ["file_rep"] = fileRep }).WaitAsync(Patience);
+        Assert.True(second.Succeeded, second.Failure?.Message);
+        var resultRep = second.Snapshot!.Tasks.Single(t => t.Slug == "save_db_result").Result!.Value;
+        var check = await client.RunAsync("check_result", null, new Dictionary<string, JsonElement>
+        {
+            ["result_rep"] = resultRep,
+            ["expected"] = JsonSerializer.SerializeToElement("HelloWorld"),
+        }).WaitAsync(Patience);
+
+        Assert.True(check.Succeeded, check.Failure?.Message);
+        Assert.True(check.Snapshot!.Tasks.Single(t => t.Slug == "check_text_equivalence").Result!.Value.GetBoolean());
+        Assert.True(File.Exists(Path.Combine(_cluster.Root, "results", "results.db")), "the Results service process did not store the result");
+    }
+
+    [Fact]
     public async Task FanOutOf500_AcrossThreeWorkers_RunsEachTaskOnce_OnMoreThanOneWorker()
     {
         await _cluster.StartSchedulerAsync();
