@@ -18,5 +18,12 @@ app.Configure(config =>
         runs.SetDefaultCommand<RunsCommand>();
         runs.AddCommand<RunsShowCommand>("show").WithDescription("Show a run's tasks, states and results");
     });
+    config.AddBranch("results", results =>
+    {
+        results.SetDescription("Store, list and show results in the Results service");
+        results.AddCommand<ResultsSaveCommand>("save").WithDescription("Store a result document (JSON file) and print its rep");
+        results.AddCommand<ResultsListCommand>("list").WithDescription("List the results of a project, newest first");
+        results.AddCommand<ResultsShowCommand>("show").WithDescription("Print a stored result (its db-dict) by rep or unique_hash");
+    });
 });
 return await app.RunAsync(args);

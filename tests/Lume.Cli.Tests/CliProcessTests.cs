@@ -115,6 +115,44 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Results_SaveTwice_ListAndShow_WorkOnTheEmbeddedService()
+    {
+        var file = Path.Combine(Directory.CreateDirectory(_top).FullName, "result.json");
+        await File.WriteAllTextAsync(file, """{"project_name": "demo", "flow_id": "flow2", "inputs": {"input1": "é", "x": 1.0}, "outputs": {"output1": "é"}}""");
+
+        var (saveExit, rep, saveErrors) = await LumeAsync("results", "save", file);
+        var (_, repAgain, _) = await LumeAsync("results", "save", file);
+        var (listExit, listed, _) = await LumeAsync("results", "list", "--project", "demo", "--json");
+        var (showExit, shown, _) = await LumeAsync("results", "show", rep.Trim(), "--json");
+        var hash = JsonSerializer.Deserialize<JsonElement>(rep).GetProperty("query").GetProperty("unique_hash").GetString()!;
+        var (byHashExit, byHash, _) = await LumeAsync("results", "show", hash, "--project", "demo", "--json");
+
+        Assert.True(saveExit == 0, saveErrors);
+        Assert.Equal(rep, repAgain);
+        Assert.Equal(0, listExit);
+        Assert.Single(JsonSerializer.Deserialize<JsonElement>(listed).EnumerateArray());
+        Assert.Equal(0, showExit);
+        Assert.Equal(0, byHashExit);
+        Assert.Equal(shown, byHash);
+        var document = JsonSerializer.Deserialize<JsonElement>(shown);
+        Assert.Equal("demo", document.GetProperty("collection").GetString());
+        Assert.Equal("1.0", document.GetProperty("inputs").GetProperty("x").GetRawText());
+    }
+
+    [Theory]
+    [InlineData(new[] { "results", "show", "0123", "--project", "demo" }, "UnknownCollection")]
+    [InlineData(new[] { "results", "list", "--project", "nowhere" }, "UnknownCollection")]
+    [InlineData(new[] { "results", "show", "{\"project_name\": \"x\"}" }, "MalformedResultRep")]
+    [InlineData(new[] { "results", "save", "missing.json" }, "missing.json")]
+    public async Task Results_BadRequests_ExitTwo_NamingTheError(string[] arguments, string expected)
+    {
+        var (exit, _, stderr) = await LumeAsync(arguments);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");
