@@ -2,6 +2,7 @@ using Lume.Hosting;
 using Lume.Results.Model;
 using Lume.Results.Stores;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,8 @@ public static class ResultsExtensions
 {
     /// <summary>
     /// The Results service: consumes StoreResult, LoadResult and QueryResults, answers ResultStored, ResultLoaded,
-    /// ResultsFound or ResultRequestFailed. Results are kept in SQLite under the data folder.
+    /// ResultsFound or ResultRequestFailed. Results are kept in MongoDB when <c>LUME_RESULTS_DB__HOST</c> or
+    /// <c>__CONNECTION_STRING</c> is set, else in SQLite under the data folder.
     /// </summary>
     public static IHostApplicationBuilder AddLumeResults(this IHostApplicationBuilder builder)
     {
@@ -21,8 +23,10 @@ public static class ResultsExtensions
         services.AddLumeResultType(ResultType.Generic);
         services.AddLumeResultType(ResultType.Impact);
         services.AddSingleton<ResultTypeRegistry>();
-        services.AddSingleton<IResultStore>(sp =>
-            new SqliteResultStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "results.db")));
+        var mongo = builder.Configuration.GetSection("RESULTS_DB").Get<MongoSettings>() ?? new MongoSettings();
+        services.AddSingleton<IResultStore>(sp => mongo.IsConfigured
+            ? new MongoResultStore(mongo.Open("LUME_RESULTS_DB__"))
+            : new SqliteResultStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "results.db")));
         services.AddSingleton<ResultService>();
         services.AddHostedService<ResultStoreInitializer>();
         services.AddLumeConsumers(bus =>

@@ -3,6 +3,7 @@ using Lume.Hosting;
 using Lume.Scheduler.Consumers;
 using Lume.Scheduler.Runs;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -24,10 +25,12 @@ public static class SchedulerExtensions
             .Bind(builder.Configuration.GetSection("SCHEDULER"))
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        services.AddSingleton(sp =>
-            new SqliteRunStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "scheduler.db")));
-        services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteRunStore>());
-        services.AddSingleton<IFlowStore>(sp => sp.GetRequiredService<SqliteRunStore>());
+        var mongo = builder.Configuration.GetSection("SCHEDULER_DB").Get<MongoSettings>() ?? new MongoSettings();
+        services.AddSingleton<IRunStore>(sp => mongo.IsConfigured
+            ? new MongoRunStore(mongo.Open("LUME_SCHEDULER_DB__"))
+            : new SqliteRunStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "scheduler.db")));
+        // Both adapters keep flows beside runs, in the same database.
+        services.AddSingleton(sp => (IFlowStore)sp.GetRequiredService<IRunStore>());
         services.AddSingleton<FlowRegistry>();
         services.AddSingleton<WorkerDirectory>();
         services.AddSingleton<SchedulerPartitioner>();

@@ -24,7 +24,8 @@ public sealed class ConfigureLumeServices(IConfiguration configuration) : ILumeT
         foreach (var (section, required) in Groups)
         {
             var given = configuration.GetSection(section);
-            if (!given.GetChildren().Any())
+            // A connection string says everything the separate variables would.
+            if (!given.GetChildren().Any() || !string.IsNullOrWhiteSpace(given["CONNECTION_STRING"]))
                 continue;
             missing.AddRange(required.Where(key => string.IsNullOrWhiteSpace(given[key])).Select(key => $"LUME_{section}__{key}"));
         }

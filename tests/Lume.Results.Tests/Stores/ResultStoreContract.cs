@@ -1,14 +1,30 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lume.Hosting;
 using Lume.Results.Model;
 using Lume.Results.Stores;
+using MongoDB.Bson;
+using MongoDB.Driver;
 
 namespace Lume.Results.Tests.Stores;
 
 /// <summary>What every IResultStore adapter must do; each adapter's test class derives from this one.</summary>
 public abstract class ResultStoreContract : IAsyncLifetime
 {
-    protected IResultStore Store { get; private set; } = null!;
+    IResultStore? _store;
+
+    /// <summary>The store under test; a test that touches it is reported skipped when the adapter's server is not there.</summary>
+    protected IResultStore Store
+    {
+        get
+        {
+            Skip.If(Unavailable is not null, Unavailable);
+            return _store!;
+        }
+    }
+
+    /// <summary>Why this adapter cannot be tested here, or null.</summary>
+    protected virtual string? Unavailable => null;
 
     protected abstract Task<IResultStore> CreateAsync();
 
@@ -16,11 +32,13 @@ public abstract class ResultStoreContract : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Store = await CreateAsync();
-        await Store.InitializeAsync(CancellationToken.None);
+        if (Unavailable is not null)
+            return;
+        _store = await CreateAsync();
+        await _store.InitializeAsync(CancellationToken.None);
     }
 
-    public Task DisposeAsync() => CleanUpAsync();
+    public Task DisposeAsync() => Unavailable is null ? CleanUpAsync() : Task.CompletedTask;
 
     static readonly ResultTypeRegistry Types = new([ResultType.Generic, ResultType.Impact]);
 
@@ -32,7 +50,7 @@ public abstract class ResultStoreContract : IAsyncLifetime
     static Dictionary<string, JsonElement> Where(params (string Field, object Value)[] fields) =>
         fields.ToDictionary(f => f.Field, f => JsonSerializer.SerializeToElement(f.Value));
 
-    [Fact]
+    [SkippableFact]
     public async Task Insert_ThenFindByHash_ReturnsTheDocumentWithItsKeysInOrder()
     {
         var dbDict = DbDict("project-a", "flow2", new { input1 = "x" }, new { output1 = "x" });
@@ -46,7 +64,7 @@ public abstract class ResultStoreContract : IAsyncLifetime
         Assert.Equal(stored.ToJsonString(), dbDict.ToJsonString());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task InsertingTheSameResultTwice_KeepsOneCopy_AndReturnsTheFirst()
     {
         var first = DbDict("project-b", "f", new { a = 1 }, new { b = 2 }, DateTimeOffset.UtcNow.AddMinutes(-1));
@@ -60,7 +78,7 @@ public abstract class ResultStoreContract : IAsyncLifetime
         Assert.Single(await Store.FindAsync("project-b", Where(), 10, CancellationToken.None));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task TheSameResultInAnotherCollection_IsAnotherDocument()
     {
         await Store.InsertAsync(DbDict("project-c", "f", new { a = 1 }, new { b = 2 }), CancellationToken.None);
@@ -70,7 +88,7 @@ public abstract class ResultStoreContract : IAsyncLifetime
         Assert.True(created);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Find_ByFlowIdAndNestedFields_ComparesAsJson()
     {
         await Store.InsertAsync(DbDict("project-e", "f1", new { x = 1 }, new { y = "a" }), CancellationToken.None);
@@ -84,7 +102,7 @@ public abstract class ResultStoreContract : IAsyncLifetime
         Assert.Single(await Store.FindAsync("project-e", Where(("flow_id", "f1")), 1, CancellationToken.None));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task CollectionExists_OnlyOnceItHoldsAResult()
     {
         Assert.False(await Store.CollectionExistsAsync("project-f", CancellationToken.None));
@@ -92,6 +110,32 @@ public abstract class ResultStoreContract : IAsyncLifetime
         await Store.InsertAsync(DbDict("project-f", "f", new { a = 1 }, new { b = 2 }), CancellationToken.None);
 
         Assert.True(await Store.CollectionExistsAsync("project-f", CancellationToken.None));
+    }
+}
+
+/// <summary>Runs against the MongoDB that <c>LUME_TEST_MONGODB_URI</c> names, in a database of its own that is dropped afterwards.</summary>
+public sealed class MongoResultStoreTests : ResultStoreContract
+{
+    static readonly string? Uri = Environment.GetEnvironmentVariable("LUME_TEST_MONGODB_URI");
+    readonly string _database = $"lume-test-{Guid.NewGuid():N}"[..24];
+
+    protected override string? Unavailable =>
+        string.IsNullOrWhiteSpace(Uri) ? "LUME_TEST_MONGODB_URI is not set: no MongoDB server to test the MongoDB adapter against" : null;
+
+    MongoSettings Settings => new() { ConnectionString = Uri, Database = _database };
+
+    protected override Task<IResultStore> CreateAsync() => Task.FromResult<IResultStore>(new MongoResultStore(Settings.Open("LUME_TEST_MONGODB_URI")));
+
+    protected override Task CleanUpAsync() => Settings.Open("LUME_TEST_MONGODB_URI").Client.DropDatabaseAsync(_database);
+
+    [SkippableFact]
+    public async Task Initialize_CreatesTheUniqueIndexOnUniqueHash()
+    {
+        await Store.InsertAsync(DbDict("indexed", "f", new { a = 1 }, new { b = 2 }), CancellationToken.None);
+
+        var indexes = await (await Settings.Open("LUME_TEST_MONGODB_URI").GetCollection<BsonDocument>("indexed").Indexes.ListAsync()).ToListAsync();
+
+        Assert.Contains(indexes, i => i["name"] == "unique_hash" && i.GetValue("unique", false).ToBoolean());
     }
 }
 

@@ -1,0 +1,172 @@
+using System.Globalization;
+using System.Text.Json;
+using Lume.Flows;
+using MongoDB.Bson;
+using MongoDB.Driver;
+
+namespace Lume.Scheduler.Runs;
+
+/// <summary>
+/// The production Scheduler store on MongoDB: a document per run in <c>runs</c>, its tasks an array in flow order
+/// (so an event updates one element in place), and a document per flow version in <c>flows</c>.
+/// </summary>
+public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowStore
+{
+    readonly IMongoCollection<BsonDocument> _runs = database.GetCollection<BsonDocument>("runs");
+    readonly IMongoCollection<BsonDocument> _flows = database.GetCollection<BsonDocument>("flows");
+
+    public Task InitializeAsync(CancellationToken cancellationToken) =>
+        _runs.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Descending("created_at")), cancellationToken: cancellationToken);
+
+    public async Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken)
+    {
+        var document = new BsonDocument
+        {
+            ["_id"] = run.RunId.ToString(),
+            ["flow"] = run.Flow.Name,
+            ["version"] = run.Flow.Version,
+            ["pool"] = run.Pool,
+            ["definition"] = FlowJson.Write(run.Flow),
+            ["parameters"] = JsonSerializer.Serialize(run.Parameters),
+            ["created_at"] = Format(run.CreatedAt),
+            ["row_version"] = 1L,
+            ["tasks"] = new BsonArray(run.OrderedTasks.Select(Task)),
+        };
+        AddRunState(document, run);
+        try
+        {
+            await _runs.InsertOneAsync(document, cancellationToken: cancellationToken);
+        }
+        catch (MongoWriteException e) when (e.WriteError.Category == ServerErrorCategory.DuplicateKey)
+        {
+            return false;
+        }
+
+        foreach (var task in run.Tasks.Values)
+            task.Dirty = false;
+        run.RowVersion = 1;
+        return true;
+    }
+
+    public async Task UpdateAsync(RunRecord run, CancellationToken cancellationToken)
+    {
+        var set = new BsonDocument();
+        AddRunState(set, run);
+        var index = 0;
+        foreach (var task in run.OrderedTasks)
+        {
+            if (task.Dirty)
+                set[$"tasks.{index}"] = Task(task);
+            index++;
+        }
+
+        var update = new BsonDocument { ["$set"] = set, ["$inc"] = new BsonDocument("row_version", 1L) };
+        var filter = new BsonDocument { ["_id"] = run.RunId.ToString(), ["row_version"] = run.RowVersion };
+        var result = await _runs.UpdateOneAsync(filter, update, cancellationToken: cancellationToken);
+        if (result.MatchedCount == 0)
+            throw new RunConcurrencyException(run.RunId);
+        foreach (var task in run.Tasks.Values)
+            task.Dirty = false;
+        run.RowVersion += 1;
+    }
+
+    public async Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var document = await _runs.Find(new BsonDocument("_id", runId.ToString())).FirstOrDefaultAsync(cancellationToken);
+        if (document is null)
+            return null;
+        return new RunRecord
+        {
+            RunId = runId,
+            Flow = FlowJson.Parse(document["definition"].AsString),
+            Pool = document["pool"].AsString,
+            Parameters = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(document["parameters"].AsString)!,
+            CreatedAt = Parse(document["created_at"])!.Value,
+            State = Enum.Parse<RunState>(document["state"].AsString),
+            FinishedAt = Parse(document["finished_at"]),
+            FailedTask = String(document["failed_task"]),
+            Error = String(document["error"]),
+            RowVersion = document["row_version"].ToInt64(),
+            Tasks = document["tasks"].AsBsonArray.Select(t => t.AsBsonDocument).Select(t => new TaskRecord
+            {
+                Slug = t["slug"].AsString,
+                Type = t["type"].AsString,
+                State = Enum.Parse<TaskState>(t["state"].AsString),
+                Attempt = t["attempt"].ToInt32(),
+                Result = String(t["result"]) is { } result ? JsonSerializer.Deserialize<JsonElement>(result) : null,
+                ErrorType = String(t["error_type"]),
+                Error = String(t["error"]),
+                Worker = String(t["worker"]),
+                ReadyAt = Parse(t["ready_at"]),
+                StartedAt = Parse(t["started_at"]),
+                FinishedAt = Parse(t["finished_at"]),
+            }).ToDictionary(t => t.Slug, StringComparer.Ordinal),
+        };
+    }
+
+    public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken)
+    {
+        var documents = await _runs.Find(FilterDefinition<BsonDocument>.Empty)
+            .Project(Builders<BsonDocument>.Projection.Exclude("tasks").Exclude("definition").Exclude("parameters"))
+            .Sort(Builders<BsonDocument>.Sort.Descending("created_at"))
+            .Limit(limit)
+            .ToListAsync(cancellationToken);
+        return documents.Select(d => new RunSummary(
+            Guid.Parse(d["_id"].AsString), d["flow"].AsString, d["version"].AsString, Enum.Parse<RunState>(d["state"].AsString),
+            Parse(d["created_at"])!.Value, Parse(d["finished_at"]))).ToArray();
+    }
+
+    public Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken) =>
+        _flows.ReplaceOneAsync(
+            new BsonDocument("_id", $"{flow.Flow.Name}@{flow.Flow.Version}"),
+            new BsonDocument
+            {
+                ["_id"] = $"{flow.Flow.Name}@{flow.Flow.Version}",
+                ["name"] = flow.Flow.Name,
+                ["version"] = flow.Flow.Version,
+                ["pool"] = flow.Pool,
+                ["definition"] = FlowJson.Write(flow.Flow),
+                ["registered_at"] = Format(flow.RegisteredAt),
+            },
+            new ReplaceOptions { IsUpsert = true },
+            cancellationToken);
+
+    public async Task<IReadOnlyList<RegisteredFlow>> ListFlowsAsync(CancellationToken cancellationToken) =>
+        (await _flows.Find(FilterDefinition<BsonDocument>.Empty).ToListAsync(cancellationToken))
+            .Select(d => new RegisteredFlow(FlowJson.Parse(d["definition"].AsString), d["pool"].AsString, Parse(d["registered_at"])!.Value))
+            .ToArray();
+
+    static BsonDocument Task(TaskRecord task) => new()
+    {
+        ["slug"] = task.Slug,
+        ["type"] = task.Type,
+        ["state"] = task.State.ToString(),
+        ["attempt"] = task.Attempt,
+        // Results are kept as JSON text: their key order and number forms stay exactly as the task returned them.
+        ["result"] = task.Result is { } result ? JsonSerializer.Serialize(result) : BsonNull.Value,
+        ["error_type"] = (BsonValue?)task.ErrorType ?? BsonNull.Value,
+        ["error"] = (BsonValue?)task.Error ?? BsonNull.Value,
+        ["worker"] = (BsonValue?)task.Worker ?? BsonNull.Value,
+        ["ready_at"] = FormatOrNull(task.ReadyAt),
+        ["started_at"] = FormatOrNull(task.StartedAt),
+        ["finished_at"] = FormatOrNull(task.FinishedAt),
+    };
+
+    static void AddRunState(BsonDocument document, RunRecord run)
+    {
+        document["state"] = run.State.ToString();
+        document["finished_at"] = FormatOrNull(run.FinishedAt);
+        document["failed_task"] = (BsonValue?)run.FailedTask ?? BsonNull.Value;
+        document["error"] = (BsonValue?)run.Error ?? BsonNull.Value;
+    }
+
+    // Round-trip text in UTC, as in the SQLite store: it sorts chronologically and keeps every tick.
+    static string Format(DateTimeOffset time) => time.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
+
+    static BsonValue FormatOrNull(DateTimeOffset? time) => time is { } t ? Format(t) : BsonNull.Value;
+
+    static string? String(BsonValue value) => value.IsBsonNull ? null : value.AsString;
+
+    static DateTimeOffset? Parse(BsonValue value) =>
+        value.IsBsonNull ? null : DateTimeOffset.Parse(value.AsString, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+}

@@ -1,0 +1,167 @@
+using Lume.Flows;
+using Lume.Hosting;
+using Lume.Scheduler.Runs;
+using static Lume.Scheduler.Tests.TestFlows;
+
+namespace Lume.Scheduler.Tests.Runs;
+
+/// <summary>What every IRunStore (and IFlowStore) adapter must do; each adapter's test class derives from this one.</summary>
+public abstract class RunStoreContract : IAsyncLifetime
+{
+    IRunStore? _runs;
+
+    /// <summary>The store under test; a test that touches it is reported skipped when the adapter's server is not there.</summary>
+    IRunStore Store
+    {
+        get
+        {
+            Skip.If(Unavailable is not null, Unavailable);
+            return _runs!;
+        }
+    }
+
+    /// <summary>Why this adapter cannot be tested here, or null.</summary>
+    protected virtual string? Unavailable => null;
+
+    protected abstract IRunStore Create();
+
+    protected virtual Task CleanUpAsync() => Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        if (Unavailable is not null)
+            return;
+        _runs = Create();
+        await _runs.InitializeAsync(CancellationToken.None);
+    }
+
+    public Task DisposeAsync() => Unavailable is null ? CleanUpAsync() : Task.CompletedTask;
+
+    [SkippableFact]
+    public async Task Flows_AreSavedReplacedAndListed()
+    {
+        var flows = (IFlowStore)Store;
+        var at = DateTimeOffset.UtcNow;
+
+        await flows.SaveFlowAsync(new RegisteredFlow(Diamond, "default", at), CancellationToken.None);
+        await flows.SaveFlowAsync(new RegisteredFlow(Diamond, "gpu", at.AddSeconds(1)), CancellationToken.None);
+        await flows.SaveFlowAsync(new RegisteredFlow(Upstream, "default", at), CancellationToken.None);
+        var listed = await flows.ListFlowsAsync(CancellationToken.None);
+
+        Assert.Equal(2, listed.Count);
+        var diamond = listed.Single(f => f.Flow.Name == "diamond");
+        Assert.Equal("gpu", diamond.Pool);
+        Assert.Equal(FlowJson.Write(Diamond), FlowJson.Write(diamond.Flow));
+    }
+
+    static RunRecord NewRun(DateTimeOffset? at = null) =>
+        RunProgression.Start(Guid.NewGuid(), Diamond, "default", Parameters(("start", 1)), at ?? DateTimeOffset.UtcNow).Run;
+
+    [SkippableFact]
+    public async Task Create_ThenFind_ReturnsTheSameRun()
+    {
+        var run = NewRun();
+        RunProgression.TaskCompleted(run, Completed(run.RunId, "a", new { x = 1.5 }), DateTimeOffset.UtcNow);
+
+        Assert.True(await Store.CreateAsync(run, CancellationToken.None));
+        var found = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
+
+        Assert.Equal(run.Flow.Name, found.Flow.Name);
+        Assert.Equal(1, found.Parameters["start"].GetInt32());
+        Assert.Equal(TaskState.Completed, found.Tasks["a"].State);
+        Assert.Equal("""{"x":1.5}""", found.Tasks["a"].Result!.Value.GetRawText());
+        Assert.Equal(TaskState.Ready, found.Tasks["b"].State);
+        Assert.Equal(run.CreatedAt, found.CreatedAt);
+        Assert.All(found.Tasks.Values, t => Assert.False(t.Dirty));
+    }
+
+    [SkippableFact]
+    public async Task Create_OfAnExistingRunId_ReturnsFalseAndKeepsTheFirst()
+    {
+        var run = NewRun();
+        await Store.CreateAsync(run, CancellationToken.None);
+        var twin = RunProgression.Start(run.RunId, Upstream, "default", Parameters(("text1", "x")), DateTimeOffset.UtcNow).Run;
+
+        Assert.False(await Store.CreateAsync(twin, CancellationToken.None));
+        Assert.Equal("diamond", (await Store.FindAsync(run.RunId, CancellationToken.None))!.Flow.Name);
+    }
+
+    [SkippableFact]
+    public async Task Update_WritesChangedTasksAndTheRunState()
+    {
+        var run = NewRun();
+        await Store.CreateAsync(run, CancellationToken.None);
+        RunProgression.TaskFailed(run, Failed(run.RunId, "a"), DateTimeOffset.UtcNow);
+
+        await Store.UpdateAsync(run, CancellationToken.None);
+        var found = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
+
+        Assert.Equal(RunState.Failed, found.State);
+        Assert.Equal("a", found.FailedTask);
+        Assert.Equal("InvalidOperationException", found.Tasks["a"].ErrorType);
+        Assert.Equal(TaskState.Skipped, found.Tasks["d"].State);
+        Assert.NotNull(found.FinishedAt);
+    }
+
+    [SkippableFact]
+    public async Task Update_OfAStaleCopy_IsRefused()
+    {
+        var run = NewRun();
+        await Store.CreateAsync(run, CancellationToken.None);
+        var first = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
+        var second = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
+        RunProgression.TaskCompleted(first, Completed(run.RunId, "a", 1), DateTimeOffset.UtcNow);
+        RunProgression.TaskFailed(second, Failed(run.RunId, "a"), DateTimeOffset.UtcNow);
+
+        await Store.UpdateAsync(first, CancellationToken.None);
+
+        await Assert.ThrowsAsync<RunConcurrencyException>(() => Store.UpdateAsync(second, CancellationToken.None));
+        Assert.Equal(TaskState.Completed, (await Store.FindAsync(run.RunId, CancellationToken.None))!.Tasks["a"].State);
+    }
+
+    [SkippableFact]
+    public async Task List_ReturnsNewestFirst()
+    {
+        var start = DateTimeOffset.UtcNow;
+        var runs = Enumerable.Range(0, 3).Select(i => NewRun(start.AddMinutes(i))).ToArray();
+        foreach (var run in runs)
+            await Store.CreateAsync(run, CancellationToken.None);
+
+        var listed = await Store.ListAsync(2, CancellationToken.None);
+
+        Assert.Equal([runs[2].RunId, runs[1].RunId], listed.Select(r => r.RunId).ToArray());
+    }
+
+    [SkippableFact]
+    public async Task Find_OfAnUnknownRun_ReturnsNull() =>
+        Assert.Null(await Store.FindAsync(Guid.NewGuid(), CancellationToken.None));
+}
+
+public sealed class SqliteRunStoreTests : RunStoreContract
+{
+    readonly string _dir = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
+
+    protected override IRunStore Create() => new SqliteRunStore(Path.Combine(_dir, "nested", "runs.db"));
+
+    protected override Task CleanUpAsync()
+    {
+        Directory.Delete(_dir, recursive: true);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Runs against the MongoDB that <c>LUME_TEST_MONGODB_URI</c> names, in a database of its own that is dropped afterwards.</summary>
+public sealed class MongoRunStoreTests : RunStoreContract
+{
+    static readonly string? Uri = Environment.GetEnvironmentVariable("LUME_TEST_MONGODB_URI");
+    readonly string _database = $"lume-test-{Guid.NewGuid():N}"[..24];
+
+    protected override string? Unavailable =>
+        string.IsNullOrWhiteSpace(Uri) ? "LUME_TEST_MONGODB_URI is not set: no MongoDB server to test the MongoDB adapter against" : null;
+
+    MongoSettings Settings => new() { ConnectionString = Uri, Database = _database };
+
+    protected override IRunStore Create() => new MongoRunStore(Settings.Open("LUME_TEST_MONGODB_URI"));
+
+    protected override Task CleanUpAsync() => Settings.Open("LUME_TEST_MONGODB_URI").Client.DropDatabaseAsync(_database);
+}
