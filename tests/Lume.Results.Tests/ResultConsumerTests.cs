@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Lume.Contracts;
+using Lume.Results.Model;
 using Lume.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,7 +11,22 @@ public sealed class ResultConsumerTests : IAsyncLifetime
 {
     LumeTestHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await LumeTestHost.StartAsync(builder => builder.AddLumeResults());
+    public async Task InitializeAsync() => _host = await LumeTestHost.StartAsync(builder =>
+    {
+        builder.AddLumeResults();
+        builder.Services.AddLumeResultType(new ResultType("my_lab.results.ScanResult", ["ScanResult"], [new ResultField("scan_id", ResultFieldKind.Json, Required: true)]));
+    });
+
+    [Fact]
+    public async Task AUsersOwnResultType_IsAcceptedWithItsFields_AndChecked()
+    {
+        var missing = await AskAsync(new StoreResult(Json(new { result_type_string = "ScanResult", flow_id = "scan", inputs = new { a = 1 }, outputs = new { b = 2 } })));
+        var rep = await StoreAsync(Json(new { result_type_string = "ScanResult", flow_id = "scan", inputs = new { a = 1 }, outputs = new { b = 2 }, scan_id = 42 }));
+
+        Failed(missing, "InvalidResult", "field 'scan_id' is required by my_lab.results.ScanResult");
+        Assert.Equal("my_lab.results.ScanResult", rep.ResultTypeString);
+        Assert.Equal(42, Assert.IsType<ResultLoaded>(await AskAsync(new LoadResult(Json(rep), [Json("scan_id")]))).Value.GetInt32());
+    }
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
