@@ -9,12 +9,23 @@ using Microsoft.Extensions.Options;
 
 namespace Lume.FileService;
 
-/// <summary>The FileService's settings.</summary>
-public sealed class FileServiceOptions
+/// <summary>
+/// One configured filesystem: upstream's <c>LUME_MOUNTED_FILESYSTEM__*</c>, or any number more as
+/// <c>LUME_FILESYSTEMS__{ID}__MOUNT_PATH</c>, <c>__MOUNT_ALIAS</c> and <c>__MOUNT_TYPE</c>.
+/// </summary>
+public sealed class FilesystemSettings
 {
-    /// <summary><c>LUME_LOCAL_FILESYSTEM__ROOT</c>: the folder of the <c>local</c> filesystem. Default: <c>files</c> under the data folder.</summary>
-    [ConfigurationKeyName("ROOT")]
-    public string? LocalRoot { get; set; }
+    [ConfigurationKeyName("IDENTIFIER")]
+    public string? Identifier { get; set; }
+
+    [ConfigurationKeyName("MOUNT_PATH")]
+    public string? MountPath { get; set; }
+
+    [ConfigurationKeyName("MOUNT_ALIAS")]
+    public string? MountAlias { get; set; }
+
+    [ConfigurationKeyName("MOUNT_TYPE")]
+    public string? MountType { get; set; }
 }
 
 /// <summary>Adds the FileService to a host.</summary>
@@ -24,17 +35,27 @@ public static class FileServiceExtensions
     public static IHostApplicationBuilder AddLumeFileService(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<FileServiceOptions>().Bind(builder.Configuration.GetSection("LOCAL_FILESYSTEM"));
-        services.AddSingleton<IFilesystem>(sp =>
+        var configuration = builder.Configuration;
+        services.AddSingleton<IFilesystem>(sp => new DirectoryFilesystem("local",
+            configuration["LOCAL_FILESYSTEM:ROOT"] ?? Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "files")));
+        var mounts = new List<(string Variables, FilesystemSettings Settings)>();
+        if (configuration.GetSection("MOUNTED_FILESYSTEM").GetChildren().Any())
+            mounts.Add(("LUME_MOUNTED_FILESYSTEM__", configuration.GetSection("MOUNTED_FILESYSTEM").Get<FilesystemSettings>()!));
+        foreach (var section in configuration.GetSection("FILESYSTEMS").GetChildren())
         {
-            var root = sp.GetRequiredService<IOptions<FileServiceOptions>>().Value.LocalRoot
-                ?? Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "files");
-            return new LocalFilesystem("local", root);
-        });
+            var settings = section.Get<FilesystemSettings>() ?? new FilesystemSettings();
+            settings.Identifier ??= section.Key;
+            mounts.Add(($"LUME_FILESYSTEMS__{section.Key}__", settings));
+        }
+
+        services.AddSingleton(new MountedFilesystems(mounts));
+        foreach (var (variables, settings) in mounts)
+            if (!string.IsNullOrWhiteSpace(settings.MountPath) && !string.IsNullOrWhiteSpace(settings.Identifier))
+                services.AddSingleton<IFilesystem>(new DirectoryFilesystem(settings.Identifier, settings.MountPath, settings.MountAlias));
         services.AddSingleton<FilesystemRegistry>();
         services.AddSingleton<IFileType, TextFileType>();
         services.AddSingleton<FileTypeRegistry>();
-        services.AddHostedService<LocalRootCreator>();
+        services.AddHostedService<FilesystemPreparer>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<SaveFileConsumer, FileConsumerDefinition<SaveFileConsumer>>();
@@ -43,13 +64,33 @@ public static class FileServiceExtensions
         return builder;
     }
 
-    // The local root exists from the start, so "hello.txt" needs no create_dir.
-    sealed class LocalRootCreator(IEnumerable<IFilesystem> filesystems) : IHostedService
+    sealed record MountedFilesystems(IReadOnlyList<(string Variables, FilesystemSettings Settings)> Mounts);
+
+    // Checks the configured filesystems before the first request: a missing variable or folder stops the start here.
+    // The local root is created, so "hello.txt" needs no create_dir; a Directory mount must exist already.
+    sealed class FilesystemPreparer(IEnumerable<IFilesystem> filesystems, MountedFilesystems mounted) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            foreach (var local in filesystems.OfType<LocalFilesystem>())
-                Directory.CreateDirectory(local.Root);
+            var problems = new List<string>();
+            foreach (var (variables, settings) in mounted.Mounts)
+            {
+                foreach (var (value, name) in new[] { (settings.Identifier, "IDENTIFIER"), (settings.MountPath, "MOUNT_PATH"), (settings.MountAlias, "MOUNT_ALIAS") })
+                    if (string.IsNullOrWhiteSpace(value))
+                        problems.Add($"{variables}{name} is not set");
+                var type = MountType.DirectoryOrCreate;
+                if (settings.MountType is not null && !Enum.TryParse(settings.MountType, out type))
+                    problems.Add($"{variables}MOUNT_TYPE must be Directory or DirectoryOrCreate");
+                else if (type == MountType.Directory && settings.MountPath is { } path && !Directory.Exists(path))
+                    problems.Add($"{variables}MOUNT_PATH {path} does not exist (mount type Directory)");
+            }
+
+            var duplicates = filesystems.GroupBy(f => f.Identifier).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+            problems.AddRange(duplicates.Select(d => $"filesystem '{d}' is configured more than once"));
+            if (problems.Count > 0)
+                throw new InvalidOperationException($"the FileService's filesystems are misconfigured: {string.Join("; ", problems)}");
+            foreach (var folder in filesystems.OfType<DirectoryFilesystem>())
+                Directory.CreateDirectory(folder.Root);
             return Task.CompletedTask;
         }
 

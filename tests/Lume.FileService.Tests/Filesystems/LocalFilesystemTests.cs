@@ -3,17 +3,17 @@ using Lume.FileService.Filesystems;
 
 namespace Lume.FileService.Tests.Filesystems;
 
-public sealed class LocalFilesystemTests : IDisposable
+public sealed class DirectoryFilesystemTests : IDisposable
 {
     readonly string _top = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
     readonly string _root;
-    readonly LocalFilesystem _local;
+    readonly DirectoryFilesystem _local;
 
-    public LocalFilesystemTests()
+    public DirectoryFilesystemTests()
     {
         _root = Path.Combine(_top, "root");
         Directory.CreateDirectory(_root);
-        _local = new LocalFilesystem("local", _root);
+        _local = new DirectoryFilesystem("local", _root);
     }
 
     public void Dispose() => Directory.Delete(_top, recursive: true);
