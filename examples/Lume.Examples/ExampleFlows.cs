@@ -15,7 +15,9 @@ public static class ExampleFlows
 
         var configure = f.Task("configure_lume_services");
         var newText = f.Task("append_text", new { text1, text2 });
-        f.Task("save_file", new { obj = newText, filename, filesystem_identifier = filesystemIdentifier, file_type = "TextFile" }, name: "save_text_file")
+        // Upstream's local filesystem overwrote silently; here a flow says so, which keeps this example repeatable.
+        f.Task("save_file", new { obj = newText, filename, filesystem_identifier = filesystemIdentifier, file_type = "TextFile", overwrite = true },
+                name: "save_text_file")
             .SetUpstream(configure);
     });
 

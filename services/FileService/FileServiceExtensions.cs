@@ -53,7 +53,11 @@ public static class FileServiceExtensions
             if (!string.IsNullOrWhiteSpace(settings.MountPath) && !string.IsNullOrWhiteSpace(settings.Identifier))
                 services.AddSingleton<IFilesystem>(new DirectoryFilesystem(settings.Identifier, settings.MountPath, settings.MountAlias));
         services.AddSingleton<FilesystemRegistry>();
-        services.AddSingleton<IFileType, TextFileType>();
+        services.AddLumeFileType<TextFileType>();
+        services.AddLumeFileType<YamlFileType>();
+        services.AddLumeFileType<JsonFileType>();
+        services.AddLumeFileType<ImageFileType>();
+        services.AddLumeFileType<BinaryFileType>();
         services.AddSingleton<FileTypeRegistry>();
         services.AddHostedService<FilesystemPreparer>();
         services.AddLumeConsumers(bus =>
@@ -63,6 +67,10 @@ public static class FileServiceExtensions
         });
         return builder;
     }
+
+    /// <summary>Adds a file type (its type string, aliases and serializer) to those the FileService reads and writes.</summary>
+    public static IServiceCollection AddLumeFileType<TFileType>(this IServiceCollection services)
+        where TFileType : class, IFileType => services.AddSingleton<IFileType, TFileType>();
 
     sealed record MountedFilesystems(IReadOnlyList<(string Variables, FilesystemSettings Settings)> Mounts);
 

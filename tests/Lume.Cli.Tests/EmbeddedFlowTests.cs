@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Lume.Contracts;
+using Lume.Flows;
+using Lume.Hosting;
 
 namespace Lume.Cli.Tests;
 
@@ -12,7 +14,9 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _host = LumeHost.Build(new Dictionary<string, string?> { ["DATA_DIR"] = _dataDir });
+        _host = LumeHost.Build(new Dictionary<string, string?> { ["DATA_DIR"] = _dataDir }, builder =>
+            builder.Services.AddLumeFlow(Flow.Define("save_once", f =>
+                f.Task("save_file", new { obj = f.Parameter("text"), filename = "once.txt", filesystem_identifier = "local" }))));
         await _host.StartAsync(CancellationToken.None);
         _client = _host.Client;
     }
@@ -92,6 +96,18 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
         Assert.True(check.Succeeded, check.Failure?.Message);
         Assert.True(check.Snapshot!.Tasks.Single(t => t.Slug == "check_text_equivalence").Result!.Value.GetBoolean());
         Assert.Equal(text1 + "World", check.Snapshot.Tasks.Single(t => t.Slug == "load_db_result").Result!.Value.GetString());
+    }
+
+    [Fact]
+    public async Task SaveFile_DoesNotOverwrite_UnlessTheFlowSaysSo()
+    {
+        var first = await _client.RunAsync("save_once", null, Parameters(("text", "first")));
+        var second = await _client.RunAsync("save_once", null, Parameters(("text", "second")));
+
+        Assert.True(first.Succeeded, first.Failure?.Message);
+        Assert.False(second.Succeeded);
+        Assert.Equal("FileExists", second.Snapshot!.Tasks.Single().ErrorType);
+        Assert.Equal("first", await File.ReadAllTextAsync(Path.Combine(_dataDir, "files", "once.txt")));
     }
 
     [Theory]

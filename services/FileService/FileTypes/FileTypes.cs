@@ -42,3 +42,123 @@ public sealed class FileTypeRegistry(IEnumerable<IFileType> types)
         ?? throw new FileServiceException("UnknownFileType",
             $"file type '{name}' is unknown; known: {string.Join(", ", _types.SelectMany(t => t.Aliases.Prepend(t.TypeString)))}");
 }
+
+/// <summary>Upstream's YAML file: any JSON value, written as YAML; plain scalars read back as numbers, booleans and nulls where they parse as such.</summary>
+public sealed class YamlFileType : IFileType
+{
+    static readonly YamlDotNet.Serialization.ISerializer Writer = new YamlDotNet.Serialization.SerializerBuilder().Build();
+    static readonly YamlDotNet.Serialization.IDeserializer Reader = new YamlDotNet.Serialization.DeserializerBuilder()
+        .WithAttemptingUnquotedStringTypeDeserialization()
+        .Build();
+
+    public string TypeString => "lume_services.files.file:File[YAMLSerializer]";
+
+    public IReadOnlyList<string> Aliases { get; } = ["YAMLFile", "yaml"];
+
+    public byte[] Serialize(JsonElement obj) => Encoding.UTF8.GetBytes(Writer.Serialize(ToPlain(obj)));
+
+    public JsonElement Deserialize(byte[] content)
+    {
+        try
+        {
+            return JsonSerializer.SerializeToElement(FromYaml(Reader.Deserialize<object?>(Encoding.UTF8.GetString(content))));
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new FileServiceException("InvalidFileContent", $"not YAML: {e.Message}");
+        }
+    }
+
+    static object? ToPlain(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Object => value.EnumerateObject().ToDictionary(p => p.Name, p => ToPlain(p.Value)),
+        JsonValueKind.Array => value.EnumerateArray().Select(ToPlain).ToList(),
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Number => value.TryGetInt64(out var whole) ? whole : value.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
+
+    static object? FromYaml(object? value) => value switch
+    {
+        IDictionary<object, object?> map => map.ToDictionary(p => Convert.ToString(p.Key, System.Globalization.CultureInfo.InvariantCulture)!, p => FromYaml(p.Value)),
+        IList<object?> list => list.Select(FromYaml).ToList(),
+        _ => value,
+    };
+}
+
+/// <summary>A JSON file: any JSON value, written as indented UTF-8 JSON.</summary>
+public sealed class JsonFileType : IFileType
+{
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public string TypeString => "lume.files:File[JSONSerializer]";
+
+    public IReadOnlyList<string> Aliases { get; } = ["JSONFile", "json"];
+
+    public byte[] Serialize(JsonElement obj) => JsonSerializer.SerializeToUtf8Bytes(obj, Indented);
+
+    public JsonElement Deserialize(byte[] content)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<JsonElement>(content);
+        }
+        catch (JsonException e)
+        {
+            throw new FileServiceException("InvalidFileContent", $"not JSON: {e.Message}");
+        }
+    }
+}
+
+/// <summary>Raw bytes, for anything that is neither text nor an image. In JSON the content is a base64 string.</summary>
+public class BinaryFileType : IFileType
+{
+    public virtual string TypeString => "lume.files:File[BinarySerializer]";
+
+    public virtual IReadOnlyList<string> Aliases { get; } = ["BinaryFile", "bytes"];
+
+    public byte[] Serialize(JsonElement obj)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = obj.ValueKind == JsonValueKind.String ? obj.GetBytesFromBase64() : throw new FormatException();
+        }
+        catch (FormatException)
+        {
+            throw new FileServiceException("InvalidFileContent", $"a {Aliases[0]} holds its bytes as a base64 string");
+        }
+
+        Check(bytes);
+        return bytes;
+    }
+
+    public JsonElement Deserialize(byte[] content) => JsonSerializer.SerializeToElement(content);
+
+    /// <summary>Refuses content this type does not hold.</summary>
+    protected virtual void Check(byte[] content)
+    {
+    }
+}
+
+/// <summary>Upstream's image file: PNG, JPEG, GIF, BMP or TIFF bytes, as base64 in JSON.</summary>
+public sealed class ImageFileType : BinaryFileType
+{
+    static readonly byte[][] Signatures =
+    [
+        [0x89, (byte)'P', (byte)'N', (byte)'G'], [0xFF, 0xD8, 0xFF], [(byte)'G', (byte)'I', (byte)'F', (byte)'8'],
+        [(byte)'B', (byte)'M'], [(byte)'I', (byte)'I', 42, 0], [(byte)'M', (byte)'M', 0, 42],
+    ];
+
+    public override string TypeString => "lume_services.files.file:File[ImageSerializer]";
+
+    public override IReadOnlyList<string> Aliases { get; } = ["ImageFile", "image"];
+
+    protected override void Check(byte[] content)
+    {
+        if (!Signatures.Any(s => content.AsSpan().StartsWith(s)))
+            throw new FileServiceException("InvalidFileContent", "an ImageFile holds PNG, JPEG, GIF, BMP or TIFF bytes; use BinaryFile for other bytes");
+    }
+}

@@ -8,7 +8,8 @@ namespace Lume.TaskWorker.BuiltIn;
 /// <summary>
 /// <c>save_file</c>: asks the FileService to write <c>obj</c> as <c>file_type</c> (default <c>TextFile</c>) under
 /// <c>filename</c> on <c>filesystem_identifier</c>, and returns the file rep. Optional <c>create_dir</c> (default
-/// false) creates missing directories; <c>overwrite</c> (default true, as upstream) replaces an existing file.
+/// false) creates missing directories; <c>overwrite</c> (default false) replaces an existing file: overwriting is a
+/// choice a flow makes explicitly, so a rerun never destroys a result by accident.
 /// </summary>
 public sealed class SaveFileTask(IRequestClient<SaveFile> files) : ILumeTask
 {
@@ -20,7 +21,7 @@ public sealed class SaveFileTask(IRequestClient<SaveFile> files) : ILumeTask
             arguments.Get("file_type", "TextFile"),
             arguments.Get<JsonElement>("obj"),
             arguments.Get("create_dir", false),
-            arguments.Get("overwrite", true));
+            arguments.Get("overwrite", false));
         var response = await files.GetResponse<FileSaved, FileRequestFailed>(request, context.CancellationToken);
         return response.Message switch
         {
