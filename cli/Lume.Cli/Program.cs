@@ -18,6 +18,12 @@ app.Configure(config =>
         runs.SetDefaultCommand<RunsCommand>();
         runs.AddCommand<RunsShowCommand>("show").WithDescription("Show a run's tasks, states and results");
     });
+    config.AddBranch("files", files =>
+    {
+        files.SetDescription("Read and list files through the FileService");
+        files.AddCommand<FilesGetCommand>("get").WithDescription("Write a saved file's bytes to stdout or -o OUT");
+        files.AddCommand<FilesListCommand>("ls").WithDescription("List a folder of a filesystem");
+    });
     config.AddBranch("results", results =>
     {
         results.SetDescription("Store, list and show results in the Results service");

@@ -1,6 +1,7 @@
 using Lume.Contracts;
 using Lume.FileService.FileTypes;
 using Lume.FileService.Filesystems;
+using System.Text.Json;
 using Lume.Hosting;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -39,7 +40,24 @@ public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeReg
             var filesystem = filesystems.Get(rep.FilesystemIdentifier);
             var type = types.Get(rep.FileTypeString);
             var content = await filesystem.ReadAsync(rep.Filename, context.CancellationToken);
-            await context.RespondAsync(new FileLoaded(rep, type.Deserialize(content)));
+            await context.RespondAsync(new FileLoaded(rep, context.Message.Raw ? JsonSerializer.SerializeToElement(content) : type.Deserialize(content)));
+        }
+        catch (FileServiceException e)
+        {
+            await context.RespondAsync(new FileRequestFailed(e.ErrorType, e.Message));
+        }
+    }
+}
+
+/// <summary>Lists a folder of a filesystem; answers FilesListed, or FileRequestFailed.</summary>
+public sealed class ListFilesConsumer(FilesystemRegistry filesystems) : IConsumer<ListFiles>
+{
+    public async Task Consume(ConsumeContext<ListFiles> context)
+    {
+        try
+        {
+            var filesystem = filesystems.Get(context.Message.FilesystemIdentifier);
+            await context.RespondAsync(new FilesListed(filesystem.Identifier, filesystem.List(context.Message.Path)));
         }
         catch (FileServiceException e)
         {

@@ -64,6 +64,7 @@ public static class FileServiceExtensions
         {
             bus.AddConsumer<SaveFileConsumer, FileConsumerDefinition<SaveFileConsumer>>();
             bus.AddConsumer<LoadFileConsumer, FileConsumerDefinition<LoadFileConsumer>>();
+            bus.AddConsumer<ListFilesConsumer, FileConsumerDefinition<ListFilesConsumer>>();
         });
         return builder;
     }

@@ -28,10 +28,20 @@ public sealed record SaveFile(
 public sealed record FileSaved(FileRep File);
 
 /// <summary>Asks the FileService to read a file and deserialise it as its file type.</summary>
-public sealed record LoadFile(FileRep File);
+/// <param name="Raw">Skip the file type: answer with the file's bytes exactly as stored, base64-encoded.</param>
+public sealed record LoadFile(FileRep File, bool Raw = false);
 
 /// <summary>The file's content as JSON.</summary>
 public sealed record FileLoaded(FileRep File, JsonElement Obj);
+
+/// <summary>Asks the FileService what a folder of a filesystem holds (its top folder when <paramref name="Path"/> is null).</summary>
+public sealed record ListFiles(string FilesystemIdentifier, string? Path);
+
+/// <summary>The folder's entries, by the paths flows use (the alias paths of a mounted filesystem).</summary>
+public sealed record FilesListed(string FilesystemIdentifier, IReadOnlyList<FileEntry> Entries);
+
+/// <summary>One file or folder; <paramref name="Size"/> is null for a folder.</summary>
+public sealed record FileEntry(string Path, bool IsDirectory, long? Size, DateTimeOffset Modified);
 
 /// <summary>A file request was refused or failed; nothing was written.</summary>
 /// <param name="ErrorType">A stable name users meet, e.g. FilesystemNotConfigured, PathNotInRoot.</param>

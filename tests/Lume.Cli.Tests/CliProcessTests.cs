@@ -153,6 +153,29 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task FilesLsAndGet_ShowWhatFlow1Saved()
+    {
+        var (_, ran, _) = await LumeAsync([.. Flow1, "--json"]);
+        var rep = JsonSerializer.Deserialize<JsonElement>(ran).GetProperty("tasks").GetProperty("save_text_file").GetProperty("result").GetRawText();
+        var output = Path.Combine(_top, "copy.txt");
+
+        var (lsExit, listed, _) = await LumeAsync("files", "ls", "local", "--json");
+        var (getExit, got, _) = await LumeAsync("files", "get", rep);
+        var (copyExit, _, _) = await LumeAsync("files", "get", rep, "-o", output);
+        var (missingExit, _, missingErrors) = await LumeAsync("files", "ls", "nowhere");
+
+        Assert.Equal(0, lsExit);
+        var entry = Assert.Single(JsonSerializer.Deserialize<JsonElement>(listed).EnumerateArray());
+        Assert.Equal("hello.txt", entry.GetProperty("path").GetString());
+        Assert.Equal(10, entry.GetProperty("size").GetInt64());
+        Assert.Equal((0, "HelloWorld"), (getExit, got));
+        Assert.Equal(0, copyExit);
+        Assert.Equal("HelloWorld", await File.ReadAllTextAsync(output));
+        Assert.Equal(2, missingExit);
+        Assert.Contains("FilesystemNotConfigured", missingErrors, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");

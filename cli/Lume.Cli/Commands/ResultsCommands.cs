@@ -2,8 +2,6 @@ using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lume.Contracts;
-using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -12,22 +10,10 @@ namespace Lume.Cli.Commands;
 /// <summary>Asks the Results service, through the embedded services or over the broker.</summary>
 static class ResultsClient
 {
-    public static async Task<object> AskAsync<TRequest, TAnswer>(TRequest request, CancellationToken cancellationToken)
+    public static Task<object> AskAsync<TRequest, TAnswer>(TRequest request, CancellationToken cancellationToken)
         where TRequest : class
-        where TAnswer : class
-    {
-        using var lume = LumeHost.Build();
-        await lume.StartAsync(cancellationToken);
-        try
-        {
-            var client = lume.Host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<TRequest>();
-            return (await client.GetResponse<TAnswer, ResultRequestFailed>(request, cancellationToken)).Message;
-        }
-        finally
-        {
-            await lume.StopAsync();
-        }
-    }
+        where TAnswer : class =>
+        ServiceRequest.AskAsync<TRequest, TAnswer, ResultRequestFailed>(request, cancellationToken);
 
     /// <summary>A refused request: its error on stderr, exit code 2.</summary>
     public static int Refused(ResultRequestFailed failed)

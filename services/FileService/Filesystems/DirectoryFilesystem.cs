@@ -135,6 +135,18 @@ public sealed class DirectoryFilesystem : IFilesystem
         }
     }
 
+    public IReadOnlyList<Lume.Contracts.FileEntry> List(string? path)
+    {
+        var folder = string.IsNullOrWhiteSpace(path) || path.Trim() == "/" || path.TrimEnd('/') == _alias ? _root : Resolve(path);
+        if (!Directory.Exists(folder))
+            throw new FileServiceException("DirectoryNotFound", $"filesystem '{Identifier}': '{path}' is not a folder");
+        return new DirectoryInfo(folder).EnumerateFileSystemInfos()
+            .Where(e => !(e.Name.StartsWith('.') && e.Name.EndsWith(".tmp", StringComparison.Ordinal)))
+            .OrderBy(e => e.Name, StringComparer.Ordinal)
+            .Select(e => new Lume.Contracts.FileEntry(ToFlowPath(e.FullName), e is DirectoryInfo, e is FileInfo f ? f.Length : null, e.LastWriteTimeUtc))
+            .ToArray();
+    }
+
     public async Task<byte[]> ReadAsync(string path, CancellationToken cancellationToken)
     {
         var full = Resolve(path);

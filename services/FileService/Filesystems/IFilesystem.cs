@@ -10,4 +10,7 @@ public interface IFilesystem
     Task WriteAsync(string path, ReadOnlyMemory<byte> content, bool createDir, bool overwrite, CancellationToken cancellationToken);
 
     Task<byte[]> ReadAsync(string path, CancellationToken cancellationToken);
+
+    /// <summary>The entries of a folder, named by the paths flows use; temporary files of writes in progress are left out.</summary>
+    IReadOnlyList<Lume.Contracts.FileEntry> List(string? path);
 }
