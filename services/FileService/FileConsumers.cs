@@ -18,7 +18,18 @@ public sealed class SaveFileConsumer(FilesystemRegistry filesystems, FileTypeReg
         {
             var filesystem = filesystems.Get(request.FilesystemIdentifier);
             var type = types.Get(request.FileType);
-            await filesystem.WriteAsync(request.Filename, type.Serialize(request.Obj), request.CreateDir, request.Overwrite, context.CancellationToken);
+            if (request.Content is { HasValue: true } content)
+            {
+                // Claim-checked content is bytes already: streamed from the shared repository to the file, never held whole.
+                await using var stream = await content.Value;
+                await filesystem.WriteAsync(request.Filename, stream, request.CreateDir, request.Overwrite, context.CancellationToken);
+            }
+            else
+            {
+                await using var serialized = new MemoryStream(type.Serialize(request.Obj), writable: false);
+                await filesystem.WriteAsync(request.Filename, serialized, request.CreateDir, request.Overwrite, context.CancellationToken);
+            }
+
             logger.LogInformation("Saved {Filename} on {Filesystem}", request.Filename, filesystem.Identifier);
             await context.RespondAsync(new FileSaved(new FileRep(request.Filename, type.TypeString, filesystem.Identifier)));
         }
@@ -30,8 +41,11 @@ public sealed class SaveFileConsumer(FilesystemRegistry filesystems, FileTypeReg
 }
 
 /// <summary>Reads and deserialises a file; answers FileLoaded, or FileRequestFailed.</summary>
-public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeRegistry types) : IConsumer<LoadFile>
+public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeRegistry types, IMessageDataRepository messageData) : IConsumer<LoadFile>
 {
+    /// <summary>Raw loads larger than this travel by claim check instead of inside the answer.</summary>
+    public const long InlineLimit = 1024 * 1024;
+
     public async Task Consume(ConsumeContext<LoadFile> context)
     {
         var rep = context.Message.File;
@@ -39,6 +53,17 @@ public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeReg
         {
             var filesystem = filesystems.Get(rep.FilesystemIdentifier);
             var type = types.Get(rep.FileTypeString);
+            if (context.Message.Raw)
+            {
+                await using var stream = filesystem.OpenRead(rep.Filename);
+                if (stream.Length > InlineLimit)
+                {
+                    var claim = await messageData.PutStream(stream, context.CancellationToken);
+                    await context.RespondAsync(new FileLoaded(rep, JsonSerializer.SerializeToElement<object?>(null), claim));
+                    return;
+                }
+            }
+
             var content = await filesystem.ReadAsync(rep.Filename, context.CancellationToken);
             await context.RespondAsync(new FileLoaded(rep, context.Message.Raw ? JsonSerializer.SerializeToElement(content) : type.Deserialize(content)));
         }

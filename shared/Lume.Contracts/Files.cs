@@ -16,13 +16,18 @@ public sealed record FileRep(
 /// <param name="FileType">An upstream type string or a Lume alias such as <c>TextFile</c>.</param>
 /// <param name="CreateDir">Create missing parent directories; without it a missing directory is an error.</param>
 /// <param name="Overwrite">Replace an existing file; without it an existing file is an error.</param>
+/// <param name="Content">
+/// Large content by claim check (MassTransit message data, in the repository the services share): written as it is,
+/// streamed, instead of <paramref name="Obj"/>.
+/// </param>
 public sealed record SaveFile(
     string FilesystemIdentifier,
     string Filename,
     string FileType,
     JsonElement Obj,
     bool CreateDir,
-    bool Overwrite);
+    bool Overwrite,
+    MassTransit.MessageData<Stream>? Content = null);
 
 /// <summary>The file was written; <paramref name="File"/> finds it again.</summary>
 public sealed record FileSaved(FileRep File);
@@ -31,8 +36,11 @@ public sealed record FileSaved(FileRep File);
 /// <param name="Raw">Skip the file type: answer with the file's bytes exactly as stored, base64-encoded.</param>
 public sealed record LoadFile(FileRep File, bool Raw = false);
 
-/// <summary>The file's content as JSON.</summary>
-public sealed record FileLoaded(FileRep File, JsonElement Obj);
+/// <summary>
+/// The file's content as JSON; for a raw load of a large file, <paramref name="Content"/> holds the bytes by claim check
+/// and <paramref name="Obj"/> is null.
+/// </summary>
+public sealed record FileLoaded(FileRep File, JsonElement Obj, MassTransit.MessageData<Stream>? Content = null);
 
 /// <summary>Asks the FileService what a folder of a filesystem holds (its top folder when <paramref name="Path"/> is null).</summary>
 public sealed record ListFiles(string FilesystemIdentifier, string? Path);

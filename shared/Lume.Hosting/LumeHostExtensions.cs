@@ -1,9 +1,11 @@
 using Lume.Flows;
 using MassTransit;
+using MassTransit.MessageData;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Resources;
 using OpenTelemetry;
 using Serilog;
@@ -32,6 +34,9 @@ public static class LumeHostExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddHealthChecks();
+        // Large content travels by claim check through this folder; it is touched only when such content is sent.
+        builder.Services.AddSingleton<IMessageDataRepository>(sp =>
+            new FileSystemMessageDataRepository(new DirectoryInfo(sp.GetRequiredService<IOptions<LumeOptions>>().Value.MessageDataPath)));
         builder.Services.AddHostedService<HealthFile>();
 
         var options = builder.Configuration.Get<LumeOptions>() ?? new LumeOptions();
@@ -98,7 +103,11 @@ public static class LumeHostExtensions
             bus.ApplyLumeConsumers(builder.Services);
             if (broker is null)
             {
-                bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                bus.UsingInMemory((context, cfg) =>
+                {
+                    cfg.UseMessageData(context.GetRequiredService<IMessageDataRepository>());
+                    cfg.ConfigureEndpoints(context);
+                });
                 return;
             }
 
@@ -111,6 +120,7 @@ public static class LumeHostExtensions
                     if (broker.UseTls)
                         h.UseSsl(_ => { });
                 });
+                cfg.UseMessageData(context.GetRequiredService<IMessageDataRepository>());
                 cfg.ConfigureEndpoints(context);
             });
         });

@@ -33,6 +33,16 @@ public sealed class LumeOptions : IValidatableObject
     [ConfigurationKeyName("HEALTH_FILE")]
     public string? HealthFile { get; set; }
 
+    /// <summary>
+    /// <c>LUME_MESSAGE_DATA_DIR</c>: where large message content waits for its consumer (the claim check). Every service
+    /// and client of one deployment must see the same folder. Default <c>message-data</c> under the data folder.
+    /// </summary>
+    [ConfigurationKeyName("MESSAGE_DATA_DIR")]
+    public string? MessageDataDir { get; set; }
+
+    /// <summary>The message data folder as a full path.</summary>
+    public string MessageDataPath => Path.GetFullPath(MessageDataDir ?? Path.Combine(DataDir, "message-data"));
+
     /// <summary>The data folder as a full path.</summary>
     public string DataPath => Path.GetFullPath(DataDir);
 

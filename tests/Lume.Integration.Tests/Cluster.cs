@@ -23,6 +23,9 @@ public sealed class Cluster : IAsyncDisposable
 
     public string Root { get; }
 
+    /// <summary>The claim-check folder every process of the cluster shares.</summary>
+    public string MessageDataDir => Path.Combine(Root, "message-data");
+
     /// <summary>The FileService's local filesystem root.</summary>
     public string FilesRoot => Path.Combine(Root, "files");
 
@@ -39,6 +42,7 @@ public sealed class Cluster : IAsyncDisposable
             ["LUME_BROKER"] = BrokerUrl,
             ["LUME_DATA_DIR"] = dataDir,
             ["LUME_LOG_LEVEL"] = "Information",
+            ["LUME_MESSAGE_DATA_DIR"] = MessageDataDir,
         };
         foreach (var (key, value) in more)
             environment[key] = value;
@@ -69,15 +73,25 @@ public sealed class Cluster : IAsyncDisposable
         StartAsync(name, "Lume.Examples.MyWorker", Path.Combine(Root, name), ("LUME_WORKER__NAME", name));
 
     /// <summary>A client host on the cluster's broker, as <c>lume</c> is with LUME_BROKER set.</summary>
-    public async Task<RunClient> ClientAsync()
+    public async Task<RunClient> ClientAsync() => (await ClientHostAsync()).Client;
+
+    /// <summary>The client's services: request clients, the shared message data repository.</summary>
+    public async Task<IServiceProvider> ClientServicesAsync() => (await ClientHostAsync()).Host.Services;
+
+    async Task<LumeHost> ClientHostAsync()
     {
         if (_client is null)
         {
-            _client = LumeHost.Build(new Dictionary<string, string?> { ["BROKER"] = BrokerUrl, ["DATA_DIR"] = Path.Combine(Root, "client") });
+            _client = LumeHost.Build(new Dictionary<string, string?>
+            {
+                ["BROKER"] = BrokerUrl,
+                ["DATA_DIR"] = Path.Combine(Root, "client"),
+                ["MESSAGE_DATA_DIR"] = MessageDataDir,
+            });
             await _client.StartAsync(CancellationToken.None);
         }
 
-        return _client.Client;
+        return _client;
     }
 
     /// <summary>Every service's output, for a failing test's message.</summary>

@@ -48,7 +48,23 @@ public sealed class FilesGetCommand : AsyncCommand<FilesGetCommand.Settings>
             return RunCommand.Rejected;
         }
 
-        var bytes = ((FileLoaded)answer).Obj.GetBytesFromBase64();
+        var loaded = (FileLoaded)answer;
+        if (loaded.Content is { HasValue: true } claim)
+        {
+            // A large file arrives by claim check: streamed to its destination, never held whole.
+            if (settings.Output is null)
+            {
+                Console.Error.WriteLine($"error: '{rep.Filename}' is large; write it to a file with -o");
+                return RunCommand.Rejected;
+            }
+
+            await using var source = await claim.Value;
+            await using var target = File.Create(settings.Output);
+            await source.CopyToAsync(target, cancellationToken);
+            return 0;
+        }
+
+        var bytes = loaded.Obj.GetBytesFromBase64();
         if (settings.Output is not null)
         {
             await File.WriteAllBytesAsync(settings.Output, bytes, cancellationToken);

@@ -102,6 +102,12 @@ public sealed class DirectoryFilesystem : IFilesystem
 
     public async Task WriteAsync(string path, ReadOnlyMemory<byte> content, bool createDir, bool overwrite, CancellationToken cancellationToken)
     {
+        await using var stream = new MemoryStream(content.ToArray(), writable: false);
+        await WriteAsync(path, stream, createDir, overwrite, cancellationToken);
+    }
+
+    public async Task WriteAsync(string path, Stream content, bool createDir, bool overwrite, CancellationToken cancellationToken)
+    {
         var full = Resolve(path);
         var directory = Path.GetDirectoryName(full)!;
         if (!Directory.Exists(directory))
@@ -121,7 +127,7 @@ public sealed class DirectoryFilesystem : IFilesystem
         {
             await using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous))
             {
-                await stream.WriteAsync(content, cancellationToken);
+                await content.CopyToAsync(stream, cancellationToken);
                 await stream.FlushAsync(cancellationToken);
                 stream.Flush(flushToDisk: true);
             }
@@ -149,9 +155,17 @@ public sealed class DirectoryFilesystem : IFilesystem
 
     public async Task<byte[]> ReadAsync(string path, CancellationToken cancellationToken)
     {
+        await using var stream = OpenRead(path);
+        var content = new byte[stream.Length];
+        await stream.ReadExactlyAsync(content, cancellationToken);
+        return content;
+    }
+
+    public Stream OpenRead(string path)
+    {
         var full = Resolve(path);
         if (!File.Exists(full))
             throw new FileServiceException("FileNotFound", $"filesystem '{Identifier}': '{path}' does not exist ({full})");
-        return await File.ReadAllBytesAsync(full, cancellationToken);
+        return new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
     }
 }

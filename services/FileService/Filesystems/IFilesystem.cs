@@ -7,7 +7,10 @@ public interface IFilesystem
     string Identifier { get; }
 
     /// <summary>Writes the file atomically: readers see the old content or the new, never a part.</summary>
-    Task WriteAsync(string path, ReadOnlyMemory<byte> content, bool createDir, bool overwrite, CancellationToken cancellationToken);
+    Task WriteAsync(string path, Stream content, bool createDir, bool overwrite, CancellationToken cancellationToken);
+
+    /// <summary>Opens the file for reading; large files are streamed, never held whole.</summary>
+    Stream OpenRead(string path);
 
     Task<byte[]> ReadAsync(string path, CancellationToken cancellationToken);
 

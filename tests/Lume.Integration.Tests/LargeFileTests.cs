@@ -1,0 +1,107 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Lume.Contracts;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace Lume.Integration.Tests;
+
+/// <summary>Large files by claim check over real RabbitMQ, with the FileService its own process.</summary>
+[Collection("RabbitMQ")]
+public sealed class LargeFileTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    const long MiB = 1024 * 1024;
+    Cluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await Cluster.CreateAsync();
+
+    public async Task DisposeAsync()
+    {
+        output.WriteLine(_cluster.Logs);
+        await _cluster.DisposeAsync();
+    }
+
+    /// <summary>A file of pseudo-random bytes (seeded, so reproducible) and its SHA-256.</summary>
+    async Task<(string Path, byte[] Hash)> MakeFileAsync(string name, long size)
+    {
+        var path = Path.Combine(Directory.CreateDirectory(Path.Combine(_cluster.Root, "source")).FullName, name);
+        var random = new Random(42);
+        var chunk = new byte[MiB];
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await using (var file = File.Create(path))
+        {
+            for (long written = 0; written < size; written += chunk.Length)
+            {
+                random.NextBytes(chunk);
+                hash.AppendData(chunk);
+                await file.WriteAsync(chunk);
+            }
+        }
+
+        return (path, hash.GetHashAndReset());
+    }
+
+    static async Task<byte[]> HashAsync(Stream stream) => await SHA256.HashDataAsync(stream);
+
+    static long PeakRssMiB(ServiceProcess process) =>
+        long.Parse(File.ReadAllLines($"/proc/{process.Id}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+
+    async Task<Response> SaveAsync(string filename, string source, TimeSpan timeout)
+    {
+        var services = await _cluster.ClientServicesAsync();
+        await using var stream = File.OpenRead(source);
+        var content = await services.GetRequiredService<IMessageDataRepository>().PutStream(stream);
+        var client = services.GetRequiredService<IClientFactory>().CreateRequestClient<SaveFile>(RequestTimeout.After(m: (int)timeout.TotalMinutes));
+        return await client.GetResponse<FileSaved, FileRequestFailed>(new SaveFile(
+            "local", filename, "BinaryFile", JsonSerializer.SerializeToElement<object?>(null), CreateDir: true, Overwrite: false, content));
+    }
+
+    [Fact]
+    public async Task A100MiBFile_RoundTripsWithIdenticalBytes_AndTheFileServiceMemoryStaysFlat()
+    {
+        var fileService = await _cluster.StartFileServiceAsync();
+        var (source, expected) = await MakeFileAsync("big.bin", 100 * MiB);
+        var before = PeakRssMiB(fileService);
+
+        var saved = await SaveAsync("data/big.bin", source, TimeSpan.FromMinutes(3));
+        var rep = Assert.IsType<FileSaved>(saved.Message).File;
+        var client = (await _cluster.ClientServicesAsync()).GetRequiredService<IClientFactory>().CreateRequestClient<LoadFile>(RequestTimeout.After(m: 3));
+        var loaded = Assert.IsType<FileLoaded>((await client.GetResponse<FileLoaded, FileRequestFailed>(new LoadFile(rep, Raw: true))).Message);
+        await using var content = await loaded.Content!.Value;
+        var roundTripped = await HashAsync(content);
+        var after = PeakRssMiB(fileService);
+        output.WriteLine($"FileService peak RSS: {before} MiB before, {after} MiB after moving 100 MiB each way");
+
+        Assert.Equal(expected, await HashAsync(File.OpenRead(Path.Combine(_cluster.FilesRoot, "data", "big.bin"))));
+        Assert.Equal(expected, roundTripped);
+        Assert.True(after - before < 50, $"the FileService's peak RSS grew by {after - before} MiB for a 100 MiB file");
+    }
+
+    [Fact]
+    public async Task AFileServiceKilledMidWrite_LeavesNoPartialTarget_AndTheRedeliveredRequestCompletesIt()
+    {
+        var fileService = await _cluster.StartFileServiceAsync();
+        var (source, expected) = await MakeFileAsync("huge.bin", 400 * MiB);
+        var target = Path.Combine(_cluster.FilesRoot, "out", "huge.bin");
+
+        var save = SaveAsync("out/huge.bin", source, TimeSpan.FromMinutes(5));
+        var folder = Path.Combine(_cluster.FilesRoot, "out");
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!(Directory.Exists(folder) && Directory.EnumerateFiles(folder, ".huge.bin.*.tmp").Any()))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the FileService never started writing");
+            Assert.False(save.IsCompleted, "the write finished before it could be interrupted");
+            await Task.Delay(2);
+        }
+
+        await fileService.KillAsync();
+
+        Assert.False(File.Exists(target), "a killed write left a file under the target name");
+        await _cluster.StartFileServiceAsync();
+        var saved = await save;
+        Assert.IsType<FileSaved>(saved.Message);
+        Assert.Equal(expected, await HashAsync(File.OpenRead(target)));
+    }
+}
