@@ -57,6 +57,7 @@ public static class FileServiceExtensions
         services.AddLumeFileType<YamlFileType>();
         services.AddLumeFileType<JsonFileType>();
         services.AddLumeFileType<ImageFileType>();
+        services.AddLumeFileType<Hdf5FileType>();
         services.AddLumeFileType<BinaryFileType>();
         services.AddSingleton<FileTypeRegistry>();
         services.AddHostedService<FilesystemPreparer>();

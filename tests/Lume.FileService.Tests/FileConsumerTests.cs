@@ -68,7 +68,7 @@ public sealed class FileConsumerTests : IAsyncLifetime
     [Fact]
     public async Task SaveFile_OfAnUnknownType_IsRefused()
     {
-        var failed = Failure(await SaveAsync("local", "x.bin", "x", type: "lume_services.files.file:File[HDF5Serializer]"));
+        var failed = Failure(await SaveAsync("local", "x.bin", "x", type: "lume_services.files.file:File[NetCDFSerializer]"));
 
         Assert.Equal("UnknownFileType", failed.ErrorType);
         Assert.Contains("TextFile", failed.Message, StringComparison.Ordinal);

@@ -162,3 +162,19 @@ public sealed class ImageFileType : BinaryFileType
             throw new FileServiceException("InvalidFileContent", "an ImageFile holds PNG, JPEG, GIF, BMP or TIFF bytes; use BinaryFile for other bytes");
     }
 }
+
+/// <summary>Upstream's HDF5 file, moved as the bytes it is (base64 in JSON, or by claim check); Lume does not read inside it.</summary>
+public sealed class Hdf5FileType : BinaryFileType
+{
+    static readonly byte[] Signature = [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A];
+
+    public override string TypeString => "lume_services.files.file:File[HDF5Serializer]";
+
+    public override IReadOnlyList<string> Aliases { get; } = ["HDF5File", "hdf5"];
+
+    protected override void Check(byte[] content)
+    {
+        if (!content.AsSpan().StartsWith(Signature))
+            throw new FileServiceException("InvalidFileContent", "an HDF5File holds HDF5 bytes (they start with \\x89HDF)");
+    }
+}

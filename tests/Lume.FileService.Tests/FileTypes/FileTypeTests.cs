@@ -87,6 +87,8 @@ public sealed class FileTypeTests : IAsyncLifetime
         var other = Enumerable.Range(0, 1000).Select(i => (byte)(i * 7)).ToArray();
 
         var image = await RoundTripAsync("lume_services.files.file:File[ImageSerializer]", "plot.png", JsonSerializer.SerializeToElement(png));
+        byte[] hdf5 = [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0D, 0x0A, 0x1A, 0x0A, 0, 1, 2];
+        Assert.Equal(hdf5, (await RoundTripAsync("lume_services.files.file:File[HDF5Serializer]", "data.h5", JsonSerializer.SerializeToElement(hdf5))).GetBytesFromBase64());
         var binary = await RoundTripAsync("BinaryFile", "blob.bin", JsonSerializer.SerializeToElement(other));
 
         Assert.Equal(png, image.GetBytesFromBase64());
