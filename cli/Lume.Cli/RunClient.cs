@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Lume.Contracts;
+using Lume.Hosting;
 using MassTransit;
 
 namespace Lume.Cli;
@@ -45,6 +46,10 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         CancellationToken cancellationToken = default)
     {
         var runId = NewId.NextGuid();
+        // The root of the run's trace: everything the services do for the run descends from this span.
+        using var activity = LumeTelemetry.Source.StartActivity($"run request {flow}", ActivityKind.Producer);
+        activity?.SetTag("lume.run_id", runId.ToString());
+        activity?.SetTag("lume.flow", flow);
         var accepted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var ended = new TaskCompletionSource<RunFailed?>(TaskCreationOptions.RunContinuationsAsynchronously);
         observer ??= new NoObserver();

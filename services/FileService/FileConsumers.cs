@@ -14,6 +14,10 @@ public sealed class SaveFileConsumer(FilesystemRegistry filesystems, FileTypeReg
     public async Task Consume(ConsumeContext<SaveFile> context)
     {
         var request = context.Message;
+        using var activity = LumeTelemetry.Source.StartActivity("file save");
+        activity?.SetTag("lume.filesystem", request.FilesystemIdentifier);
+        activity?.SetTag("lume.path", request.Filename);
+        activity?.SetTag("lume.file_type", request.FileType);
         try
         {
             var filesystem = filesystems.Get(request.FilesystemIdentifier);
@@ -35,6 +39,7 @@ public sealed class SaveFileConsumer(FilesystemRegistry filesystems, FileTypeReg
         }
         catch (FileServiceException e)
         {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.ErrorType);
             await context.RespondAsync(new FileRequestFailed(e.ErrorType, e.Message));
         }
     }
@@ -49,6 +54,9 @@ public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeReg
     public async Task Consume(ConsumeContext<LoadFile> context)
     {
         var rep = context.Message.File;
+        using var activity = LumeTelemetry.Source.StartActivity("file load");
+        activity?.SetTag("lume.filesystem", rep.FilesystemIdentifier);
+        activity?.SetTag("lume.path", rep.Filename);
         try
         {
             var filesystem = filesystems.Get(rep.FilesystemIdentifier);

@@ -33,6 +33,7 @@ static class ResultAnswers
 {
     public static async Task AnswerAsync(ConsumeContext context, Func<Task<object>> answer)
     {
+        using var activity = LumeTelemetry.Source.StartActivity($"results {context.SupportedMessageTypes.FirstOrDefault()?.Split(':').Last()}");
         object response;
         try
         {
@@ -40,6 +41,7 @@ static class ResultAnswers
         }
         catch (ResultException e)
         {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.ErrorType);
             response = new ResultRequestFailed(e.ErrorType, e.Message);
         }
 

@@ -17,6 +17,18 @@ public sealed class TaskReadyConsumer(
         var ready = context.Message;
         var worker = options.Value.Name;
         var started = time.GetUtcNow();
+        using var activity = LumeTelemetry.Source.StartActivity($"task {ready.TaskSlug}");
+        activity?.SetTag("lume.run_id", ready.RunId.ToString());
+        activity?.SetTag("lume.flow", ready.Flow);
+        activity?.SetTag("lume.task_slug", ready.TaskSlug);
+        activity?.SetTag("lume.task_type", ready.TaskType);
+        activity?.SetTag("lume.attempt", ready.Attempt);
+        activity?.SetTag("lume.worker", worker);
+        var tags = LumeTelemetry.Tags(ready.Flow, ready.TaskType);
+        LumeTelemetry.TasksStarted.Add(1, tags);
+        LumeTelemetry.TaskQueueWait.Record((started - ready.ReadyAt).TotalSeconds, tags);
+        if (context.ReceiveContext.Redelivered)
+            LumeTelemetry.TasksRetried.Add(1, tags);
         await context.Publish(new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started));
 
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = ready.RunId, ["TaskSlug"] = ready.TaskSlug });
@@ -24,7 +36,10 @@ public sealed class TaskReadyConsumer(
         try
         {
             var result = await registry.RunAsync(ready.Inputs, taskContext);
-            await context.Publish(new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, result, worker, started, time.GetUtcNow()));
+            var finished = time.GetUtcNow();
+            LumeTelemetry.TasksCompleted.Add(1, tags);
+            LumeTelemetry.TaskDuration.Record((finished - started).TotalSeconds, tags);
+            await context.Publish(new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, result, worker, started, finished));
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -33,6 +48,9 @@ public sealed class TaskReadyConsumer(
         catch (Exception e)
         {
             var (type, retryable) = e is TaskFailedException failed ? (failed.ErrorType, failed.Retryable) : (e.GetType().Name, false);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, $"{type}: {e.Message}");
+            LumeTelemetry.TasksFailed.Add(1, tags);
+            LumeTelemetry.TaskDuration.Record((time.GetUtcNow() - started).TotalSeconds, tags);
             logger.LogInformation(e is TaskFailedException ? null : e, "Task {TaskSlug} of run {RunId} failed: {ErrorType}: {Message}",
                 ready.TaskSlug, ready.RunId, type, e.Message);
             await context.Publish(new TaskFailed(ready.RunId, ready.TaskSlug, ready.Attempt, type, e.Message, retryable, worker, time.GetUtcNow()));

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using OpenTelemetry;
 using Serilog;
 using Serilog.Events;
@@ -17,8 +18,6 @@ namespace Lume.Hosting;
 /// <summary>What every Lume host shares: configuration, logging, tracing, time and the bus.</summary>
 public static class LumeHostExtensions
 {
-    /// <summary>Lume's own ActivitySource name, next to MassTransit's.</summary>
-    public const string ActivitySourceName = "Lume";
 
     /// <summary>
     /// Reads <c>LUME_*</c> variables (with <c>__</c> for nesting), validates <see cref="LumeOptions"/> at start,
@@ -50,6 +49,7 @@ public static class LumeHostExtensions
                 // An unhealthy check shows as the missing LUME_HEALTH_FILE; logging it every few seconds would bury the rest.
                 .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", LogEventLevel.Fatal)
                 .Enrich.FromLogContext()
+                .Enrich.With<TraceIdEnricher>()
                 .Enrich.WithProperty("Service", serviceName);
             var toStderr = logToStandardError ? LogEventLevel.Verbose : (LogEventLevel?)null;
             if (logToStandardError)
@@ -58,13 +58,21 @@ public static class LumeHostExtensions
                 log.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: toStderr);
             else
                 log.WriteTo.Console(
-                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Service}: {Message:lj}{NewLine}{Exception}",
+                    // Properties carries what LogContext adds while a run is handled: RunId, TaskSlug, TraceId.
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Service}: {Message:lj} {Properties:j}{NewLine}{Exception}",
                     standardErrorFromLevel: toStderr);
         });
 
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))
-            .WithTracing(t => t.AddSource("MassTransit", ActivitySourceName));
+            .WithTracing(t =>
+            {
+                t.AddSource("MassTransit", LumeTelemetry.Name);
+                // Spans as text on stdout, for anyone without a collector, and for the tests that follow a run across processes.
+                if (options.TraceConsole)
+                    t.AddConsoleExporter();
+            })
+            .WithMetrics(m => m.AddMeter(LumeTelemetry.Name));
         // The exporter switches on only where a collector is configured, as in eShop's ServiceDefaults.
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
             telemetry.UseOtlpExporter();
@@ -106,6 +114,7 @@ public static class LumeHostExtensions
                 bus.UsingInMemory((context, cfg) =>
                 {
                     cfg.UseMessageData(context.GetRequiredService<IMessageDataRepository>());
+                    cfg.UseConsumeFilter(typeof(RunLogContextFilter<>), context);
                     cfg.ConfigureEndpoints(context);
                 });
                 return;
@@ -121,6 +130,7 @@ public static class LumeHostExtensions
                         h.UseSsl(_ => { });
                 });
                 cfg.UseMessageData(context.GetRequiredService<IMessageDataRepository>());
+                cfg.UseConsumeFilter(typeof(RunLogContextFilter<>), context);
                 cfg.ConfigureEndpoints(context);
             });
         });

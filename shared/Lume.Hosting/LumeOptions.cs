@@ -43,6 +43,10 @@ public sealed class LumeOptions : IValidatableObject
     /// <summary>The message data folder as a full path.</summary>
     public string MessageDataPath => Path.GetFullPath(MessageDataDir ?? Path.Combine(DataDir, "message-data"));
 
+    /// <summary><c>LUME_TRACE_CONSOLE</c>: also write every span to stdout (OpenTelemetry's console exporter). Default false.</summary>
+    [ConfigurationKeyName("TRACE_CONSOLE")]
+    public bool TraceConsole { get; set; }
+
     /// <summary>The data folder as a full path.</summary>
     public string DataPath => Path.GetFullPath(DataDir);
 

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Lume.Contracts;
+using Lume.Hosting;
 using Lume.Flows;
 using Lume.Scheduler.Flows;
 using Lume.Scheduler.Runs;
@@ -38,14 +40,17 @@ public sealed class RunRequestedConsumer(
         if (problems.Count > 0)
         {
             logger.LogWarning("Run {RunId} of flow {Flow} rejected: {Problems}", request.RunId, request.Flow, problems);
+            LumeTelemetry.RunsFailed.Add(1, new TagList { { "lume.flow", request.Flow }, { "lume.reason", "rejected" } });
             await context.Publish(new RunFailed(request.RunId, request.Flow, RunFailureKind.Rejected, null, "RunRejected",
                 $"run request for flow '{request.Flow}' was rejected: {string.Join("; ", problems)}", problems, now));
             return;
         }
 
-        var (run, step) = RunProgression.Start(request.RunId, registered!.Flow, registered.Pool, parameters, now);
+        var (run, step) = RunProgression.Start(request.RunId, registered!.Flow, registered.Pool, parameters, now, Activity.Current?.Id);
         if (await store.CreateAsync(run, context.CancellationToken))
         {
+            LumeTelemetry.RunsStarted.Add(1, LumeTelemetry.Tags(run.Flow.Name));
+            LumeTelemetry.RunsInProgress.Add(1, LumeTelemetry.Tags(run.Flow.Name));
             logger.LogInformation("Run {RunId} of flow {Flow} {Version} accepted with {TaskCount} tasks for pool {Pool}",
                 run.RunId, run.Flow.Name, run.Flow.Version, run.Flow.Tasks.Count, run.Pool);
             await SchedulerPublishing.PublishAllAsync(context, run, step.Messages);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Lume.Contracts;
 using Lume.Hosting;
 using Lume.Scheduler.Runs;
@@ -27,6 +28,30 @@ static class SchedulerPublishing
     }
 
     /// <summary>
+    /// The run's own span, from its acceptance to its end, in the run's trace (under the span of its request), and
+    /// the run metrics. Made once the end is stored, since no process lives as long as a run is guaranteed to.
+    /// </summary>
+    static void RecordRunEnd(RunRecord run)
+    {
+        var tags = LumeTelemetry.Tags(run.Flow.Name);
+        LumeTelemetry.RunsInProgress.Add(-1, tags);
+        (run.State == RunState.Completed ? LumeTelemetry.RunsCompleted : LumeTelemetry.RunsFailed).Add(1, tags);
+        if (run.TraceParent is null || !ActivityContext.TryParse(run.TraceParent, null, out var parent))
+            return;
+        using var activity = LumeTelemetry.Source.StartActivity($"run {run.Flow.Name}", ActivityKind.Internal, parent, startTime: run.CreatedAt);
+        if (activity is null)
+            return;
+        activity.SetTag("lume.run_id", run.RunId.ToString());
+        activity.SetTag("lume.flow", run.Flow.Name);
+        activity.SetTag("lume.flow_version", run.Flow.Version);
+        activity.SetTag("lume.state", run.State.ToString().ToLowerInvariant());
+        activity.SetTag("lume.task_count", run.Tasks.Count);
+        if (run.State == RunState.Failed)
+            activity.SetStatus(ActivityStatusCode.Error, $"task '{run.FailedTask}' failed: {run.Error}");
+        activity.SetEndTime((run.FinishedAt ?? DateTimeOffset.UtcNow).UtcDateTime);
+    }
+
+    /// <summary>
     /// Applies an event to its stored run. Changes are stored before anything is published (the endpoint's
     /// in-memory outbox holds the messages until the consumer returns). A repeated delivery changes nothing, but
     /// when the broker marks it redelivered, the messages it caused are published again, as a crash may have
@@ -42,6 +67,8 @@ static class SchedulerPublishing
         if (step.Changed)
         {
             await store.UpdateAsync(run, context.CancellationToken);
+            if (run.IsFinished)
+                RecordRunEnd(run);
             await PublishAllAsync(context, run, step.Messages);
         }
         else if (context.ReceiveContext.Redelivered)

@@ -19,13 +19,14 @@ public static class RunProgression
 {
     /// <summary>A new run with every task pending, then the tasks without upstreams made ready.</summary>
     public static (RunRecord Run, Step Step) Start(
-        Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now)
+        Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now, string? traceParent = null)
     {
         var run = new RunRecord
         {
             RunId = runId,
             Flow = flow,
             Pool = pool,
+            TraceParent = traceParent,
             Parameters = parameters,
             CreatedAt = now,
             State = RunState.Running,

@@ -40,6 +40,9 @@ public sealed class RunRecord
 
     /// <summary>The worker pool whose queue this run's tasks are sent to.</summary>
     public required string Pool { get; init; }
+
+    /// <summary>The W3C trace parent of the run's request, so the run's own span joins the run's trace when it ends.</summary>
+    public string? TraceParent { get; init; }
     public required IReadOnlyDictionary<string, JsonElement> Parameters { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public required Dictionary<string, TaskRecord> Tasks { get; init; }

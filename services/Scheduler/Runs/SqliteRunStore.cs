@@ -56,6 +56,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
                 name TEXT NOT NULL, version TEXT NOT NULL, pool TEXT NOT NULL, definition TEXT NOT NULL,
                 registered_at TEXT NOT NULL, PRIMARY KEY (name, version));
             """,
+            "ALTER TABLE runs ADD COLUMN trace_parent TEXT;",
         ];
         for (var step = current; step < migrations.Length; step++)
         {
@@ -73,14 +74,15 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         {
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT INTO runs (run_id, flow, version, pool, state, definition, parameters, created_at, finished_at, failed_task, error, row_version)
-                VALUES ($id, $flow, $version, $pool, $state, $definition, $parameters, $created, $finished, $failed, $error, 1)
+                INSERT INTO runs (run_id, flow, version, pool, state, definition, parameters, created_at, finished_at, failed_task, error, row_version, trace_parent)
+                VALUES ($id, $flow, $version, $pool, $state, $definition, $parameters, $created, $finished, $failed, $error, 1, $trace)
                 ON CONFLICT (run_id) DO NOTHING
                 """;
             insert.Parameters.AddWithValue("$id", run.RunId.ToString());
             insert.Parameters.AddWithValue("$flow", run.Flow.Name);
             insert.Parameters.AddWithValue("$version", run.Flow.Version);
             insert.Parameters.AddWithValue("$pool", run.Pool);
+            insert.Parameters.AddWithValue("$trace", (object?)run.TraceParent ?? DBNull.Value);
             insert.Parameters.AddWithValue("$definition", FlowJson.Write(run.Flow));
             insert.Parameters.AddWithValue("$parameters", JsonSerializer.Serialize(run.Parameters));
             insert.Parameters.AddWithValue("$created", Format(run.CreatedAt));
@@ -147,7 +149,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         await using (var select = connection.CreateCommand())
         {
             select.CommandText = """
-                SELECT definition, parameters, created_at, state, finished_at, failed_task, error, row_version, pool
+                SELECT definition, parameters, created_at, state, finished_at, failed_task, error, row_version, pool, trace_parent
                 FROM runs WHERE run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -166,6 +168,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
                 Error = NullableString(reader, 6),
                 RowVersion = reader.GetInt64(7),
                 Pool = reader.GetString(8),
+                TraceParent = NullableString(reader, 9),
                 Tasks = new Dictionary<string, TaskRecord>(StringComparer.Ordinal),
             };
         }
