@@ -30,5 +30,5 @@ public static class ScaleFlows
             seconds = f.Parameter("seconds", 3.0),
         }));
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain(200), FanOut(500), SlowSave];
+    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain(200), FanOut(20), FanOut(500), SlowSave];
 }

@@ -12,12 +12,18 @@ public sealed class Cluster : IAsyncDisposable
     readonly string _vhost;
     LumeHost? _client;
 
-    Cluster(string vhost, string brokerUrl, string root)
+    readonly bool _traceConsole;
+
+    Cluster(string vhost, string brokerUrl, string root, bool traceConsole)
     {
         _vhost = vhost;
         BrokerUrl = brokerUrl;
         Root = root;
+        _traceConsole = traceConsole;
     }
+
+    /// <summary>The services, each its own process, in the order they were started.</summary>
+    public IReadOnlyList<ServiceProcess> Services => _services;
 
     public string BrokerUrl { get; }
 
@@ -29,10 +35,11 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>The FileService's local filesystem root.</summary>
     public string FilesRoot => Path.Combine(Root, "files");
 
-    public static async Task<Cluster> CreateAsync()
+    /// <param name="traceConsole">Have every service write its spans to stdout (LUME_TRACE_CONSOLE), to be read back from <see cref="ServiceProcess.Output"/>.</param>
+    public static async Task<Cluster> CreateAsync(bool traceConsole = false)
     {
         var (vhost, url) = await Broker.NewVirtualHostAsync();
-        return new Cluster(vhost, url, Path.Combine(Path.GetTempPath(), "lume-it", vhost));
+        return new Cluster(vhost, url, Path.Combine(Path.GetTempPath(), "lume-it", vhost), traceConsole);
     }
 
     Dictionary<string, string> Environment(string dataDir, params (string Key, string Value)[] more)
@@ -43,6 +50,7 @@ public sealed class Cluster : IAsyncDisposable
             ["LUME_DATA_DIR"] = dataDir,
             ["LUME_LOG_LEVEL"] = "Information",
             ["LUME_MESSAGE_DATA_DIR"] = MessageDataDir,
+            ["LUME_TRACE_CONSOLE"] = _traceConsole ? "true" : "false",
         };
         foreach (var (key, value) in more)
             environment[key] = value;
