@@ -93,6 +93,23 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal("completed", run.GetProperty("state").GetString());
     }
 
+    [Fact]
+    public async Task RunsTrace_ShowsTheTasksInOrder_WithTheirWaitsAndDurations()
+    {
+        var (_, ran, _) = await LumeAsync([.. Flow1, "--json"]);
+        var runId = JsonSerializer.Deserialize<JsonElement>(ran).GetProperty("run_id").GetString()!;
+
+        var (exit, trace, stderr) = await LumeAsync("runs", "trace", runId);
+
+        Assert.True(exit == 0, stderr);
+        var lines = trace.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith($"Run {runId} of flow1 1: completed, ", lines[0], StringComparison.Ordinal);
+        var tasks = lines.Skip(2).Select(l => l.Split(' ', 2)[0]).ToArray();
+        Assert.Equal("save_text_file", tasks[^1]);
+        Assert.Equal(["append_text", "configure_lume_services"], tasks[..2].Order().ToArray());
+        Assert.All(lines.Skip(2), l => Assert.Matches(@"\d+ ms.*\|[ .#]*#[ .#]*\| completed$", l));
+    }
+
     [Theory]
     [InlineData("not-a-guid", "is not a run id")]
     [InlineData("6c3b0000-379a-4af1-7c01-08df4bd06ad9", "is not known to the Scheduler")]

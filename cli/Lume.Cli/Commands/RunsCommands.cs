@@ -118,3 +118,86 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
         }
     }
 }
+
+/// <summary>
+/// <c>lume runs trace RUN_ID</c>: the run's timeline from the Scheduler's stored state, as a waterfall: when each task was
+/// released, how long it waited for a worker, and how long it ran. Where time went, without a tracing tool.
+/// </summary>
+public sealed class RunsTraceCommand(IAnsiConsole console) : AsyncCommand<RunsTraceCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<RUN_ID>")]
+        [Description("The run id that lume run printed")]
+        public string RunId { get; init; } = "";
+
+        [CommandOption("--width <COLUMNS>")]
+        [Description("Width of the waterfall bars (default 40)")]
+        public int Width { get; init; } = 40;
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(settings.RunId, out var runId))
+        {
+            Console.Error.WriteLine($"error: '{settings.RunId}' is not a run id (a GUID, as lume run and lume runs print)");
+            return RunCommand.Rejected;
+        }
+
+        using var lume = LumeHost.Build();
+        await lume.StartAsync(cancellationToken);
+        Contracts.RunSnapshot? snapshot;
+        try
+        {
+            snapshot = await lume.Client.GetAsync(runId, cancellationToken);
+        }
+        finally
+        {
+            await lume.StopAsync();
+        }
+
+        if (snapshot is null)
+        {
+            Console.Error.WriteLine($"error: run {runId} is not known to the Scheduler");
+            return RunCommand.Rejected;
+        }
+
+        console.Profile.Out.Writer.WriteLine(Waterfall(snapshot, Math.Clamp(settings.Width, 10, 200)));
+        return 0;
+    }
+
+    /// <summary>The timeline as text: one line per task in order of release, "." waiting for a worker, "#" running.</summary>
+    public static string Waterfall(Contracts.RunSnapshot run, int width)
+    {
+        var start = run.CreatedAt;
+        var end = run.FinishedAt ?? run.Tasks.Select(t => t.FinishedAt ?? t.StartedAt ?? t.ReadyAt).Where(t => t is not null).DefaultIfEmpty(start).Max()!.Value;
+        var span = Math.Max((end - start).TotalMilliseconds, 1);
+        int Column(DateTimeOffset at) => (int)Math.Clamp(Math.Round((at - start).TotalMilliseconds / span * width), 0, width);
+        var slugWidth = Math.Min(run.Tasks.Select(t => t.Slug.Length).DefaultIfEmpty(4).Max(), 40);
+        var text = new System.Text.StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run {run.RunId} of {run.Flow} {run.Version}: {run.State}, {RunReport.Duration(end - start)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{"task".PadRight(slugWidth)}  {"released",9}  {"waited",9}  {"ran",9}  |{new string(' ', width)}|");
+        foreach (var task in run.Tasks.OrderBy(t => t.ReadyAt ?? DateTimeOffset.MaxValue).ThenBy(t => t.StartedAt ?? DateTimeOffset.MaxValue))
+        {
+            var bar = new char[width];
+            Array.Fill(bar, ' ');
+            if (task.ReadyAt is { } ready)
+            {
+                var started = task.StartedAt ?? task.FinishedAt ?? end;
+                for (var i = Column(ready); i < Math.Max(Column(started), Column(ready) + 1) && i < width; i++)
+                    bar[i] = '.';
+                if (task.StartedAt is { } s)
+                    for (var i = Column(s); i < Math.Max(Column(task.FinishedAt ?? end), Column(s) + 1) && i < width; i++)
+                        bar[i] = '#';
+            }
+
+            string Offset(DateTimeOffset? at) => at is { } t ? RunReport.Duration(t - start) : "";
+            string Between(DateTimeOffset? from, DateTimeOffset? to) => from is { } f && to is { } t ? RunReport.Duration(t - f) : "";
+            var slug = task.Slug.Length > slugWidth ? task.Slug[..(slugWidth - 1)] + "~" : task.Slug.PadRight(slugWidth);
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"{slug}  {Offset(task.ReadyAt),9}  {Between(task.ReadyAt, task.StartedAt),9}  {Between(task.StartedAt, task.FinishedAt),9}  |{new string(bar)}| {task.State}");
+        }
+
+        return text.ToString().TrimEnd();
+    }
+}
