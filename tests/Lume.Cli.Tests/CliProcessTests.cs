@@ -193,6 +193,26 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task JsonLogs_OfARun_CanBeFilteredByRunId_AndCarryTaskSlugAndTraceId()
+    {
+        var (exit, stdout, stderr) = await LumeWithAsync(
+            new() { ["LUME_LOG_FORMAT"] = "json", ["LUME_LOG_LEVEL"] = "Information" }, "run", "failing_flow", "-p", "message=kaboom", "--json");
+        var runId = JsonSerializer.Deserialize<JsonElement>(stdout).GetProperty("run_id").GetString();
+
+        var events = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonSerializer.Deserialize<JsonElement>(l))
+            .Where(e => e.TryGetProperty("RunId", out var id) && id.GetString() == runId)
+            .ToArray();
+
+        Assert.Equal(1, exit);
+        Assert.Contains(events, e => e.GetProperty("@mt").GetString()!.Contains("accepted", StringComparison.Ordinal));
+        var failure = Assert.Single(events, e => e.GetProperty("@mt").GetString()!.Contains("failed", StringComparison.Ordinal));
+        Assert.Equal("raise_error", failure.GetProperty("TaskSlug").GetString());
+        Assert.All(events, e => Assert.Matches("^[0-9a-f]{32}$", e.GetProperty("TraceId").GetString()));
+        Assert.Single(events.Select(e => e.GetProperty("TraceId").GetString()).Distinct());
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");
