@@ -1,3 +1,4 @@
+using Lume.Testing;
 using Lume.Cli;
 
 namespace Lume.Integration.Tests;

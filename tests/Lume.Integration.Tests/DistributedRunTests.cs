@@ -1,3 +1,4 @@
+using Lume.Testing;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using Lume.Testing;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Lume.Contracts;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Lume.Integration.Tests;
+namespace Lume.Testing;
 
 /// <summary>The local RabbitMQ that <c>scripts/rabbitmq</c> runs; each test cluster gets a virtual host of its own.</summary>
 public static class Broker

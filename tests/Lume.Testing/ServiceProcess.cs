@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Lume.Integration.Tests;
+namespace Lume.Testing;
 
 /// <summary>One Lume service as its own OS process, started from its built dll, with its output kept for diagnosis.</summary>
 public sealed class ServiceProcess : IAsyncDisposable
