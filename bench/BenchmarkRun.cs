@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Lume.Cli;
+using Lume.Contracts;
+using Lume.Examples;
+using Lume.Hosting;
+using Lume.Testing;
+
+namespace Lume.Bench;
+
+/// <summary>One benchmark run: every measurement on the same broker, one after the other.</summary>
+sealed class BenchmarkRun(bool quick)
+{
+    readonly Results _results = new(quick);
+    int FanOutWidth => quick ? 1000 : 5000;
+    int[] FanOutWorkers => quick ? [1, 4] : [1, 2, 4];
+
+    public async Task<Results> RunAsync()
+    {
+        await Broker.EnsureRunningAsync();
+        await Step("raw MassTransit", RawMassTransitAsync);
+        await Step("Lume chain", LumeChainAsync);
+        foreach (var workers in FanOutWorkers)
+            await Step($"Lume fan-out, {workers} workers", () => LumeFanOutAsync(workers));
+        if (!quick)
+            await Step("Lume 20,000-task graph", LumeGraphAsync);
+        await Step("Lume embedded", EmbeddedAsync);
+        await Step("Celery", CeleryAsync);
+        return _results;
+    }
+
+    async Task Step(string name, Func<Task> measure)
+    {
+        Console.Error.WriteLine($"bench: {name}...");
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await measure();
+        }
+        catch (Exception e)
+        {
+            _results.Note($"{name}: not measured: {e.GetType().Name}: {e.Message}");
+        }
+
+        Console.Error.WriteLine($"bench: {name} took {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    async Task RawMassTransitAsync()
+    {
+        var (vhost, url) = await Broker.NewVirtualHostAsync();
+        try
+        {
+            var steps = await RawMassTransit.ChainAsync(url, 200);
+            _results.Add("raw MassTransit: 200 request/response steps in a row", $"{Statistics.Median(steps):0.00} ms median, {Statistics.Percentile(steps, 99):0.00} ms p99 per step");
+            _results.Metric("mt_step_ms", Statistics.Median(steps));
+            var messages = quick ? 5000 : 10_000;
+            var rate = await RawMassTransit.PublishConsumeAsync(url, messages);
+            _results.Add($"raw MassTransit: publish and consume {messages:N0} persistent messages", $"{rate:N0} msg/s");
+            _results.Metric("mt_msgs_per_s", rate);
+        }
+        finally
+        {
+            await Broker.DeleteVirtualHostAsync(vhost);
+        }
+    }
+
+    static IReadOnlyList<double> Hops(RunSnapshot run) =>
+        run.Tasks.Where(t => t.StartedAt is not null).OrderBy(t => t.StartedAt).Select(t => t.StartedAt!.Value)
+            .Zip(run.Tasks.Where(t => t.StartedAt is not null).OrderBy(t => t.StartedAt).Select(t => t.StartedAt!.Value).Skip(1), (a, b) => (b - a).TotalMilliseconds)
+            .ToArray();
+
+    static double TasksPerSecond(RunSnapshot run) => run.Tasks.Count / (run.FinishedAt!.Value - run.CreatedAt).TotalSeconds;
+
+    static async Task<RunSnapshot> RunAsync(RunClient client, string flow)
+    {
+        var outcome = await client.RunAsync(flow, null, new Dictionary<string, JsonElement>()).WaitAsync(TimeSpan.FromMinutes(30));
+        return outcome.Succeeded ? outcome.Snapshot! : throw new InvalidOperationException($"run of {flow} failed: {outcome.Failure?.Message}");
+    }
+
+    async Task LumeChainAsync()
+    {
+        await using var lume = await LumeDeployment.StartAsync(workers: 1);
+        var client = await lume.ClientAsync();
+        await RunAsync(client, "flow3"); // warm-up: JIT, connections
+        var hops = Hops(await RunAsync(client, "chain_200"));
+        _results.Add("Lume: chain of 200 trivial tasks, per hop (RabbitMQ, 1 worker)", $"{Statistics.Median(hops):0.00} ms median, {Statistics.Percentile(hops, 99):0.00} ms p99");
+        _results.Metric("chain_hop_ms", Statistics.Median(hops));
+    }
+
+    async Task LumeFanOutAsync(int workers)
+    {
+        await using var lume = await LumeDeployment.StartAsync(workers);
+        var flow = ScaleFlows.FanOut(FanOutWidth);
+        await lume.RegisterAsync(flow);
+        var client = await lume.ClientAsync();
+        await RunAsync(client, "fanout_20");
+        var rate = TasksPerSecond(await RunAsync(client, flow.Name));
+        _results.Add($"Lume: fan-out of {FanOutWidth:N0} + fan-in, {workers} worker{(workers > 1 ? "s" : "")}", $"{rate:N0} tasks/s");
+        _results.Metric($"fanout_tps_{workers}", rate);
+    }
+
+    async Task LumeGraphAsync()
+    {
+        await using var lume = await LumeDeployment.StartAsync(workers: 4);
+        var flow = ScaleFlows.FanOut(19_999);
+        await lume.RegisterAsync(flow);
+        var client = await lume.ClientAsync();
+        var clock = Stopwatch.StartNew();
+        var run = await RunAsync(client, flow.Name);
+        var seconds = clock.Elapsed.TotalSeconds;
+        var rss = PeakRssMiB(lume.Scheduler!.Id);
+        _results.Add($"Lume: 20,000-task flow ({run.Tasks.Count:N0} tasks, 4 workers)", $"{seconds:0.0} s, Scheduler peak RSS {rss} MiB");
+        _results.Metric("graph20k_s", seconds);
+        _results.Metric("graph20k_rss_mb", rss);
+    }
+
+    async Task EmbeddedAsync()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "lume-bench", $"embedded-{Guid.NewGuid():N}");
+        var fanOut = ScaleFlows.FanOut(FanOutWidth);
+        using var lume = LumeHost.Build(
+            new Dictionary<string, string?> { ["DATA_DIR"] = dataDir, ["LOG_LEVEL"] = "Error", ["BROKER"] = "" },
+            builder => builder.Services.AddLumeFlow(fanOut));
+        await lume.StartAsync(CancellationToken.None);
+        try
+        {
+            await RunAsync(lume.Client, "flow3");
+            var hops = Hops(await RunAsync(lume.Client, "chain_200"));
+            _results.Add("Lume embedded (in-memory): chain of 200, per hop", $"{Statistics.Median(hops):0.00} ms median, {Statistics.Percentile(hops, 99):0.00} ms p99");
+            var rate = TasksPerSecond(await RunAsync(lume.Client, fanOut.Name));
+            _results.Add($"Lume embedded (in-memory): fan-out of {FanOutWidth:N0} + fan-in", $"{rate:N0} tasks/s");
+        }
+        finally
+        {
+            await lume.StopAsync();
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    async Task CeleryAsync()
+    {
+        if (await Celery.EnsureInstalledAsync() is { } why)
+        {
+            _results.Note($"Celery: not measured: {why}");
+            return;
+        }
+
+        var (vhost, url) = await Broker.NewVirtualHostAsync();
+        try
+        {
+            var width = quick ? 1000 : 5000;
+            var (step, tps) = await Celery.MeasureAsync(url, 200, width);
+            _results.Add("Celery 5: chain of 200 trivial tasks, per step", $"{step:0.0} ms");
+            _results.Add($"Celery 5: group of {width:N0} trivial tasks", $"{tps:N0} tasks/s");
+            _results.Metric("celery_step_ms", step);
+            _results.Metric("celery_group_tps", tps);
+        }
+        finally
+        {
+            await Broker.DeleteVirtualHostAsync(vhost);
+        }
+    }
+
+    static long PeakRssMiB(int pid) =>
+        long.Parse(File.ReadAllLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+}

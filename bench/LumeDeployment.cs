@@ -1,0 +1,97 @@
+using System.Text.Json;
+using Lume.Cli;
+using Lume.Contracts;
+using Lume.Flows;
+using Lume.Testing;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Lume.Bench;
+
+/// <summary>Lume as deployed: each service its own process on the local RabbitMQ, in a virtual host of its own.</summary>
+sealed class LumeDeployment : IAsyncDisposable
+{
+    readonly List<ServiceProcess> _services = [];
+    readonly string _vhost;
+    readonly string _root;
+    LumeHost? _client;
+
+    LumeDeployment(string vhost, string url, string root)
+    {
+        _vhost = vhost;
+        BrokerUrl = url;
+        _root = root;
+    }
+
+    public string BrokerUrl { get; }
+
+    public ServiceProcess? Scheduler { get; private set; }
+
+    public static async Task<LumeDeployment> StartAsync(int workers)
+    {
+        var (vhost, url) = await Broker.NewVirtualHostAsync();
+        var deployment = new LumeDeployment(vhost, url, Path.Combine(Path.GetTempPath(), "lume-bench", vhost));
+        deployment.Scheduler = await deployment.StartAsync("scheduler", "Lume.Scheduler");
+        await deployment.StartAsync("fileservice", "Lume.FileService");
+        for (var i = 1; i <= workers; i++)
+            await deployment.StartAsync($"worker-{i}", "Lume.TaskWorker");
+        return deployment;
+    }
+
+    async Task<ServiceProcess> StartAsync(string name, string assembly)
+    {
+        var dataDir = Path.Combine(_root, name);
+        var service = await ServiceProcess.StartAsync(name, assembly, new Dictionary<string, string>
+        {
+            ["LUME_BROKER"] = BrokerUrl,
+            ["LUME_DATA_DIR"] = dataDir,
+            ["LUME_MESSAGE_DATA_DIR"] = Path.Combine(_root, "message-data"),
+            ["LUME_LOG_LEVEL"] = "Information",
+            ["LUME_WORKER__NAME"] = name,
+        }, dataDir);
+        _services.Add(service);
+        return service;
+    }
+
+    public async Task<RunClient> ClientAsync()
+    {
+        if (_client is null)
+        {
+            _client = LumeHost.Build(new Dictionary<string, string?>
+            {
+                ["BROKER"] = BrokerUrl,
+                ["DATA_DIR"] = Path.Combine(_root, "client"),
+                ["LOG_LEVEL"] = "Error",
+            });
+            await _client.StartAsync(CancellationToken.None);
+        }
+
+        return _client.Client;
+    }
+
+    /// <summary>Registers flows for the default pool, whose workers offer the examples' task types, as a worker host would.</summary>
+    public async Task RegisterAsync(params FlowDefinition[] flows)
+    {
+        await ClientAsync();
+        var client = _client!.Host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<RegisterWorker>(RequestTimeout.After(m: 1));
+        var answer = await client.GetResponse<WorkerRegistered>(new RegisterWorker("bench", "default", ["identity", "gather", "increment"],
+            flows.Select(f => JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(f))).ToArray(), DateTimeOffset.UtcNow));
+        if (answer.Message.Problems.Count > 0)
+            throw new InvalidOperationException(string.Join("; ", answer.Message.Problems));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.StopAsync();
+            _client.Dispose();
+        }
+
+        foreach (var service in _services)
+            await service.DisposeAsync();
+        await Broker.DeleteVirtualHostAsync(_vhost);
+        if (Directory.Exists(_root))
+            Directory.Delete(_root, recursive: true);
+    }
+}
