@@ -82,7 +82,7 @@ sealed class BenchmarkRun(bool quick)
     {
         await using var lume = await LumeDeployment.StartAsync(workers: 1);
         var client = await lume.ClientAsync();
-        await RunAsync(client, "flow3"); // warm-up: JIT, connections
+        await RunAsync(client, "fanout_20"); // warm-up: JIT, connections
         var hops = Hops(await RunAsync(client, "chain_200"));
         _results.Add("Lume: chain of 200 trivial tasks, per hop (RabbitMQ, 1 worker)", $"{Statistics.Median(hops):0.00} ms median, {Statistics.Percentile(hops, 99):0.00} ms p99");
         _results.Metric("chain_hop_ms", Statistics.Median(hops));
@@ -125,7 +125,7 @@ sealed class BenchmarkRun(bool quick)
         await lume.StartAsync(CancellationToken.None);
         try
         {
-            await RunAsync(lume.Client, "flow3");
+            await RunAsync(lume.Client, "fanout_20");
             var hops = Hops(await RunAsync(lume.Client, "chain_200"));
             _results.Add("Lume embedded (in-memory): chain of 200, per hop", $"{Statistics.Median(hops):0.00} ms median, {Statistics.Percentile(hops, 99):0.00} ms p99");
             var rate = TasksPerSecond(await RunAsync(lume.Client, fanOut.Name));

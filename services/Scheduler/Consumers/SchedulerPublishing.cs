@@ -71,9 +71,12 @@ static class SchedulerPublishing
                 RecordRunEnd(run);
             await PublishAllAsync(context, run, step.Messages);
         }
-        else if (context.ReceiveContext.Redelivered)
+        else
         {
-            await PublishAllAsync(context, run, RunProgression.Resume(run, taskSlug, now));
+            // An event that no longer applies (a duplicate, or a TaskStarted overtaken by its TaskCompleted) leaves the run as it was.
+            store.Return(run);
+            if (context.ReceiveContext.Redelivered)
+                await PublishAllAsync(context, run, RunProgression.Resume(run, taskSlug, now));
         }
     }
 }

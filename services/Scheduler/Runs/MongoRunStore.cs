@@ -106,6 +106,10 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         };
     }
 
+    public void Return(RunRecord run)
+    {
+    }
+
     public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken)
     {
         var documents = await _runs.Find(FilterDefinition<BsonDocument>.Empty)

@@ -123,6 +123,12 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         Keep(run);
     }
 
+    public void Return(RunRecord run)
+    {
+        if (run.Tasks.Values.All(t => !t.Dirty))
+            Keep(run);
+    }
+
     void Keep(RunRecord run)
     {
         if (run.IsFinished)
