@@ -49,7 +49,7 @@ public static class RunProgression
         // Only a ready task of the same attempt moves on; a late TaskStarted after its TaskCompleted is ignored.
         if (task.State != TaskState.Ready || task.Attempt != message.Attempt)
             return Step.Unchanged;
-        task.State = TaskState.Running;
+        run.Transition(task, TaskState.Running);
         task.StartedAt = message.StartedAt;
         task.Worker = message.Worker;
         task.Dirty = true;
@@ -61,7 +61,7 @@ public static class RunProgression
     {
         if (!Applies(run, message.TaskSlug, message.Attempt, out var task))
             return Step.Unchanged;
-        task.State = TaskState.Completed;
+        run.Transition(task, TaskState.Completed);
         task.Result = message.Result;
         task.Worker = message.Worker;
         task.StartedAt ??= message.StartedAt;
@@ -85,7 +85,7 @@ public static class RunProgression
     {
         if (!Applies(run, message.TaskSlug, message.Attempt, out var task))
             return Step.Unchanged;
-        task.State = TaskState.Failed;
+        run.Transition(task, TaskState.Failed);
         task.ErrorType = message.ErrorType;
         task.Error = message.Message;
         task.Worker = message.Worker;
@@ -103,7 +103,7 @@ public static class RunProgression
             var next = run.Tasks[slug];
             if (next.State != TaskState.Pending)
                 continue;
-            next.State = TaskState.Skipped;
+            run.Transition(next, TaskState.Skipped);
             next.FinishedAt = now;
             next.Dirty = true;
             foreach (var further in run.DownstreamOf(slug))
@@ -152,12 +152,11 @@ public static class RunProgression
         return found.Attempt == attempt && found.State is TaskState.Ready or TaskState.Running;
     }
 
-    static bool UpstreamsComplete(RunRecord run, string slug) =>
-        FlowDefinition.UpstreamOf(run.Node(slug)).All(up => run.Tasks[up].State == TaskState.Completed);
+    static bool UpstreamsComplete(RunRecord run, string slug) => run.WaitingOn(slug) == 0;
 
     static TaskReady MakeReady(RunRecord run, TaskRecord task, DateTimeOffset now)
     {
-        task.State = TaskState.Ready;
+        run.Transition(task, TaskState.Ready);
         task.Attempt += 1;
         task.ReadyAt = now;
         task.Dirty = true;
@@ -173,7 +172,7 @@ public static class RunProgression
 
     static void FinishIfDone(RunRecord run, DateTimeOffset now, List<object> messages)
     {
-        if (run.Tasks.Values.Any(t => !t.IsFinal))
+        if (run.Unfinished > 0)
             return;
         run.State = run.FailedTask is null ? RunState.Completed : RunState.Failed;
         run.FinishedAt = now;
