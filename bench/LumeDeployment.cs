@@ -75,7 +75,7 @@ sealed class LumeDeployment : IAsyncDisposable
         await ClientAsync();
         var client = _client!.Host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<RegisterWorker>(RequestTimeout.After(m: 1));
         var answer = await client.GetResponse<WorkerRegistered>(new RegisterWorker("bench", "default", ["identity", "gather", "increment"],
-            flows.Select(f => JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(f))).ToArray(), DateTimeOffset.UtcNow));
+            flows.Select(f => JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(f))).ToArray(), TimeProvider.System.GetUtcNow()));
         if (answer.Message.Problems.Count > 0)
             throw new InvalidOperationException(string.Join("; ", answer.Message.Problems));
     }

@@ -40,7 +40,7 @@ sealed class Results(bool quick)
         var kept = File.Exists(path) && (await File.ReadAllTextAsync(path)) is var old && old.IndexOf(Marker, StringComparison.Ordinal) is >= 0 and var at
             ? old[at..]
             : $"{Marker}\n";
-        var text = $"# Benchmarks\n\nMeasured by `dotnet run -c Release --project bench{(quick ? " -- --quick" : "")}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, " +
+        var text = $"# Benchmarks\n\nMeasured by `dotnet run -c Release --project bench{(quick ? " -- --quick" : "")}` on {TimeProvider.System.GetUtcNow():yyyy-MM-dd HH:mm} UTC, " +
             $"{Machine()}. Every row comes from the same run on the same broker; compare ratios, not absolute times.\n\n{Table()}\n\n`{SummaryLine()}`\n\n{kept}";
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await File.WriteAllTextAsync(path, text);

@@ -77,10 +77,35 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(settings.RunId, out var runId))
-        {
-            Console.Error.WriteLine($"error: '{settings.RunId}' is not a run id (a GUID, as lume run and lume runs print)");
+        var snapshot = await FetchAsync(settings.RunId, cancellationToken);
+        if (snapshot is null)
             return RunCommand.Rejected;
+        if (settings.Json)
+        {
+            console.Profile.Out.Writer.WriteLine(RunReport.Write(RunReport.ToJson(snapshot)));
+            return 0;
+        }
+
+        console.MarkupLine($"Run {snapshot.RunId} of {Markup.Escape(snapshot.Flow)} {Markup.Escape(snapshot.Version)}: {RunReport.StateMarkup(snapshot.State)}");
+        var table = new Table().AddColumns("Task", "State", "Took", "Worker", "Result or error");
+        foreach (var task in snapshot.Tasks)
+            table.AddRow(
+                Markup.Escape(task.Slug),
+                RunReport.StateMarkup(task.State),
+                task is { StartedAt: { } start, FinishedAt: { } end } ? RunReport.Duration(end - start) : "",
+                Markup.Escape(task.Worker ?? ""),
+                Markup.Escape(task.Error is not null ? $"{task.ErrorType}: {task.Error}" : task.Result is { } r ? JsonSerializer.Serialize(r) : ""));
+        console.Write(table);
+        return 0;
+    }
+
+    /// <summary>The stored state of a run named on the command line; null (after saying why on stderr) when there is none.</summary>
+    public static async Task<Contracts.RunSnapshot?> FetchAsync(string runIdText, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(runIdText, out var runId))
+        {
+            Console.Error.WriteLine($"error: '{runIdText}' is not a run id (a GUID, as lume run and lume runs print)");
+            return null;
         }
 
         using var lume = LumeHost.Build();
@@ -89,28 +114,8 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
         {
             var snapshot = await lume.Client.GetAsync(runId, cancellationToken);
             if (snapshot is null)
-            {
                 Console.Error.WriteLine($"error: run {runId} is not known to the Scheduler");
-                return RunCommand.Rejected;
-            }
-
-            if (settings.Json)
-            {
-                console.Profile.Out.Writer.WriteLine(RunReport.Write(RunReport.ToJson(snapshot)));
-                return 0;
-            }
-
-            console.MarkupLine($"Run {snapshot.RunId} of {Markup.Escape(snapshot.Flow)} {Markup.Escape(snapshot.Version)}: {RunReport.StateMarkup(snapshot.State)}");
-            var table = new Table().AddColumns("Task", "State", "Took", "Worker", "Result or error");
-            foreach (var task in snapshot.Tasks)
-                table.AddRow(
-                    Markup.Escape(task.Slug),
-                    RunReport.StateMarkup(task.State),
-                    task is { StartedAt: { } start, FinishedAt: { } end } ? RunReport.Duration(end - start) : "",
-                    Markup.Escape(task.Worker ?? ""),
-                    Markup.Escape(task.Error is not null ? $"{task.ErrorType}: {task.Error}" : task.Result is { } r ? JsonSerializer.Serialize(r) : ""));
-            console.Write(table);
-            return 0;
+            return snapshot;
         }
         finally
         {
@@ -138,30 +143,9 @@ public sealed class RunsTraceCommand(IAnsiConsole console) : AsyncCommand<RunsTr
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(settings.RunId, out var runId))
-        {
-            Console.Error.WriteLine($"error: '{settings.RunId}' is not a run id (a GUID, as lume run and lume runs print)");
-            return RunCommand.Rejected;
-        }
-
-        using var lume = LumeHost.Build();
-        await lume.StartAsync(cancellationToken);
-        Contracts.RunSnapshot? snapshot;
-        try
-        {
-            snapshot = await lume.Client.GetAsync(runId, cancellationToken);
-        }
-        finally
-        {
-            await lume.StopAsync();
-        }
-
+        var snapshot = await RunsShowCommand.FetchAsync(settings.RunId, cancellationToken);
         if (snapshot is null)
-        {
-            Console.Error.WriteLine($"error: run {runId} is not known to the Scheduler");
             return RunCommand.Rejected;
-        }
-
         console.Profile.Out.Writer.WriteLine(Waterfall(snapshot, Math.Clamp(settings.Width, 10, 200)));
         return 0;
     }

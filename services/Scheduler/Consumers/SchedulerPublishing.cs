@@ -48,7 +48,7 @@ static class SchedulerPublishing
         activity.SetTag("lume.task_count", run.Tasks.Count);
         if (run.State == RunState.Failed)
             activity.SetStatus(ActivityStatusCode.Error, $"task '{run.FailedTask}' failed: {run.Error}");
-        activity.SetEndTime((run.FinishedAt ?? DateTimeOffset.UtcNow).UtcDateTime);
+        activity.SetEndTime(run.FinishedAt!.Value.UtcDateTime); // a finished run always has its end time
     }
 
     /// <summary>
