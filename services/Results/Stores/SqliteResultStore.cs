@@ -1,41 +1,27 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Data.Sqlite;
+using Lume.Hosting;
 
 namespace Lume.Results.Stores;
 
 /// <summary>The embedded result store: one SQLite table, unique on (collection, unique_hash), each document as JSON text.</summary>
 public sealed class SqliteResultStore(string path) : IResultStore
 {
-    readonly string _connectionString = new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Mode = SqliteOpenMode.ReadWriteCreate,
-        Pooling = true,
-        DefaultTimeout = 30,
-    }.ToString();
+    readonly SqliteDatabase _database = new(path);
 
-    public async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var create = connection.CreateCommand();
-        create.CommandText = """
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS results (
-                collection TEXT NOT NULL, unique_hash TEXT NOT NULL, flow_id TEXT NOT NULL,
-                date_modified TEXT NOT NULL, document TEXT NOT NULL,
-                PRIMARY KEY (collection, unique_hash));
-            CREATE INDEX IF NOT EXISTS results_by_flow ON results (collection, flow_id);
-            """;
-        await create.ExecuteNonQueryAsync(cancellationToken);
-    }
+    public Task InitializeAsync(CancellationToken cancellationToken) => _database.InitializeAsync("""
+        CREATE TABLE IF NOT EXISTS results (
+            collection TEXT NOT NULL, unique_hash TEXT NOT NULL, flow_id TEXT NOT NULL,
+            date_modified TEXT NOT NULL, document TEXT NOT NULL,
+            PRIMARY KEY (collection, unique_hash));
+        CREATE INDEX IF NOT EXISTS results_by_flow ON results (collection, flow_id);
+        """, cancellationToken);
 
     public async Task<(JsonObject Stored, bool Created)> InsertAsync(JsonObject dbDict, CancellationToken cancellationToken)
     {
         var collection = (string)dbDict["collection"]!;
         var hash = (string)dbDict["unique_hash"]!;
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var insert = connection.CreateCommand();
         insert.CommandText = """
             INSERT INTO results (collection, unique_hash, flow_id, date_modified, document)
@@ -56,7 +42,7 @@ public sealed class SqliteResultStore(string path) : IResultStore
 
     public async Task<bool> CollectionExistsAsync(string collection, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var select = connection.CreateCommand();
         select.CommandText = "SELECT EXISTS (SELECT 1 FROM results WHERE collection = $collection)";
         select.Parameters.AddWithValue("$collection", collection);
@@ -66,7 +52,7 @@ public sealed class SqliteResultStore(string path) : IResultStore
     public async Task<IReadOnlyList<JsonObject>> FindAsync(
         string collection, IReadOnlyDictionary<string, JsonElement> fields, int limit, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var select = connection.CreateCommand();
         // The indexed columns narrow in SQL; every other field is compared here as JSON, so 1 and 1.0 or "1" and 1
         // stay different, as in a JSON document store.
@@ -99,12 +85,5 @@ public sealed class SqliteResultStore(string path) : IResultStore
         foreach (var step in path.Split('.'))
             node = node is JsonObject o && o.TryGetPropertyValue(step, out var next) ? next : null;
         return node;
-    }
-
-    async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Lume.Flows;
+using Lume.Hosting;
 using Microsoft.Data.Sqlite;
 
 namespace Lume.Scheduler.Runs;
@@ -17,21 +18,11 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
     // failed event never leaves a half-changed copy behind.
     readonly ConcurrentDictionary<Guid, RunRecord> _working = new();
 
-    readonly string _connectionString = new SqliteConnectionStringBuilder
-    {
-        DataSource = path,
-        Mode = SqliteOpenMode.ReadWriteCreate,
-        Pooling = true,
-        DefaultTimeout = 30,
-    }.ToString();
+    readonly SqliteDatabase _database = new(path);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        await using var connection = await OpenAsync(cancellationToken);
-        // WAL lets readers (lume runs) work while the Scheduler writes.
-        await ExecuteAsync(connection, null, """
-            PRAGMA journal_mode = WAL;
+        await _database.InitializeAsync("""
             CREATE TABLE IF NOT EXISTS runs (
                 run_id TEXT PRIMARY KEY, flow TEXT NOT NULL, version TEXT NOT NULL, state TEXT NOT NULL,
                 definition TEXT NOT NULL, parameters TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -44,6 +35,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
                 PRIMARY KEY (run_id, slug));
             """, cancellationToken);
 
+        await using var connection = await _database.OpenAsync(cancellationToken);
         // Each step brings a store of the version before it up to date; user_version records how far a file has come.
         await using var version = connection.CreateCommand();
         version.CommandText = "PRAGMA user_version";
@@ -61,14 +53,14 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         for (var step = current; step < migrations.Length; step++)
         {
             await using var transaction = connection.BeginTransaction();
-            await ExecuteAsync(connection, transaction, migrations[step] + $"PRAGMA user_version = {step + 1};", cancellationToken);
+            await SqliteDatabase.ExecuteAsync(connection, transaction, migrations[step] + $"PRAGMA user_version = {step + 1};", cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
     }
 
     public async Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction();
         await using (var insert = connection.CreateCommand())
         {
@@ -100,7 +92,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
 
     public async Task UpdateAsync(RunRecord run, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction();
         await using (var update = connection.CreateCommand())
         {
@@ -147,7 +139,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
 
     public async Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         if (_working.TryRemove(runId, out var kept) && await StoredVersionAsync(connection, runId, cancellationToken) == kept.RowVersion)
             return kept;
 
@@ -213,7 +205,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
 
     public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var select = connection.CreateCommand();
         select.CommandText = """
             SELECT run_id, flow, version, state, created_at, finished_at FROM runs
@@ -231,7 +223,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
 
     public async Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var upsert = connection.CreateCommand();
         upsert.CommandText = """
             INSERT INTO flows (name, version, pool, definition, registered_at) VALUES ($name, $version, $pool, $definition, $at)
@@ -247,7 +239,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
 
     public async Task<IReadOnlyList<RegisteredFlow>> ListFlowsAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await _database.OpenAsync(cancellationToken);
         await using var select = connection.CreateCommand();
         select.CommandText = "SELECT definition, pool, registered_at FROM flows";
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
@@ -255,24 +247,6 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         while (await reader.ReadAsync(cancellationToken))
             flows.Add(new RegisteredFlow(FlowJson.Parse(reader.GetString(0)), reader.GetString(1), Parse(reader.GetString(2))!.Value));
         return flows;
-    }
-
-    async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
-        // In WAL mode NORMAL syncs at checkpoints, not at every commit: a crashed process loses nothing, only a
-        // power cut can take the last commits. That trade is what makes one write per event affordable.
-        await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
-        return connection;
-    }
-
-    static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     static async Task WriteTasksAsync(SqliteConnection connection, SqliteTransaction transaction, RunRecord run, CancellationToken cancellationToken)
