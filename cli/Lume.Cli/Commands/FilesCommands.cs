@@ -43,10 +43,7 @@ public sealed class FilesGetCommand : AsyncCommand<FilesGetCommand.Settings>
 
         var answer = await ServiceRequest.AskAsync<LoadFile, FileLoaded, FileRequestFailed>(new LoadFile(rep, Raw: true), cancellationToken);
         if (answer is FileRequestFailed failed)
-        {
-            Console.Error.WriteLine($"error: {failed.ErrorType}: {failed.Message}");
-            return RunCommand.Rejected;
-        }
+            return ServiceRequest.Refused(failed.ErrorType, failed.Message);
 
         var loaded = (FileLoaded)answer;
         if (loaded.Content is { HasValue: true } claim)
@@ -105,10 +102,7 @@ public sealed class FilesListCommand(IAnsiConsole console) : AsyncCommand<FilesL
     {
         var answer = await ServiceRequest.AskAsync<ListFiles, FilesListed, FileRequestFailed>(new ListFiles(settings.Filesystem, settings.Path), cancellationToken);
         if (answer is FileRequestFailed failed)
-        {
-            Console.Error.WriteLine($"error: {failed.ErrorType}: {failed.Message}");
-            return RunCommand.Rejected;
-        }
+            return ServiceRequest.Refused(failed.ErrorType, failed.Message);
 
         var entries = ((FilesListed)answer).Entries;
         if (settings.Json)

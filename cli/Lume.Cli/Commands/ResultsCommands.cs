@@ -15,12 +15,7 @@ static class ResultsClient
         where TAnswer : class =>
         ServiceRequest.AskAsync<TRequest, TAnswer, ResultRequestFailed>(request, cancellationToken);
 
-    /// <summary>A refused request: its error on stderr, exit code 2.</summary>
-    public static int Refused(ResultRequestFailed failed)
-    {
-        Console.Error.WriteLine($"error: {failed.ErrorType}: {failed.Message}");
-        return RunCommand.Rejected;
-    }
+    public static int Refused(ResultRequestFailed failed) => ServiceRequest.Refused(failed.ErrorType, failed.Message);
 
     public static string Compact(object value) => JsonSerializer.Serialize(value);
 }

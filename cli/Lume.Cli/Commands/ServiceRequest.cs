@@ -23,4 +23,11 @@ static class ServiceRequest
             await lume.StopAsync();
         }
     }
+
+    /// <summary>A service refused the request: its error on stderr, and the exit code of a rejected request.</summary>
+    public static int Refused(string errorType, string message)
+    {
+        Console.Error.WriteLine($"error: {errorType}: {message}");
+        return RunCommand.Rejected;
+    }
 }

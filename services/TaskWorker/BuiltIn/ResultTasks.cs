@@ -10,13 +10,7 @@ public sealed class SaveDbResultTask(IRequestClient<StoreResult> results) : ILum
 {
     public async Task<object?> RunAsync(TaskArguments arguments, TaskContext context)
     {
-        var response = await results.GetResponse<ResultStored, ResultRequestFailed>(new StoreResult(arguments.Get<JsonElement>("result")), context.CancellationToken);
-        return response.Message switch
-        {
-            ResultStored stored => stored.Rep,
-            ResultRequestFailed failed => throw new TaskFailedException(failed.ErrorType, $"task '{context.TaskSlug}': {failed.Message}"),
-            var other => throw new InvalidOperationException($"unexpected answer {other.GetType().Name} to StoreResult"),
-        };
+        return (await results.AskResultsAsync<StoreResult, ResultStored>(new StoreResult(arguments.Get<JsonElement>("result")), context)).Rep;
     }
 }
 
@@ -29,14 +23,8 @@ public sealed class LoadDbResultTask(IRequestClient<LoadResult> results) : ILume
     public async Task<object?> RunAsync(TaskArguments arguments, TaskContext context)
     {
         var index = arguments.Get<JsonElement[]?>("attribute_index", null);
-        var response = await results.GetResponse<ResultLoaded, ResultRequestFailed>(
-            new LoadResult(arguments.Get<JsonElement>("result_rep"), index), context.CancellationToken);
-        return response.Message switch
-        {
-            ResultLoaded loaded => loaded.Value,
-            ResultRequestFailed failed => throw new TaskFailedException(failed.ErrorType, $"task '{context.TaskSlug}': {failed.Message}"),
-            var other => throw new InvalidOperationException($"unexpected answer {other.GetType().Name} to LoadResult"),
-        };
+        var request = new LoadResult(arguments.Get<JsonElement>("result_rep"), index);
+        return (await results.AskResultsAsync<LoadResult, ResultLoaded>(request, context)).Value;
     }
 }
 
@@ -49,12 +37,6 @@ public sealed class LoadFileTask(IRequestClient<LoadFile> files) : ILumeTask
         if (rep is null || rep.Filename is null || rep.FileTypeString is null || rep.FilesystemIdentifier is null)
             throw new TaskFailedException("TaskArgumentError",
                 $"task '{context.TaskSlug}': argument 'file_rep' must be a file rep with filename, file_type_string and filesystem_identifier");
-        var response = await files.GetResponse<FileLoaded, FileRequestFailed>(new LoadFile(rep), context.CancellationToken);
-        return response.Message switch
-        {
-            FileLoaded loaded => loaded.Obj,
-            FileRequestFailed failed => throw new TaskFailedException(failed.ErrorType, $"task '{context.TaskSlug}': {failed.Message}"),
-            var other => throw new InvalidOperationException($"unexpected answer {other.GetType().Name} to LoadFile"),
-        };
+        return (await files.AskFilesAsync<LoadFile, FileLoaded>(new LoadFile(rep), context)).Obj;
     }
 }

@@ -22,12 +22,6 @@ public sealed class SaveFileTask(IRequestClient<SaveFile> files) : ILumeTask
             arguments.Get<JsonElement>("obj"),
             arguments.Get("create_dir", false),
             arguments.Get("overwrite", false));
-        var response = await files.GetResponse<FileSaved, FileRequestFailed>(request, context.CancellationToken);
-        return response.Message switch
-        {
-            FileSaved saved => saved.File,
-            FileRequestFailed failed => throw new TaskFailedException(failed.ErrorType, $"task '{context.TaskSlug}': {failed.Message}"),
-            var other => throw new InvalidOperationException($"unexpected answer {other.GetType().Name} to SaveFile"),
-        };
+        return (await files.AskFilesAsync<SaveFile, FileSaved>(request, context)).File;
     }
 }
