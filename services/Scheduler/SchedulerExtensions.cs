@@ -33,7 +33,7 @@ public static class SchedulerExtensions
         services.AddSingleton(sp => (IFlowStore)sp.GetRequiredService<IRunStore>());
         services.AddSingleton<FlowRegistry>();
         services.AddSingleton<WorkerDirectory>();
-        services.AddSingleton<SchedulerPartitioner>();
+        services.AddSingleton<ActiveRuns>();
         services.AddHostedService<RunStoreInitializer>();
         services.AddLumeConsumers(bus =>
         {

@@ -7,7 +7,10 @@ using Microsoft.Extensions.Options;
 
 namespace Lume.TaskWorker;
 
-/// <summary>Runs the task named in TaskReady and reports TaskStarted, then TaskCompleted or TaskFailed.</summary>
+/// <summary>
+/// Runs the task named in TaskReady and reports TaskCompleted or TaskFailed; and TaskStarted first, if the task
+/// is still running after <see cref="WorkerOptions.ReportStartedAfterMs"/>.
+/// </summary>
 public sealed class TaskReadyConsumer(
     TaskRegistry registry, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time, ILogger<TaskReadyConsumer> logger)
     : IConsumer<TaskReady>
@@ -29,13 +32,18 @@ public sealed class TaskReadyConsumer(
         LumeTelemetry.TaskQueueWait.Record((started - ready.ReadyAt).TotalSeconds, tags);
         if (context.ReceiveContext.Redelivered)
             LumeTelemetry.TasksRetried.Add(1, tags);
-        await context.Publish(new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started));
+        var reportAfter = TimeSpan.FromMilliseconds(options.Value.ReportStartedAfterMs);
+        if (reportAfter == TimeSpan.Zero)
+            await context.Publish(new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started));
 
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = ready.RunId, ["TaskSlug"] = ready.TaskSlug });
         var taskContext = new TaskContext(ready.RunId, ready.Flow, ready.TaskSlug, ready.TaskType, ready.Attempt, services, context.CancellationToken);
         try
         {
-            var result = await registry.RunAsync(ready.Inputs, taskContext);
+            var running = registry.RunAsync(ready.Inputs, taskContext);
+            if (reportAfter > TimeSpan.Zero && !running.IsCompleted && !await FinishesWithin(running, reportAfter, context.CancellationToken))
+                await context.Publish(new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started));
+            var result = await running;
             var finished = time.GetUtcNow();
             LumeTelemetry.TasksCompleted.Add(1, tags);
             LumeTelemetry.TaskDuration.Record((finished - started).TotalSeconds, tags);
@@ -55,6 +63,14 @@ public sealed class TaskReadyConsumer(
                 ready.TaskSlug, ready.RunId, type, e.Message);
             await context.Publish(new TaskFailed(ready.RunId, ready.TaskSlug, ready.Attempt, type, e.Message, retryable, worker, time.GetUtcNow()));
         }
+    }
+
+    async Task<bool> FinishesWithin(Task running, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var first = await Task.WhenAny(running, Task.Delay(limit, time, timer.Token));
+        await timer.CancelAsync(); // frees the timer when the task won
+        return first == running;
     }
 }
 

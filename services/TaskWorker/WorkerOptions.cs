@@ -25,6 +25,15 @@ public sealed class WorkerOptions
     [ConfigurationKeyName("POOL")]
     public string Pool { get; set; } = "default";
 
+    /// <summary>
+    /// <c>LUME_WORKER__REPORT_STARTED_AFTER_MS</c>: a task still running after this long is reported as started
+    /// (TaskStarted: the run shows it running, on this worker). A quicker task reports only its end, which spares a
+    /// message per task; Celery does the same by default. 0 reports every task before it runs. Default 250.
+    /// </summary>
+    [Range(0, 3_600_000, ErrorMessage = "LUME_WORKER__REPORT_STARTED_AFTER_MS must be between {1} and {2}")]
+    [ConfigurationKeyName("REPORT_STARTED_AFTER_MS")]
+    public int ReportStartedAfterMs { get; set; } = 250;
+
     /// <summary><c>LUME_WORKER__HEARTBEAT_SECONDS</c>: how often the worker tells the Scheduler it is alive. Default 5.</summary>
     [Range(1, 3600, ErrorMessage = "LUME_WORKER__HEARTBEAT_SECONDS must be between {1} and {2}")]
     [ConfigurationKeyName("HEARTBEAT_SECONDS")]

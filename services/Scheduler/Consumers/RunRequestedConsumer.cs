@@ -14,7 +14,7 @@ namespace Lume.Scheduler.Consumers;
 /// request (unknown flow, bad parameters, no live worker to run it) ends as RunFailed(Rejected) and stores nothing.
 /// </summary>
 public sealed class RunRequestedConsumer(
-    FlowRegistry flows, WorkerDirectory workers, IRunStore store, TimeProvider time, ILogger<RunRequestedConsumer> logger) : IConsumer<RunRequested>
+    FlowRegistry flows, WorkerDirectory workers, ActiveRuns runs, TimeProvider time, ILogger<RunRequestedConsumer> logger) : IConsumer<RunRequested>
 {
     public async Task Consume(ConsumeContext<RunRequested> context)
     {
@@ -47,7 +47,7 @@ public sealed class RunRequestedConsumer(
         }
 
         var (run, step) = RunProgression.Start(request.RunId, registered!.Flow, registered.Pool, parameters, now, Activity.Current?.Id);
-        if (await store.CreateAsync(run, context.CancellationToken))
+        if (await runs.CreateAsync(run, context.CancellationToken))
         {
             LumeTelemetry.RunsStarted.Add(1, LumeTelemetry.Tags(run.Flow.Name));
             LumeTelemetry.RunsInProgress.Add(1, LumeTelemetry.Tags(run.Flow.Name));
@@ -58,7 +58,7 @@ public sealed class RunRequestedConsumer(
         }
 
         // The run exists: this request is a repeat. If it is a redelivery after a crash, the first tasks may never have gone out.
-        if (context.ReceiveContext.Redelivered && await store.FindAsync(request.RunId, context.CancellationToken) is { } stored)
-            await SchedulerPublishing.PublishAllAsync(context, stored, RunProgression.Resume(stored, null, now));
+        if (context.ReceiveContext.Redelivered || context.GetRetryAttempt() > 0)
+            await SchedulerPublishing.ApplyAsync(context, runs, request.RunId, null, now, _ => Step.Unchanged);
     }
 }

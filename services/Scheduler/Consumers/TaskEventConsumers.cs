@@ -5,31 +5,31 @@ using MassTransit;
 namespace Lume.Scheduler.Consumers;
 
 /// <summary>Marks a task running.</summary>
-public sealed class TaskStartedConsumer(IRunStore store, TimeProvider time) : IConsumer<TaskStarted>
+public sealed class TaskStartedConsumer(ActiveRuns runs, TimeProvider time) : IConsumer<TaskStarted>
 {
     public Task Consume(ConsumeContext<TaskStarted> context) =>
-        SchedulerPublishing.ApplyAsync(context, store, context.Message.RunId, context.Message.TaskSlug, time.GetUtcNow(),
+        SchedulerPublishing.ApplyAsync(context, runs, context.Message.RunId, context.Message.TaskSlug, time.GetUtcNow(),
             run => RunProgression.TaskStarted(run, context.Message));
 }
 
 /// <summary>Records a result and releases the tasks it unblocks.</summary>
-public sealed class TaskCompletedConsumer(IRunStore store, TimeProvider time) : IConsumer<TaskCompleted>
+public sealed class TaskCompletedConsumer(ActiveRuns runs, TimeProvider time) : IConsumer<TaskCompleted>
 {
     public Task Consume(ConsumeContext<TaskCompleted> context)
     {
         var now = time.GetUtcNow();
-        return SchedulerPublishing.ApplyAsync(context, store, context.Message.RunId, context.Message.TaskSlug, now,
+        return SchedulerPublishing.ApplyAsync(context, runs, context.Message.RunId, context.Message.TaskSlug, now,
             run => RunProgression.TaskCompleted(run, context.Message, now));
     }
 }
 
 /// <summary>Records a failure and skips what depends on it.</summary>
-public sealed class TaskFailedConsumer(IRunStore store, TimeProvider time) : IConsumer<TaskFailed>
+public sealed class TaskFailedConsumer(ActiveRuns runs, TimeProvider time) : IConsumer<TaskFailed>
 {
     public Task Consume(ConsumeContext<TaskFailed> context)
     {
         var now = time.GetUtcNow();
-        return SchedulerPublishing.ApplyAsync(context, store, context.Message.RunId, context.Message.TaskSlug, now,
+        return SchedulerPublishing.ApplyAsync(context, runs, context.Message.RunId, context.Message.TaskSlug, now,
             run => RunProgression.TaskFailed(run, context.Message, now));
     }
 }
@@ -45,23 +45,24 @@ public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
     }
 }
 
-/// <summary>Answers with the stored state of a run.</summary>
-public sealed class GetRunConsumer(IRunStore store) : IConsumer<GetRun>
+/// <summary>Answers with the state of a run, as stored, taken between two batches of its events.</summary>
+public sealed class GetRunConsumer(ActiveRuns runs) : IConsumer<GetRun>
 {
     public async Task Consume(ConsumeContext<GetRun> context)
     {
-        var run = await store.FindAsync(context.Message.RunId, context.CancellationToken);
-        if (run is null)
+        RunSnapshot? snapshot = null;
+        await runs.ApplyAsync(context.Message.RunId, run =>
         {
-            await context.RespondAsync(new RunNotFound(context.Message.RunId));
-            return;
-        }
-
-        await context.RespondAsync(new RunSnapshot(
-            run.RunId, run.Flow.Name, run.Flow.Version, run.State.ToString().ToLowerInvariant(), run.CreatedAt, run.FinishedAt,
-            run.FailedTask, run.Error,
-            run.OrderedTasks.Select(t => new TaskSnapshot(
-                t.Slug, t.Type, run.DownstreamOf(t.Slug).Count > 0, t.State.ToString().ToLowerInvariant(), t.Attempt, t.Result, t.ErrorType, t.Error, t.Worker,
-                t.ReadyAt, t.StartedAt, t.FinishedAt)).ToArray()));
+            snapshot = Snapshot(run);
+            return Step.Unchanged;
+        });
+        await (snapshot is null ? context.RespondAsync(new RunNotFound(context.Message.RunId)) : context.RespondAsync(snapshot));
     }
+
+    static RunSnapshot Snapshot(RunRecord run) => new(
+        run.RunId, run.Flow.Name, run.Flow.Version, run.State.ToString().ToLowerInvariant(), run.CreatedAt, run.FinishedAt,
+        run.FailedTask, run.Error,
+        run.OrderedTasks.Select(t => new TaskSnapshot(
+            t.Slug, t.Type, run.DownstreamOf(t.Slug).Count > 0, t.State.ToString().ToLowerInvariant(), t.Attempt, t.Result, t.ErrorType, t.Error, t.Worker,
+            t.ReadyAt, t.StartedAt, t.FinishedAt)).ToArray());
 }

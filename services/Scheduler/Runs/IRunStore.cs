@@ -11,11 +11,8 @@ public interface IRunStore
 
     Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken);
 
-    /// <summary>Hands back a run that <see cref="FindAsync"/> gave and nothing changed, so a store that keeps runs in memory can keep it.</summary>
-    void Return(RunRecord run);
-
     /// <summary>
-    /// Writes the run and its changed tasks, then clears their <see cref="TaskRecord.Dirty"/> marks.
+    /// Writes the run and its <see cref="RunRecord.ChangedTasks"/>, then marks them stored.
     /// Throws <see cref="RunConcurrencyException"/> when the stored run changed since it was read.
     /// </summary>
     Task UpdateAsync(RunRecord run, CancellationToken cancellationToken);

@@ -43,9 +43,8 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             return false;
         }
 
-        foreach (var task in run.Tasks.Values)
-            task.Dirty = false;
         run.RowVersion = 1;
+        run.MarkStored();
         return true;
     }
 
@@ -53,22 +52,16 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
     {
         var set = new BsonDocument();
         AddRunState(set, run);
-        var index = 0;
-        foreach (var task in run.OrderedTasks)
-        {
-            if (task.Dirty)
-                set[$"tasks.{index}"] = Task(task);
-            index++;
-        }
+        foreach (var task in run.ChangedTasks)
+            set[$"tasks.{run.PositionOf(task.Slug)}"] = Task(task);
 
         var update = new BsonDocument { ["$set"] = set, ["$inc"] = new BsonDocument("row_version", 1L) };
         var filter = new BsonDocument { ["_id"] = run.RunId.ToString(), ["row_version"] = run.RowVersion };
         var result = await _runs.UpdateOneAsync(filter, update, cancellationToken: cancellationToken);
         if (result.MatchedCount == 0)
             throw new RunConcurrencyException(run.RunId);
-        foreach (var task in run.Tasks.Values)
-            task.Dirty = false;
         run.RowVersion += 1;
+        run.MarkStored();
     }
 
     public async Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)

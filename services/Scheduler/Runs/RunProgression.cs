@@ -32,7 +32,7 @@ public static class RunProgression
             State = RunState.Running,
             Tasks = flow.Tasks.ToDictionary(
                 t => t.Slug,
-                t => new TaskRecord { Slug = t.Slug, Type = t.Type, State = TaskState.Pending, Dirty = true },
+                t => new TaskRecord { Slug = t.Slug, Type = t.Type, State = TaskState.Pending },
                 StringComparer.Ordinal),
         };
         var messages = new List<object> { new RunAccepted(runId, flow.Name, flow.Version, flow.Tasks.Count, now) };
@@ -52,7 +52,6 @@ public static class RunProgression
         run.Transition(task, TaskState.Running);
         task.StartedAt = message.StartedAt;
         task.Worker = message.Worker;
-        task.Dirty = true;
         return new Step(true, []);
     }
 
@@ -66,7 +65,6 @@ public static class RunProgression
         task.Worker = message.Worker;
         task.StartedAt ??= message.StartedAt;
         task.FinishedAt = message.FinishedAt;
-        task.Dirty = true;
 
         var messages = new List<object>();
         foreach (var slug in run.DownstreamOf(task.Slug))
@@ -90,7 +88,6 @@ public static class RunProgression
         task.Error = message.Message;
         task.Worker = message.Worker;
         task.FinishedAt = message.FinishedAt;
-        task.Dirty = true;
         if (run.FailedTask is null)
         {
             run.FailedTask = task.Slug;
@@ -105,7 +102,6 @@ public static class RunProgression
                 continue;
             run.Transition(next, TaskState.Skipped);
             next.FinishedAt = now;
-            next.Dirty = true;
             foreach (var further in run.DownstreamOf(slug))
                 toSkip.Push(further);
         }
@@ -159,7 +155,6 @@ public static class RunProgression
         run.Transition(task, TaskState.Ready);
         task.Attempt += 1;
         task.ReadyAt = now;
-        task.Dirty = true;
         return ReadyMessage(run, task, now);
     }
 

@@ -35,6 +35,8 @@ public sealed class RunRecord
     Dictionary<string, List<string>>? _downstream;
     Dictionary<string, TaskNode>? _nodes;
     Dictionary<string, int>? _waiting;
+    Dictionary<string, int>? _positions;
+    readonly List<TaskRecord> _changed = [];
     int _unfinished = -1;
 
     public required Guid RunId { get; init; }
@@ -84,7 +86,29 @@ public sealed class RunRecord
         if (_unfinished >= 0 && !task.IsFinal && state is TaskState.Completed or TaskState.Failed or TaskState.Skipped)
             _unfinished--;
         task.State = state;
-        task.Dirty = true;
+        if (!task.Dirty)
+        {
+            task.Dirty = true;
+            _changed.Add(task);
+        }
+    }
+
+    /// <summary>The tasks changed since the run was last stored; a store writes these, so an event costs its own rows, not the whole run.</summary>
+    public IReadOnlyList<TaskRecord> ChangedTasks => _changed;
+
+    /// <summary>Called by a store once the run and its <see cref="ChangedTasks"/> are written.</summary>
+    public void MarkStored()
+    {
+        foreach (var task in _changed)
+            task.Dirty = false;
+        _changed.Clear();
+    }
+
+    /// <summary>Where the task <paramref name="slug"/> stands in the flow's order.</summary>
+    public int PositionOf(string slug)
+    {
+        _positions ??= Flow.Tasks.Select((t, i) => (t.Slug, i)).ToDictionary(p => p.Slug, p => p.i, StringComparer.Ordinal);
+        return _positions[slug];
     }
 
     /// <summary>The flow's definition of the task <paramref name="slug"/>.</summary>
@@ -126,8 +150,8 @@ public sealed class TaskRecord
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
 
-    /// <summary>Changed since it was read; the store writes only changed tasks, so an event costs one row, not the whole run.</summary>
-    public bool Dirty { get; set; }
+    /// <summary>Changed since the run was last stored (then it is in <see cref="RunRecord.ChangedTasks"/>).</summary>
+    public bool Dirty { get; internal set; }
 
     public bool IsFinal => State is TaskState.Completed or TaskState.Failed or TaskState.Skipped;
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Lume.Flows;
@@ -7,17 +6,9 @@ using Microsoft.Data.Sqlite;
 
 namespace Lume.Scheduler.Runs;
 
-/// <summary>
-/// The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.
-/// Runs being worked on stay in memory between events, so an event reads one number instead of every task
-/// row; the stored row version tells whether the copy in memory is still the latest.
-/// </summary>
+/// <summary>The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.</summary>
 public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
 {
-    // A run is taken out while an event works on it and put back only once its change is stored, so a
-    // failed event never leaves a half-changed copy behind.
-    readonly ConcurrentDictionary<Guid, RunRecord> _working = new();
-
     readonly SqliteDatabase _database = new(path);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -83,10 +74,10 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
                 return false;
         }
 
-        await WriteTasksAsync(connection, transaction, run, cancellationToken);
+        await WriteTasksAsync(connection, transaction, run.RunId, run.Tasks.Values, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         run.RowVersion = 1;
-        Keep(run);
+        run.MarkStored();
         return true;
     }
 
@@ -109,40 +100,15 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
                 throw new RunConcurrencyException(run.RunId);
         }
 
-        await WriteTasksAsync(connection, transaction, run, cancellationToken);
+        await WriteTasksAsync(connection, transaction, run.RunId, run.ChangedTasks, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         run.RowVersion += 1;
-        Keep(run);
-    }
-
-    public void Return(RunRecord run)
-    {
-        if (run.Tasks.Values.All(t => !t.Dirty))
-            Keep(run);
-    }
-
-    void Keep(RunRecord run)
-    {
-        if (run.IsFinished)
-            _working.TryRemove(run.RunId, out _);
-        else
-            _working[run.RunId] = run;
-    }
-
-    async Task<long?> StoredVersionAsync(SqliteConnection connection, Guid runId, CancellationToken cancellationToken)
-    {
-        await using var select = connection.CreateCommand();
-        select.CommandText = "SELECT row_version FROM runs WHERE run_id = $id";
-        select.Parameters.AddWithValue("$id", runId.ToString());
-        return await select.ExecuteScalarAsync(cancellationToken) is long version ? version : null;
+        run.MarkStored();
     }
 
     public async Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
-        if (_working.TryRemove(runId, out var kept) && await StoredVersionAsync(connection, runId, cancellationToken) == kept.RowVersion)
-            return kept;
-
         RunRecord run;
         await using (var select = connection.CreateCommand())
         {
@@ -249,7 +215,8 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         return flows;
     }
 
-    static async Task WriteTasksAsync(SqliteConnection connection, SqliteTransaction transaction, RunRecord run, CancellationToken cancellationToken)
+    static async Task WriteTasksAsync(
+        SqliteConnection connection, SqliteTransaction transaction, Guid runId, IEnumerable<TaskRecord> tasks, CancellationToken cancellationToken)
     {
         await using var upsert = connection.CreateCommand();
         upsert.Transaction = transaction;
@@ -264,11 +231,10 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         var p = new Dictionary<string, SqliteParameter>();
         foreach (var name in new[] { "$run", "$slug", "$type", "$state", "$attempt", "$result", "$error_type", "$error", "$worker", "$ready", "$started", "$finished" })
             p[name] = upsert.Parameters.Add(name, SqliteType.Text);
-        p["$run"].Value = run.RunId.ToString();
+        p["$run"].Value = runId.ToString();
         await upsert.PrepareAsync(cancellationToken);
 
-        var dirty = run.Tasks.Values.Where(t => t.Dirty).ToList();
-        foreach (var task in dirty)
+        foreach (var task in tasks)
         {
             p["$slug"].Value = task.Slug;
             p["$type"].Value = task.Type;
@@ -283,9 +249,6 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
             p["$finished"].Value = FormatOrNull(task.FinishedAt);
             await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
-
-        foreach (var task in dirty)
-            task.Dirty = false;
     }
 
     static void AddRunState(SqliteCommand command, RunRecord run)

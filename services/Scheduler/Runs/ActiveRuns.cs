@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+
+namespace Lume.Scheduler.Runs;
+
+/// <summary>
+/// The runs the Scheduler is working on, kept in memory between events, each changed by one batch of events at a time.
+/// Events of a run that arrive while its previous batch is being stored queue up and are then applied together and
+/// stored in one write (group commit): a quiet run pays one write per event with no waiting, and a busy one (thousands
+/// of tasks finishing at once) pays one write per batch. Nothing is published or acknowledged before its change is stored.
+/// </summary>
+public sealed class ActiveRuns(IRunStore store)
+{
+    readonly ConcurrentDictionary<Guid, Slot> _slots = new();
+
+    /// <summary>Stores a new run and keeps it; false when a run with its id already exists (a repeated request).</summary>
+    public async Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken)
+    {
+        if (!await store.CreateAsync(run, cancellationToken))
+            return false;
+        // No event of the run can have come before it was created, so no slot competes with this one.
+        _slots.TryAdd(run.RunId, new Slot { Run = run });
+        return true;
+    }
+
+    /// <summary>
+    /// Applies <paramref name="apply"/> to the run, after the events of the run before it, and stores what changed.
+    /// Completes once the change is stored, with the run and the step (read only the run's immutable parts after
+    /// that, such as its pool); null when no such run exists.
+    /// </summary>
+    public async Task<(RunRecord Run, Step Step)?> ApplyAsync(Guid runId, Func<RunRecord, Step> apply)
+    {
+        var work = new Work(apply);
+        while (true)
+        {
+            var slot = _slots.GetOrAdd(runId, _ => new Slot());
+            bool drain;
+            lock (slot)
+            {
+                if (slot.Retired)
+                    continue; // removed just now, after its last batch: take a fresh one
+                slot.Pending.Add(work);
+                drain = !slot.Draining;
+                slot.Draining = true;
+            }
+
+            if (drain)
+                _ = Task.Run(() => DrainAsync(runId, slot));
+            return await work.Done.Task;
+        }
+    }
+
+    async Task DrainAsync(Guid runId, Slot slot)
+    {
+        while (true)
+        {
+            List<Work> batch;
+            lock (slot)
+            {
+                if (slot.Pending.Count == 0)
+                {
+                    slot.Draining = false;
+                    // A finished or unknown run is not kept; its later events (duplicates) read it from the store.
+                    if (slot.Run is null)
+                    {
+                        slot.Retired = true;
+                        _slots.TryRemove(new KeyValuePair<Guid, Slot>(runId, slot));
+                    }
+
+                    return;
+                }
+
+                batch = [.. slot.Pending];
+                slot.Pending.Clear();
+            }
+
+            await ApplyBatchAsync(runId, slot, batch);
+        }
+    }
+
+    async Task ApplyBatchAsync(Guid runId, Slot slot, List<Work> batch)
+    {
+        try
+        {
+            while (batch.Count > 0)
+            {
+                var run = slot.Run ?? await store.FindAsync(runId, CancellationToken.None);
+                if (run is null)
+                {
+                    foreach (var work in batch)
+                        work.Done.TrySetResult(null);
+                    return;
+                }
+
+                var wasFinished = run.IsFinished;
+                var steps = new Step[batch.Count];
+                var failed = -1;
+                for (var i = 0; i < batch.Count && failed < 0; i++)
+                {
+                    try
+                    {
+                        steps[i] = batch[i].Apply(run);
+                    }
+                    catch (Exception e)
+                    {
+                        // It may have left the run half changed: fail that event alone, then apply the others again to the stored run.
+                        batch[i].Done.TrySetException(e);
+                        failed = i;
+                    }
+                }
+
+                if (failed >= 0)
+                {
+                    slot.Run = null;
+                    batch.RemoveAt(failed);
+                    continue;
+                }
+
+                if (steps.Any(s => s.Changed))
+                    await store.UpdateAsync(run, CancellationToken.None);
+                slot.Run = run.IsFinished ? null : run;
+                if (run.IsFinished && !wasFinished)
+                    RunTelemetry.RecordEnd(run);
+                for (var i = 0; i < batch.Count; i++)
+                    batch[i].Done.TrySetResult((run, steps[i]));
+                return;
+            }
+        }
+        catch (Exception e)
+        {
+            // Not stored (a store error, or another Scheduler wrote first) and the copy in memory may now be ahead of
+            // the store: forget it, and let each event be retried against the stored run.
+            slot.Run = null;
+            foreach (var work in batch)
+                work.Done.TrySetException(e);
+        }
+    }
+
+    sealed class Slot
+    {
+        public readonly List<Work> Pending = [];
+        public RunRecord? Run;
+        public bool Draining;
+        public bool Retired;
+    }
+
+    sealed class Work(Func<RunRecord, Step> apply)
+    {
+        public Func<RunRecord, Step> Apply { get; } = apply;
+
+        public TaskCompletionSource<(RunRecord Run, Step Step)?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
