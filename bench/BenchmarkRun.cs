@@ -10,8 +10,11 @@ using Lume.Testing;
 namespace Lume.Bench;
 
 /// <summary>One benchmark run: every measurement on the same broker, one after the other.</summary>
-sealed class BenchmarkRun(bool quick)
+sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
 {
+    /// <summary>What <c>--only</c> can name.</summary>
+    public const string StepNames = "masstransit, chain, fanout, graph, embedded, celery";
+
     readonly Results _results = new(quick);
     int FanOutWidth => quick ? 1000 : 5000;
     int[] FanOutWorkers => quick ? [1, 4] : [1, 2, 4];
@@ -19,14 +22,19 @@ sealed class BenchmarkRun(bool quick)
     public async Task<Results> RunAsync()
     {
         await Broker.EnsureRunningAsync();
-        await Step("raw MassTransit", RawMassTransitAsync);
-        await Step("Lume chain", LumeChainAsync);
-        foreach (var workers in FanOutWorkers)
-            await Step($"Lume fan-out, {workers} workers", () => LumeFanOutAsync(workers));
-        if (!quick)
+        if (only.Contains("masstransit"))
+            await Step("raw MassTransit", RawMassTransitAsync);
+        if (only.Contains("chain"))
+            await Step("Lume chain", LumeChainAsync);
+        if (only.Contains("fanout"))
+            foreach (var workers in FanOutWorkers)
+                await Step($"Lume fan-out, {workers} workers", () => LumeFanOutAsync(workers));
+        if (!quick && only.Contains("graph"))
             await Step("Lume 20,000-task graph", LumeGraphAsync);
-        await Step("Lume embedded", EmbeddedAsync);
-        await Step("Celery", CeleryAsync);
+        if (only.Contains("embedded"))
+            await Step("Lume embedded", EmbeddedAsync);
+        if (only.Contains("celery"))
+            await Step("Celery", CeleryAsync);
         return _results;
     }
 
@@ -55,8 +63,10 @@ sealed class BenchmarkRun(bool quick)
             _results.Add("raw MassTransit: 200 request/response steps in a row", $"{Statistics.Median(steps):0.00} ms median, {Statistics.Percentile(steps, 99):0.00} ms p99 per step");
             _results.Metric("mt_step_ms", Statistics.Median(steps));
             var messages = quick ? 5000 : 10_000;
+            var cpu = CpuUse.Start([]);
             var rate = await RawMassTransit.PublishConsumeAsync(url, messages);
-            _results.Add($"raw MassTransit: publish and consume {messages:N0} persistent messages", $"{rate:N0} msg/s");
+            _results.Add($"raw MassTransit: publish and consume {messages:N0} persistent messages",
+                $"{rate:N0} msg/s (CPU ms per message: {cpu.PerUnit(messages)})");
             _results.Metric("mt_msgs_per_s", rate);
         }
         finally
@@ -82,7 +92,7 @@ sealed class BenchmarkRun(bool quick)
     {
         await using var lume = await LumeDeployment.StartAsync(workers: 1);
         var client = await lume.ClientAsync();
-        await RunAsync(client, "fanout_20"); // warm-up: JIT, connections
+        await RunAsync(client, "chain_200"); // warm-up (JIT, connections): services run for long, so measure them warm
         var hops = Hops(await RunAsync(client, "chain_200"));
         _results.Add("Lume: chain of 200 trivial tasks, per hop (RabbitMQ, 1 worker)", $"{Statistics.Median(hops):0.00} ms median, {Statistics.Percentile(hops, 99):0.00} ms p99");
         _results.Metric("chain_hop_ms", Statistics.Median(hops));
@@ -94,9 +104,12 @@ sealed class BenchmarkRun(bool quick)
         var flow = ScaleFlows.FanOut(FanOutWidth);
         await lume.RegisterAsync(flow);
         var client = await lume.ClientAsync();
-        await RunAsync(client, "fanout_20");
-        var rate = TasksPerSecond(await RunAsync(client, flow.Name));
-        _results.Add($"Lume: fan-out of {FanOutWidth:N0} + fan-in, {workers} worker{(workers > 1 ? "s" : "")}", $"{rate:N0} tasks/s");
+        await RunAsync(client, flow.Name);
+        var cpu = CpuUse.Start(lume.Processes);
+        var run = await RunAsync(client, flow.Name);
+        var rate = TasksPerSecond(run);
+        _results.Add($"Lume: fan-out of {FanOutWidth:N0} + fan-in, {workers} worker{(workers > 1 ? "s" : "")}",
+            $"{rate:N0} tasks/s (CPU ms per task: {cpu.PerUnit(run.Tasks.Count)})");
         _results.Metric($"fanout_tps_{workers}", rate);
     }
 
@@ -106,11 +119,13 @@ sealed class BenchmarkRun(bool quick)
         var flow = ScaleFlows.FanOut(19_999);
         await lume.RegisterAsync(flow);
         var client = await lume.ClientAsync();
+        await RunAsync(client, "fanout_20");
         var clock = Stopwatch.StartNew();
+        var cpu = CpuUse.Start(lume.Processes);
         var run = await RunAsync(client, flow.Name);
         var seconds = clock.Elapsed.TotalSeconds;
         var rss = PeakRssMiB(lume.Scheduler!.Id);
-        _results.Add($"Lume: 20,000-task flow ({run.Tasks.Count:N0} tasks, 4 workers)", $"{seconds:0.0} s, Scheduler peak RSS {rss} MiB");
+        _results.Add($"Lume: 20,000-task flow ({run.Tasks.Count:N0} tasks, 4 workers)", $"{seconds:0.0} s, Scheduler peak RSS {rss} MiB (CPU ms per task: {cpu.PerUnit(run.Tasks.Count)})");
         _results.Metric("graph20k_s", seconds);
         _results.Metric("graph20k_rss_mb", rss);
     }
@@ -125,9 +140,10 @@ sealed class BenchmarkRun(bool quick)
         await lume.StartAsync(CancellationToken.None);
         try
         {
-            await RunAsync(lume.Client, "fanout_20");
+            await RunAsync(lume.Client, "chain_200");
             var hops = Hops(await RunAsync(lume.Client, "chain_200"));
             _results.Add("Lume embedded (in-memory): chain of 200, per hop", $"{Statistics.Median(hops):0.00} ms median, {Statistics.Percentile(hops, 99):0.00} ms p99");
+            await RunAsync(lume.Client, fanOut.Name);
             var rate = TasksPerSecond(await RunAsync(lume.Client, fanOut.Name));
             _results.Add($"Lume embedded (in-memory): fan-out of {FanOutWidth:N0} + fan-in", $"{rate:N0} tasks/s");
         }

@@ -27,6 +27,10 @@ sealed class LumeDeployment : IAsyncDisposable
 
     public ServiceProcess? Scheduler { get; private set; }
 
+    /// <summary>Each service process with its role (scheduler, fileservice, workers), for <see cref="CpuUse"/>.</summary>
+    public IEnumerable<(string Role, int Pid)> Processes =>
+        _services.Select(s => (s.Name.StartsWith("worker", StringComparison.Ordinal) ? "workers" : s.Name, s.Id));
+
     public static async Task<LumeDeployment> StartAsync(int workers)
     {
         var (vhost, url) = await Broker.NewVirtualHostAsync();

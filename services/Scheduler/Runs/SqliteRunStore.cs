@@ -7,9 +7,11 @@ using Microsoft.Data.Sqlite;
 namespace Lume.Scheduler.Runs;
 
 /// <summary>The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.</summary>
-public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
+public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDisposable
 {
     readonly SqliteDatabase _database = new(path);
+    readonly SemaphoreSlim _writing = new(1, 1);
+    Writer? _writer;
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -40,6 +42,14 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
                 registered_at TEXT NOT NULL, PRIMARY KEY (name, version));
             """,
             "ALTER TABLE runs ADD COLUMN trace_parent TEXT;",
+            // A run's definition and parameters never change, and a big flow's definition spans many overflow pages that
+            // SQLite would read and write again with every update of the run's row: they get a row of their own.
+            """
+            CREATE TABLE run_inputs (run_id TEXT PRIMARY KEY, definition TEXT NOT NULL, parameters TEXT NOT NULL);
+            INSERT INTO run_inputs (run_id, definition, parameters) SELECT run_id, definition, parameters FROM runs;
+            ALTER TABLE runs DROP COLUMN definition;
+            ALTER TABLE runs DROP COLUMN parameters;
+            """,
         ];
         for (var step = current; step < migrations.Length; step++)
         {
@@ -49,61 +59,70 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         }
     }
 
-    public async Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken)
+    public Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken) => WriteAsync(writer =>
     {
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction();
-        await using (var insert = connection.CreateCommand())
-        {
-            insert.Transaction = transaction;
-            insert.CommandText = """
-                INSERT INTO runs (run_id, flow, version, pool, state, definition, parameters, created_at, finished_at, failed_task, error, row_version, trace_parent)
-                VALUES ($id, $flow, $version, $pool, $state, $definition, $parameters, $created, $finished, $failed, $error, 1, $trace)
-                ON CONFLICT (run_id) DO NOTHING
-                """;
-            insert.Parameters.AddWithValue("$id", run.RunId.ToString());
-            insert.Parameters.AddWithValue("$flow", run.Flow.Name);
-            insert.Parameters.AddWithValue("$version", run.Flow.Version);
-            insert.Parameters.AddWithValue("$pool", run.Pool);
-            insert.Parameters.AddWithValue("$trace", (object?)run.TraceParent ?? DBNull.Value);
-            insert.Parameters.AddWithValue("$definition", FlowJson.Write(run.Flow));
-            insert.Parameters.AddWithValue("$parameters", JsonSerializer.Serialize(run.Parameters));
-            insert.Parameters.AddWithValue("$created", Format(run.CreatedAt));
-            AddRunState(insert, run);
-            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0)
-                return false;
-        }
-
-        await WriteTasksAsync(connection, transaction, run.RunId, run.Tasks.Values, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        var insert = writer.InsertRun;
+        Set(insert, "$id", run.RunId.ToString());
+        Set(insert, "$flow", run.Flow.Name);
+        Set(insert, "$version", run.Flow.Version);
+        Set(insert, "$pool", run.Pool);
+        Set(insert, "$trace", run.TraceParent);
+        Set(insert, "$created", Format(run.CreatedAt));
+        SetRunState(insert, run);
+        if (insert.ExecuteNonQuery() == 0)
+            return false;
+        var inputs = writer.InsertInputs;
+        Set(inputs, "$id", run.RunId.ToString());
+        Set(inputs, "$definition", FlowJson.Write(run.Flow));
+        Set(inputs, "$parameters", JsonSerializer.Serialize(run.Parameters));
+        inputs.ExecuteNonQuery();
+        WriteTasks(writer, run.RunId, run.Tasks.Values);
+        return true;
+    }, stored =>
+    {
+        if (!stored)
+            return;
         run.RowVersion = 1;
         run.MarkStored();
-        return true;
-    }
+    }, cancellationToken);
 
-    public async Task UpdateAsync(RunRecord run, CancellationToken cancellationToken)
+    public Task UpdateAsync(RunRecord run, CancellationToken cancellationToken) => WriteAsync(writer =>
     {
-        await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction();
-        await using (var update = connection.CreateCommand())
-        {
-            update.Transaction = transaction;
-            update.CommandText = """
-                UPDATE runs SET state = $state, finished_at = $finished, failed_task = $failed, error = $error,
-                    row_version = row_version + 1
-                WHERE run_id = $id AND row_version = $version
-                """;
-            update.Parameters.AddWithValue("$id", run.RunId.ToString());
-            update.Parameters.AddWithValue("$version", run.RowVersion);
-            AddRunState(update, run);
-            if (await update.ExecuteNonQueryAsync(cancellationToken) == 0)
-                throw new RunConcurrencyException(run.RunId);
-        }
-
-        await WriteTasksAsync(connection, transaction, run.RunId, run.ChangedTasks, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        var update = writer.UpdateRun;
+        Set(update, "$id", run.RunId.ToString());
+        Set(update, "$version", run.RowVersion);
+        SetRunState(update, run);
+        if (update.ExecuteNonQuery() == 0)
+            throw new RunConcurrencyException(run.RunId);
+        WriteTasks(writer, run.RunId, run.ChangedTasks);
+        return true;
+    }, _ =>
+    {
         run.RowVersion += 1;
         run.MarkStored();
+    }, cancellationToken);
+
+    /// <summary>Runs <paramref name="write"/> in a transaction on the writer connection; <paramref name="committed"/> only once it is committed.</summary>
+    async Task<T> WriteAsync<T>(Func<Writer, T> write, Action<T> committed, CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            _writer ??= await Writer.OpenAsync(_database, cancellationToken);
+            T result;
+            using (var transaction = _writer.Begin())
+            {
+                result = write(_writer);
+                transaction.Commit();
+            }
+
+            committed(result);
+            return result;
+        }
+        finally
+        {
+            _writing.Release();
+        }
     }
 
     public async Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)
@@ -113,8 +132,8 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         await using (var select = connection.CreateCommand())
         {
             select.CommandText = """
-                SELECT definition, parameters, created_at, state, finished_at, failed_task, error, row_version, pool, trace_parent
-                FROM runs WHERE run_id = $id
+                SELECT i.definition, i.parameters, r.created_at, r.state, r.finished_at, r.failed_task, r.error, r.row_version, r.pool, r.trace_parent
+                FROM runs r JOIN run_inputs i ON i.run_id = r.run_id WHERE r.run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
@@ -215,48 +234,113 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
         return flows;
     }
 
-    static async Task WriteTasksAsync(
-        SqliteConnection connection, SqliteTransaction transaction, Guid runId, IEnumerable<TaskRecord> tasks, CancellationToken cancellationToken)
+    static void WriteTasks(Writer writer, Guid runId, IEnumerable<TaskRecord> tasks)
     {
-        await using var upsert = connection.CreateCommand();
-        upsert.Transaction = transaction;
-        upsert.CommandText = """
-            INSERT INTO tasks (run_id, slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at)
-            VALUES ($run, $slug, $type, $state, $attempt, $result, $error_type, $error, $worker, $ready, $started, $finished)
-            ON CONFLICT (run_id, slug) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
-                result = excluded.result, error_type = excluded.error_type, error = excluded.error,
-                worker = excluded.worker, ready_at = excluded.ready_at, started_at = excluded.started_at,
-                finished_at = excluded.finished_at
-            """;
-        var p = new Dictionary<string, SqliteParameter>();
-        foreach (var name in new[] { "$run", "$slug", "$type", "$state", "$attempt", "$result", "$error_type", "$error", "$worker", "$ready", "$started", "$finished" })
-            p[name] = upsert.Parameters.Add(name, SqliteType.Text);
-        p["$run"].Value = runId.ToString();
-        await upsert.PrepareAsync(cancellationToken);
-
+        var upsert = writer.UpsertTask;
+        Set(upsert, "$run", runId.ToString());
         foreach (var task in tasks)
         {
-            p["$slug"].Value = task.Slug;
-            p["$type"].Value = task.Type;
-            p["$state"].Value = task.State.ToString();
-            p["$attempt"].Value = task.Attempt;
-            p["$result"].Value = task.Result is { } result ? JsonSerializer.Serialize(result) : DBNull.Value; // compact, whatever the sender's formatting
-            p["$error_type"].Value = (object?)task.ErrorType ?? DBNull.Value;
-            p["$error"].Value = (object?)task.Error ?? DBNull.Value;
-            p["$worker"].Value = (object?)task.Worker ?? DBNull.Value;
-            p["$ready"].Value = FormatOrNull(task.ReadyAt);
-            p["$started"].Value = FormatOrNull(task.StartedAt);
-            p["$finished"].Value = FormatOrNull(task.FinishedAt);
-            await upsert.ExecuteNonQueryAsync(cancellationToken);
+            Set(upsert, "$slug", task.Slug);
+            Set(upsert, "$type", task.Type);
+            Set(upsert, "$state", task.State.ToString());
+            Set(upsert, "$attempt", task.Attempt);
+            Set(upsert, "$result", task.Result is { } result ? JsonSerializer.Serialize(result) : null); // compact, whatever the sender's formatting
+            Set(upsert, "$error_type", task.ErrorType);
+            Set(upsert, "$error", task.Error);
+            Set(upsert, "$worker", task.Worker);
+            Set(upsert, "$ready", FormatOrNull(task.ReadyAt));
+            Set(upsert, "$started", FormatOrNull(task.StartedAt));
+            Set(upsert, "$finished", FormatOrNull(task.FinishedAt));
+            upsert.ExecuteNonQuery();
         }
     }
 
-    static void AddRunState(SqliteCommand command, RunRecord run)
+    static void SetRunState(SqliteCommand command, RunRecord run)
     {
-        command.Parameters.AddWithValue("$state", run.State.ToString());
-        command.Parameters.AddWithValue("$finished", FormatOrNull(run.FinishedAt));
-        command.Parameters.AddWithValue("$failed", (object?)run.FailedTask ?? DBNull.Value);
-        command.Parameters.AddWithValue("$error", (object?)run.Error ?? DBNull.Value);
+        Set(command, "$state", run.State.ToString());
+        Set(command, "$finished", FormatOrNull(run.FinishedAt));
+        Set(command, "$failed", run.FailedTask);
+        Set(command, "$error", run.Error);
+    }
+
+    static void Set(SqliteCommand command, string name, object? value) => command.Parameters[name].Value = value ?? DBNull.Value;
+
+    public void Dispose()
+    {
+        _writer?.Dispose();
+        _writing.Dispose();
+    }
+
+    /// <summary>
+    /// The one connection every write goes through, its statements prepared once: a write then costs the rows it
+    /// changes and its commit, not opening a connection and parsing SQL, which were most of its cost. SQLite lets one
+    /// writer in at a time anyway; readers use pooled connections of their own (WAL).
+    /// </summary>
+    sealed class Writer : IDisposable
+    {
+        readonly SqliteConnection _connection;
+
+        Writer(SqliteConnection connection)
+        {
+            _connection = connection;
+            InsertRun = Prepare("""
+                INSERT INTO runs (run_id, flow, version, pool, state, created_at, finished_at, failed_task, error, row_version, trace_parent)
+                VALUES ($id, $flow, $version, $pool, $state, $created, $finished, $failed, $error, 1, $trace)
+                ON CONFLICT (run_id) DO NOTHING
+                """, "$id", "$flow", "$version", "$pool", "$state", "$created", "$finished", "$failed", "$error", "$trace");
+            InsertInputs = Prepare(
+                "INSERT INTO run_inputs (run_id, definition, parameters) VALUES ($id, $definition, $parameters)", "$id", "$definition", "$parameters");
+            UpdateRun = Prepare("""
+                UPDATE runs SET state = $state, finished_at = $finished, failed_task = $failed, error = $error,
+                    row_version = row_version + 1
+                WHERE run_id = $id AND row_version = $version
+                """, "$id", "$version", "$state", "$finished", "$failed", "$error");
+            UpsertTask = Prepare("""
+                INSERT INTO tasks (run_id, slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at)
+                VALUES ($run, $slug, $type, $state, $attempt, $result, $error_type, $error, $worker, $ready, $started, $finished)
+                ON CONFLICT (run_id, slug) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
+                    result = excluded.result, error_type = excluded.error_type, error = excluded.error,
+                    worker = excluded.worker, ready_at = excluded.ready_at, started_at = excluded.started_at,
+                    finished_at = excluded.finished_at
+                """, "$run", "$slug", "$type", "$state", "$attempt", "$result", "$error_type", "$error", "$worker", "$ready", "$started", "$finished");
+        }
+
+        public SqliteCommand InsertRun { get; }
+
+        public SqliteCommand InsertInputs { get; }
+
+        public SqliteCommand UpdateRun { get; }
+
+        public SqliteCommand UpsertTask { get; }
+
+        public static async Task<Writer> OpenAsync(SqliteDatabase database, CancellationToken cancellationToken) =>
+            new(await database.OpenAsync(cancellationToken));
+
+        public SqliteTransaction Begin()
+        {
+            var transaction = _connection.BeginTransaction();
+            InsertRun.Transaction = InsertInputs.Transaction = UpdateRun.Transaction = UpsertTask.Transaction = transaction;
+            return transaction;
+        }
+
+        SqliteCommand Prepare(string sql, params string[] parameters)
+        {
+            var command = _connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var name in parameters)
+                command.Parameters.Add(new SqliteParameter { ParameterName = name }); // typed by each value as it is bound
+            command.Prepare();
+            return command;
+        }
+
+        public void Dispose()
+        {
+            InsertRun.Dispose();
+            InsertInputs.Dispose();
+            UpdateRun.Dispose();
+            UpsertTask.Dispose();
+            _connection.Dispose();
+        }
     }
 
     static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
@@ -264,7 +348,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore
     // Round-trip format in UTC: sorts as text, so ORDER BY created_at is chronological.
     static string Format(DateTimeOffset time) => time.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
 
-    static object FormatOrNull(DateTimeOffset? time) => time is { } t ? Format(t) : DBNull.Value;
+    static string? FormatOrNull(DateTimeOffset? time) => time is { } t ? Format(t) : null;
 
     static DateTimeOffset? Parse(string? text) =>
         text is null ? null : DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
