@@ -52,7 +52,7 @@ public sealed class CliProcessTests : IDisposable
         Assert.True(exit == 0, stderr);
         Assert.Contains("completed in", stdout, StringComparison.Ordinal);
         foreach (var task in new[] { "configure_lume_services", "append_text", "save_text_file" })
-            Assert.Contains($"{task} started", stdout, StringComparison.Ordinal);
+            Assert.Contains($"{task} completed in", stdout, StringComparison.Ordinal);
         var repLine = stdout.Split('\n').Single(l => l.StartsWith("save_text_file: ", StringComparison.Ordinal));
         var rep = JsonSerializer.Deserialize<JsonElement>(repLine["save_text_file: ".Length..]);
         Assert.Equal("hello.txt", rep.GetProperty("filename").GetString());

@@ -47,7 +47,13 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
             OnStarted?.Invoke(message);
         }
 
-        public void TaskCompleted(TaskCompleted message) => Completed.Enqueue(message);
+        public Action<TaskCompleted>? OnCompleted { get; set; }
+
+        public void TaskCompleted(TaskCompleted message)
+        {
+            Completed.Enqueue(message);
+            OnCompleted?.Invoke(message);
+        }
     }
 
     static JsonObject WithoutRunId(RunSnapshot snapshot)
@@ -174,7 +180,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
         await _cluster.StartWorkerAsync("worker-1");
         var client = await _cluster.ClientAsync();
         var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var events = new Events { OnStarted = started => { if (started.TaskSlug == "step-60") halfway.TrySetResult(); } };
+        var events = new Events { OnCompleted = completed => { if (completed.TaskSlug == "step-60") halfway.TrySetResult(); } };
 
         var run = client.RunAsync("chain_200", null, Parameters(), events);
         await halfway.Task.WaitAsync(Patience);

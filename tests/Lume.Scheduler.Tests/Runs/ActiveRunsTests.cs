@@ -1,0 +1,130 @@
+using Lume.Flows;
+using Lume.Scheduler.Runs;
+using static Lume.Scheduler.Tests.TestFlows;
+
+namespace Lume.Scheduler.Tests.Runs;
+
+public sealed class ActiveRunsTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("lume-active-runs-").FullName;
+    readonly SlowStore _store;
+    readonly ActiveRuns _runs;
+
+    public ActiveRunsTests()
+    {
+        _store = new SlowStore(new SqliteRunStore(Path.Combine(_dir, "scheduler.db")));
+        _runs = new ActiveRuns(_store);
+    }
+
+    public void Dispose()
+    {
+        _store.Inner.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    static readonly FlowDefinition Wide = Flow.Define("wide", f =>
+    {
+        var items = Enumerable.Range(1, 100).ToDictionary(i => $"item-{i}", object? (i) => f.Task("step", new { value = i }, name: $"item-{i}"));
+        f.Task("gather", items, name: "all");
+    });
+
+    async Task<RunRecord> StartAsync()
+    {
+        await _store.InitializeAsync(CancellationToken.None);
+        var (run, _) = RunProgression.Start(Guid.NewGuid(), Wide, "default", Parameters(), DateTimeOffset.UtcNow);
+        Assert.True(await _runs.CreateAsync(run, CancellationToken.None));
+        return run;
+    }
+
+    [Fact]
+    public async Task EventsArrivingWhileAWriteIsUnderWay_AreStoredTogether_AndEachGetsItsOwnStep()
+    {
+        var run = await StartAsync();
+
+        var steps = await Task.WhenAll(Enumerable.Range(1, 100).Select(i => _runs.ApplyAsync(run.RunId,
+            r => RunProgression.TaskCompleted(r, Completed(run.RunId, $"item-{i}", i), DateTimeOffset.UtcNow))));
+
+        Assert.All(steps, s => Assert.True(s!.Value.Step.Changed));
+        Assert.Single(steps, s => s!.Value.Step.Messages.Count == 1); // the last one releases the fan-in
+        Assert.InRange(_store.Writes, 1, 20); // batched: one write per batch, not per event
+        var stored = (await _store.FindAsync(run.RunId, CancellationToken.None))!;
+        Assert.Equal(100, stored.Tasks.Values.Count(t => t.State == TaskState.Completed));
+        Assert.Equal(TaskState.Ready, stored.Tasks["all"].State);
+    }
+
+    [Fact]
+    public async Task AnEventThatThrows_FailsAlone_AndTheOthersOfItsBatchAreStored()
+    {
+        var run = await StartAsync();
+
+        var good = Enumerable.Range(1, 10).Select(i => _runs.ApplyAsync(run.RunId,
+            r => RunProgression.TaskCompleted(r, Completed(run.RunId, $"item-{i}", i), DateTimeOffset.UtcNow))).ToList();
+        var bad = _runs.ApplyAsync(run.RunId, r =>
+        {
+            RunProgression.TaskCompleted(r, Completed(run.RunId, "item-50", 50), DateTimeOffset.UtcNow);
+            throw new InvalidOperationException("half way through");
+        });
+
+        await Task.WhenAll(good);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => bad);
+        var stored = (await _store.FindAsync(run.RunId, CancellationToken.None))!;
+        Assert.Equal(10, stored.Tasks.Values.Count(t => t.State == TaskState.Completed));
+        Assert.Equal(TaskState.Ready, stored.Tasks["item-50"].State); // the failed event's change was not kept
+        // Nor is it in the copy kept in memory: the next event sees the stored state.
+        var next = await _runs.ApplyAsync(run.RunId, r => RunProgression.TaskCompleted(r, Completed(run.RunId, "item-50", 50), DateTimeOffset.UtcNow));
+        Assert.True(next!.Value.Step.Changed);
+    }
+
+    [Fact]
+    public async Task AnUnknownRun_GivesNull()
+    {
+        await _store.InitializeAsync(CancellationToken.None);
+        Assert.Null(await _runs.ApplyAsync(Guid.NewGuid(), _ => Step.Unchanged));
+    }
+
+    [Fact]
+    public async Task AFailedWrite_FailsTheBatch_AndNothingOfItIsKept()
+    {
+        var run = await StartAsync();
+        _store.FailNextWrite = true;
+
+        await Assert.ThrowsAsync<IOException>(() => _runs.ApplyAsync(run.RunId,
+            r => RunProgression.TaskCompleted(r, Completed(run.RunId, "item-1", 1), DateTimeOffset.UtcNow)));
+        var retried = await _runs.ApplyAsync(run.RunId,
+            r => RunProgression.TaskCompleted(r, Completed(run.RunId, "item-1", 1), DateTimeOffset.UtcNow));
+
+        Assert.True(retried!.Value.Step.Changed); // applied again to the stored run, not taken for a duplicate
+        Assert.Equal(TaskState.Completed, (await _store.FindAsync(run.RunId, CancellationToken.None))!.Tasks["item-1"].State);
+    }
+
+    /// <summary>The real SQLite store, each write made slower so that events pile up behind it, as under load.</summary>
+    sealed class SlowStore(SqliteRunStore inner) : IRunStore
+    {
+        public SqliteRunStore Inner => inner;
+
+        public int Writes { get; private set; }
+
+        public bool FailNextWrite { get; set; }
+
+        public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
+
+        public Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken) => inner.CreateAsync(run, cancellationToken);
+
+        public Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken) => inner.FindAsync(runId, cancellationToken);
+
+        public async Task UpdateAsync(RunRecord run, CancellationToken cancellationToken)
+        {
+            await Task.Delay(20, cancellationToken);
+            if (FailNextWrite)
+            {
+                FailNextWrite = false;
+                throw new IOException("disk full");
+            }
+
+            Writes++;
+            await inner.UpdateAsync(run, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken) => inner.ListAsync(limit, cancellationToken);
+    }
+}
