@@ -8,15 +8,20 @@ namespace Lume.Scheduler.Consumers;
 /// <summary>The apply-store-publish cycle that every task event of a run goes through.</summary>
 static class SchedulerPublishing
 {
-    /// <summary>Sends each TaskReady to the queue of the run's worker pool and publishes the events, all at once.</summary>
+    // Sends awaiting the broker's confirmation at once: enough to keep the channel busy, few enough that releasing the
+    // 20,000 tasks of a wide flow does not hold 20,000 serialised messages in memory at the same time.
+    const int InFlight = 256;
+
+    /// <summary>Sends each TaskReady to the queue of the run's worker pool and publishes the events, many at a time.</summary>
     public static async Task PublishAllAsync(ConsumeContext context, RunRecord run, IReadOnlyList<object> messages)
     {
         if (messages.Count == 0)
             return;
         var tasks = messages.Any(m => m is TaskReady) ? await context.GetSendEndpoint(LumeQueues.Address(LumeQueues.Tasks(run.Pool))) : null;
-        await Task.WhenAll(messages.Select(message => message is TaskReady ready
-            ? tasks!.Send(ready, context.CancellationToken)
-            : context.Publish(message, message.GetType(), context.CancellationToken)));
+        foreach (var chunk in messages.Chunk(InFlight))
+            await Task.WhenAll(chunk.Select(message => message is TaskReady ready
+                ? tasks!.Send(ready, context.CancellationToken)
+                : context.Publish(message, message.GetType(), context.CancellationToken)));
     }
 
     /// <summary>
