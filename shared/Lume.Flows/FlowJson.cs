@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Lume.Flows;
 
-/// <summary>The JSON form of a flow definition; <see cref="Parse"/> reads what <see cref="Write"/> writes.</summary>
+/// <summary>The JSON form of a flow definition; <see cref="Parse(string)"/> reads what <see cref="Write"/> writes.</summary>
 public static class FlowJson
 {
     // Required members and non-nullable references are enforced by the serializer, so a
@@ -17,12 +17,17 @@ public static class FlowJson
     public static string Write(FlowDefinition flow) => JsonSerializer.Serialize(flow, Options);
 
     /// <summary>Reads a definition; malformed JSON or a missing member is a <see cref="FlowDefinitionException"/>.</summary>
-    public static FlowDefinition Parse(string json)
+    public static FlowDefinition Parse(string json) => Parse(() => JsonSerializer.Deserialize<FlowDefinition>(json, Options));
+
+    /// <summary>Reads a definition that came inside a message, without writing it out as text first (a big flow's text runs to megabytes).</summary>
+    public static FlowDefinition Parse(JsonElement json) => Parse(() => json.Deserialize<FlowDefinition>(Options));
+
+    static FlowDefinition Parse(Func<FlowDefinition?> deserialize)
     {
         FlowDefinition? flow;
         try
         {
-            flow = JsonSerializer.Deserialize<FlowDefinition>(json, Options);
+            flow = deserialize();
         }
         catch (JsonException e)
         {

@@ -27,7 +27,7 @@ public sealed class RunRequestedConsumer(
         var parameters = request.Parameters;
         if (registered is { Flow: var flow })
         {
-            problems.AddRange(FlowChecks.CheckGraph(flow));
+            // The graph itself was checked when the flow was registered; only what this request brings is checked here.
             var checkedParameters = FlowChecks.CheckParameters(flow, request.Parameters);
             problems.AddRange(checkedParameters.Problems);
             parameters = checkedParameters.Parameters;

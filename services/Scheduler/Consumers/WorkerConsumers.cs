@@ -19,7 +19,7 @@ public sealed class RegisterWorkerConsumer(FlowRegistry flows, WorkerDirectory w
         {
             try
             {
-                definitions.Add(FlowJson.Parse(json.GetRawText()));
+                definitions.Add(FlowJson.Parse(json));
             }
             catch (FlowDefinitionException e)
             {

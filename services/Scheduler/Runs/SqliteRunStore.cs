@@ -76,6 +76,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         Set(inputs, "$definition", FlowJson.Write(run.Flow));
         Set(inputs, "$parameters", JsonSerializer.Serialize(run.Parameters));
         inputs.ExecuteNonQuery();
+        Set(inputs, "$definition", null); // the prepared command would otherwise hold a big flow's text until the next run
         WriteTasks(writer, run.RunId, run.Tasks.Values);
         return true;
     }, stored =>
