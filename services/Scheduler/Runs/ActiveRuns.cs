@@ -43,8 +43,10 @@ public sealed class ActiveRuns(IRunStore store)
                 slot.Draining = true;
             }
 
+            // The event that finds the run idle applies it, and whatever arrives meanwhile, on its own thread: a chain's
+            // lone event then goes from the broker to the store without a hop through the thread pool.
             if (drain)
-                _ = Task.Run(() => DrainAsync(runId, slot));
+                await DrainAsync(runId, slot);
             return await work.Done.Task;
         }
     }
