@@ -66,7 +66,7 @@ public sealed class FlowBuilder
     public TaskRef Task(string type, object? arguments = null, string? name = null)
     {
         var slug = name ?? UniqueSlug(type);
-        var task = new TaskRef(slug, type, ReadArguments(arguments));
+        var task = new TaskRef(slug, type, ReadArguments(slug, arguments));
         _tasks.Add(task);
         return task;
     }
@@ -81,7 +81,7 @@ public sealed class FlowBuilder
         return $"{type}-{n}";
     }
 
-    static Dictionary<string, TaskInput> ReadArguments(object? arguments)
+    static Dictionary<string, TaskInput> ReadArguments(string slug, object? arguments)
     {
         var pairs = arguments switch
         {
@@ -91,14 +91,19 @@ public sealed class FlowBuilder
                 .GetProperties(BindingFlags.Public | BindingFlags.Instance)
                 .Select(p => new KeyValuePair<string, object?>(p.Name, p.GetValue(arguments))),
         };
-        return pairs.ToDictionary(p => p.Key, p => ToInput(p.Value));
+        return pairs.ToDictionary(p => p.Key, p => ToInput(slug, p.Key, p.Value));
     }
 
-    static TaskInput ToInput(object? value) => value switch
+    static TaskInput ToInput(string slug, string argument, object? value) => value switch
     {
         ParameterRef p => new ParameterInput(p.Name),
         TaskRef t => new TaskOutput(t.Slug),
         TaskInput input => input,
+        // A reference inside a list would otherwise be written out as a constant, and the task would get the
+        // reference's fields instead of the result, and run without waiting for it.
+        System.Collections.IEnumerable list when value is not string && list.Cast<object?>().Any(v => v is TaskRef or ParameterRef) =>
+            throw new FlowDefinitionException([$"task '{slug}': argument '{argument}' holds task results or parameters inside a list, " +
+                "which a task input cannot be; pass each as an argument of its own (an IDictionary<string, object?> of arguments takes any number)"]),
         _ => new ConstantInput(JsonSerializer.SerializeToElement(value)),
     };
 

@@ -53,6 +53,20 @@ public class FlowBuilderTests
     }
 
     [Fact]
+    public void Define_WithTaskResultsInsideAList_SaysSoInsteadOfPassingThemAsAConstant()
+    {
+        var error = Assert.Throws<FlowDefinitionException>(() => Flow.Define("listed", f =>
+        {
+            var a = f.Task("step", name: "a");
+            var b = f.Task("step", name: "b");
+            f.Task("gather", new { values = new[] { a, b }, label = new[] { "x", "y" } }, name: "all");
+        }));
+
+        Assert.Equal(["task 'all': argument 'values' holds task results or parameters inside a list, which a task input cannot be; " +
+            "pass each as an argument of its own (an IDictionary<string, object?> of arguments takes any number)"], error.Problems);
+    }
+
+    [Fact]
     public void Define_WithBrokenGraph_ThrowsListingEveryProblem()
     {
         var error = Assert.Throws<FlowDefinitionException>(() => Flow.Define("broken", f =>
