@@ -63,18 +63,29 @@ public static class LumeHostExtensions
                     standardErrorFromLevel: toStderr);
         });
 
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))
-            .WithTracing(t =>
+            .WithMetrics(m => m.AddMeter(LumeTelemetry.Name));
+        if (otlp || options.TraceConsole)
+        {
+            telemetry.WithTracing(t =>
             {
                 t.AddSource("MassTransit", LumeTelemetry.Name);
                 // Spans as text on stdout, for anyone without a collector, and for the tests that follow a run across processes.
                 if (options.TraceConsole)
                     t.AddConsoleExporter();
-            })
-            .WithMetrics(m => m.AddMeter(LumeTelemetry.Name));
+            });
+        }
+        else
+        {
+            // Nobody exports spans: keep only their ids, so trace context still crosses services and every log line
+            // still carries its run's TraceId, without filling in the tags of spans no one will read.
+            builder.Services.AddHostedService<TraceContextOnly>();
+        }
+
         // The exporter switches on only where a collector is configured, as in eShop's ServiceDefaults.
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (otlp)
             telemetry.UseOtlpExporter();
         return builder;
     }
