@@ -59,7 +59,24 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         }
     }
 
-    public Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken) => WriteAsync(writer =>
+    public async Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken)
+    {
+        if (!await WriteAsync(writer => Insert(writer, run), cancellationToken))
+            return false;
+        run.RowVersion = 1;
+        run.MarkStored();
+        return true;
+    }
+
+    public async Task UpdateAsync(RunRecord run, CancellationToken cancellationToken)
+    {
+        await WriteAsync(writer => Update(writer, run), cancellationToken);
+        run.RowVersion += 1;
+        run.MarkStored();
+    }
+
+    /// <summary>False when a run with its id exists already.</summary>
+    static bool Insert(Writer writer, RunRecord run)
     {
         var insert = writer.InsertRun;
         Set(insert, "$id", run.RunId.ToString());
@@ -79,15 +96,9 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         Set(inputs, "$definition", null); // the prepared command would otherwise hold a big flow's text until the next run
         WriteTasks(writer, run.RunId, run.Tasks.Values);
         return true;
-    }, stored =>
-    {
-        if (!stored)
-            return;
-        run.RowVersion = 1;
-        run.MarkStored();
-    }, cancellationToken);
+    }
 
-    public Task UpdateAsync(RunRecord run, CancellationToken cancellationToken) => WriteAsync(writer =>
+    static bool Update(Writer writer, RunRecord run)
     {
         var update = writer.UpdateRun;
         Set(update, "$id", run.RunId.ToString());
@@ -97,27 +108,18 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
             throw new RunConcurrencyException(run.RunId);
         WriteTasks(writer, run.RunId, run.ChangedTasks);
         return true;
-    }, _ =>
-    {
-        run.RowVersion += 1;
-        run.MarkStored();
-    }, cancellationToken);
+    }
 
-    /// <summary>Runs <paramref name="write"/> in a transaction on the writer connection; <paramref name="committed"/> only once it is committed.</summary>
-    async Task<T> WriteAsync<T>(Func<Writer, T> write, Action<T> committed, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="write"/> in a transaction on the writer connection, committed unless it throws.</summary>
+    async Task<bool> WriteAsync(Func<Writer, bool> write, CancellationToken cancellationToken)
     {
         await _writing.WaitAsync(cancellationToken);
         try
         {
             _writer ??= await Writer.OpenAsync(_database, cancellationToken);
-            T result;
-            using (var transaction = _writer.Begin())
-            {
-                result = write(_writer);
-                transaction.Commit();
-            }
-
-            committed(result);
+            using var transaction = _writer.Begin();
+            var result = write(_writer);
+            transaction.Commit();
             return result;
         }
         finally
