@@ -17,11 +17,20 @@ public interface IRunObserver
 }
 
 /// <summary>How a run ended (or, when not waited for, that it was accepted), with its stored state; no state when rejected.</summary>
-public sealed record RunOutcome(Guid RunId, string Flow, RunFailed? Failure, RunSnapshot? Snapshot, TimeSpan Elapsed)
+public sealed record RunOutcome(Guid RunId, string Flow, RunFailed? Failure, RunSnapshot? Snapshot, TimeSpan Elapsed, RunCancelled? Cancellation = null)
 {
     public bool Rejected => Failure?.Kind == RunFailureKind.Rejected;
 
-    public bool Succeeded => Failure is null;
+    public bool Succeeded => Failure is null && Cancellation is null;
+}
+
+/// <summary>The wait for a run was interrupted (Ctrl+C); the run was cancelled, unless the caller asked to leave it going.</summary>
+public sealed class RunInterruptedException(Guid runId, bool cancelled, CancellationToken token)
+    : OperationCanceledException($"the wait for run {runId} was interrupted", token)
+{
+    public Guid RunId { get; } = runId;
+
+    public bool Cancelled { get; } = cancelled;
 }
 
 /// <summary>A service could not handle a request, or none answered.</summary>
@@ -30,20 +39,36 @@ public sealed class LumeServiceException(string message) : Exception(message);
 /// <summary>Submits runs over the bus and follows them, like any client that references Lume.Contracts.</summary>
 public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider time)
 {
-    /// <summary>How long to wait for the Scheduler to accept or reject a run before saying it does not answer.</summary>
+    /// <summary>How long to wait for the Scheduler to accept or reject a run before asking for it, then saying it does not answer.</summary>
     public static readonly TimeSpan AcceptTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long to wait for the bus to be ready to listen (a broker that is down or not AMQP never gets there).</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>While a run goes on, how often to ask for it when no end was heard: an end message lost in a crash is not waited for forever.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the Scheduler may leave every question unanswered before the wait ends (the run itself may go on).</summary>
+    public static readonly TimeSpan SchedulerSilence = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a cancellation on Ctrl+C may take before the client gives up waiting for the answer.</summary>
+    public static readonly TimeSpan CancelTimeout = TimeSpan.FromSeconds(1.5);
+
     /// <summary>
-    /// Publishes RunRequested and waits for RunCompleted or RunFailed, reporting task events to <paramref name="observer"/>, if any, on the way; with
-    /// <paramref name="wait"/> off, only until the Scheduler accepts or rejects the run.
+    /// Publishes RunRequested and waits for the run's end, reporting task events to <paramref name="observer"/>, if any, on the way; with
+    /// <paramref name="wait"/> off, only until the Scheduler accepts or rejects the run. When <paramref name="cancellationToken"/> fires
+    /// (Ctrl+C), the run is cancelled too, unless <paramref name="cancelOnInterrupt"/> is off.
     /// </summary>
+    /// <param name="timeoutSeconds">The run's timeout: the Scheduler cancels it if it has not ended by then.</param>
     public async Task<RunOutcome> RunAsync(
         string flow,
         string? version,
         IReadOnlyDictionary<string, JsonElement> parameters,
         IRunObserver? observer = null,
         bool wait = true,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        double? timeoutSeconds = null,
+        bool cancelOnInterrupt = true)
     {
         var runId = NewId.NextGuid();
         // The root of the run's trace: everything the services do for the run descends from this span.
@@ -51,7 +76,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         activity?.SetTag("lume.run_id", runId.ToString());
         activity?.SetTag("lume.flow", flow);
         var accepted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var ended = new TaskCompletionSource<RunFailed?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ended = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // Listen before publishing, so not even the first event of the run can be missed.
         var handle = bus.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
@@ -65,26 +90,52 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
                 e.Handler<TaskCompleted>(c => Observe(c.Message.RunId, () => observer.TaskCompleted(c.Message)));
                 e.Handler<TaskFailed>(c => Observe(c.Message.RunId, () => observer.TaskFailed(c.Message)));
             }
-            e.Handler<RunCompleted>(c => Observe(c.Message.RunId, () => ended.TrySetResult(null)));
+            e.Handler<RunCompleted>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
             e.Handler<RunFailed>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
+            e.Handler<RunCancelled>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
             e.Handler<Fault<RunRequested>>(c => Observe(c.Message.Message.RunId, () => ended.TrySetException(new LumeServiceException(
                 $"the Scheduler could not handle the run request: {string.Join("; ", c.Message.Exceptions.Select(x => $"{x.ExceptionType}: {x.Message}"))}"))));
         });
+        var requested = false;
         try
         {
-            await handle.Ready.WaitAsync(cancellationToken);
+            try
+            {
+                await handle.Ready.WaitAsync(ConnectTimeout, time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                throw new LumeServiceException($"could not reach the broker within {ConnectTimeout.TotalSeconds:0} s; is it running, at the address LUME_BROKER names?");
+            }
+
             var clock = Stopwatch.StartNew();
-            await bus.Publish(new RunRequested(runId, flow, version, parameters, time.GetUtcNow()), cancellationToken);
-            var first = await Task.WhenAny(accepted.Task, ended.Task, Task.Delay(AcceptTimeout, time, cancellationToken));
+            await bus.Publish(new RunRequested(runId, flow, version, parameters, time.GetUtcNow(), timeoutSeconds), cancellationToken);
+            requested = true;
+            await Task.WhenAny(accepted.Task, ended.Task, Task.Delay(AcceptTimeout, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
+            RunSnapshot? snapshot = null;
             if (!accepted.Task.IsCompleted && !ended.Task.IsCompleted)
-                throw new LumeServiceException($"no Scheduler answered the run request within {AcceptTimeout.TotalSeconds:0} s; is it running, on the broker LUME_BROKER names?");
-            if (!wait && first == accepted.Task)
+            {
+                // Stored but unannounced (a Scheduler that crashed in between and came back): the run is there, and goes on.
+                snapshot = await TryGetAsync(runId, cancellationToken) ?? throw new LumeServiceException(
+                    $"no Scheduler answered the run request within {AcceptTimeout.TotalSeconds:0} s; is it running, on the broker LUME_BROKER names?");
+            }
+
+            if (!wait && !ended.Task.IsCompleted)
                 return new RunOutcome(runId, flow, null, null, clock.Elapsed);
-            var failure = await ended.Task.WaitAsync(cancellationToken);
+            var end = await WaitForEndAsync(runId, ended.Task, cancellationToken);
             clock.Stop();
-            var snapshot = failure?.Kind == RunFailureKind.Rejected ? null : await GetAsync(runId, cancellationToken);
-            return new RunOutcome(runId, flow, failure, snapshot, clock.Elapsed);
+            if (end is RunFailed { Kind: RunFailureKind.Rejected } rejected)
+                return new RunOutcome(runId, flow, rejected, null, clock.Elapsed);
+            snapshot = end is RunSnapshot stored ? stored : await GetAsync(runId, cancellationToken);
+            return new RunOutcome(runId, flow, end as RunFailed ?? FailureOf(snapshot), snapshot, clock.Elapsed, end as RunCancelled ?? CancellationOf(snapshot));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && requested && !ended.Task.IsCompleted)
+        {
+            // Interrupted: the run goes with the command, so nothing is left running that nobody waits for.
+            if (cancelOnInterrupt)
+                await TryCancelAsync(runId, "interrupted: the client that started it was stopped (Ctrl+C)");
+            throw new RunInterruptedException(runId, cancelOnInterrupt, cancellationToken);
         }
         finally
         {
@@ -99,11 +150,76 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         }
     }
 
+    // The end as heard (RunCompleted, RunFailed, RunCancelled), or the run's final state as asked for when no end came.
+    async Task<object> WaitForEndAsync(Guid runId, Task<object> ended, CancellationToken cancellationToken)
+    {
+        var lastAnswer = time.GetUtcNow();
+        while (true)
+        {
+            await Task.WhenAny(ended, Task.Delay(PollInterval, time, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+            if (ended.IsCompleted)
+                return await ended;
+            var snapshot = await TryGetAsync(runId, cancellationToken);
+            if (snapshot is not null)
+            {
+                lastAnswer = time.GetUtcNow();
+                if (snapshot.State != "running")
+                    return await Task.WhenAny(ended, Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken)) == ended ? await ended : snapshot;
+            }
+            else if (time.GetUtcNow() - lastAnswer > SchedulerSilence)
+                throw new LumeServiceException(
+                    $"the Scheduler has not answered for {SchedulerSilence.TotalSeconds:0} s; run {runId} may still go on (see lume runs show {runId})");
+        }
+    }
+
+    static RunFailed? FailureOf(RunSnapshot? snapshot) => snapshot is { State: "failed" }
+        ? new RunFailed(snapshot.RunId, snapshot.Flow, snapshot.FailedTask is null ? RunFailureKind.Interrupted : RunFailureKind.TaskFailed,
+            snapshot.FailedTask, "FlowFailed", $"run {snapshot.RunId} of flow '{snapshot.Flow}' failed: {snapshot.Error}", [], snapshot.FinishedAt ?? default)
+        : null;
+
+    static RunCancelled? CancellationOf(RunSnapshot? snapshot) => snapshot is { State: "cancelled" }
+        ? new RunCancelled(snapshot.RunId, snapshot.Flow, snapshot.Error ?? "cancelled", snapshot.FinishedAt ?? default)
+        : null;
+
     /// <summary>The stored state of a run, or null when the Scheduler does not know it.</summary>
     public async Task<RunSnapshot?> GetAsync(Guid runId, CancellationToken cancellationToken = default)
     {
         var response = await clients.CreateRequestClient<GetRun>().GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId), cancellationToken);
         return response.Message as RunSnapshot;
+    }
+
+    async Task<RunSnapshot?> TryGetAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = clients.CreateRequestClient<GetRun>(RequestTimeout.After(s: 5));
+            return (await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId), cancellationToken)).Message as RunSnapshot;
+        }
+        catch (RequestTimeoutException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Cancels a run: its state afterwards (cancelled, or how it had already ended), or null when the Scheduler does not know it.</summary>
+    public async Task<RunSnapshot?> CancelAsync(Guid runId, string reason, CancellationToken cancellationToken = default)
+    {
+        var response = await clients.CreateRequestClient<CancelRun>().GetResponse<RunSnapshot, RunNotFound>(new CancelRun(runId, reason), cancellationToken);
+        return response.Message as RunSnapshot;
+    }
+
+    async Task TryCancelAsync(Guid runId, string reason)
+    {
+        try
+        {
+            var client = clients.CreateRequestClient<CancelRun>(RequestTimeout.After(ms: (int)CancelTimeout.TotalMilliseconds));
+            await client.GetResponse<RunSnapshot, RunNotFound>(new CancelRun(runId, reason));
+        }
+        catch (RequestTimeoutException)
+        {
+            Console.Error.WriteLine($"warning: could not confirm that run {runId} was cancelled; see lume runs show {runId}");
+        }
     }
 
     /// <summary>The most recent runs, newest first.</summary>

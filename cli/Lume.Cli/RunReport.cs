@@ -25,6 +25,12 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         var colour = outcome.Succeeded ? "green" : "red";
         console.MarkupLine(
             $"[{colour}]Run {outcome.RunId} of {Markup.Escape(snapshot.Flow)} {snapshot.State}[/] in {Duration(outcome.Elapsed)}");
+        if (outcome.Cancellation is { } cancelled)
+        {
+            console.MarkupLine($"[yellow]cancelled: {Markup.Escape(cancelled.Reason)}[/]");
+            return;
+        }
+
         if (outcome.Failure is { } failure)
         {
             console.MarkupLine($"[red]{Markup.Escape(failure.ErrorType)}: task '{Markup.Escape(failure.FailedTask ?? "?")}' failed: " +
@@ -70,6 +76,9 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         "completed" => "[green]completed[/]",
         "failed" => "[red]failed[/]",
         "skipped" => "[grey]skipped[/]",
+        "cancelled" => "[yellow]cancelled[/]",
+        "timed_out" => "[red]timed_out[/]",
+        "retrying" => "[yellow]retrying[/]",
         _ => Markup.Escape(state),
     };
 

@@ -14,8 +14,8 @@ namespace Lume.Scheduler;
 public static class SchedulerExtensions
 {
     /// <summary>
-    /// The Scheduler: consumes RunRequested, TaskStarted, TaskCompleted, TaskFailed, RegisterWorker, WorkerHeartbeat,
-    /// GetRun, ListRuns and ListFlows; publishes RunAccepted, RunCompleted and RunFailed, and sends TaskReady to the
+    /// The Scheduler: consumes RunRequested, CancelRun, TaskStarted, TaskCompleted, TaskFailed, RegisterWorker, WorkerHeartbeat,
+    /// GetRun, ListRuns and ListFlows; publishes RunAccepted, RunCompleted, RunFailed and RunCancelled, and sends TaskReady to the
     /// queue of each run's worker pool. Runs and registered flows are kept in SQLite under the data folder.
     /// </summary>
     public static IHostApplicationBuilder AddLumeScheduler(this IHostApplicationBuilder builder)
@@ -34,13 +34,17 @@ public static class SchedulerExtensions
         services.AddSingleton<FlowRegistry>();
         services.AddSingleton<WorkerDirectory>();
         services.AddSingleton<ActiveRuns>();
+        services.AddSingleton<RunTimers>();
+        services.AddSingleton<RunPipeline>();
         services.AddHostedService<RunStoreInitializer>();
+        services.AddHostedService<RunRecovery>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<RunRequestedConsumer, RunRequestedDefinition>();
             bus.AddConsumer<TaskStartedConsumer, TaskStartedDefinition>();
             bus.AddConsumer<TaskCompletedConsumer, TaskCompletedDefinition>();
             bus.AddConsumer<TaskFailedConsumer, TaskFailedDefinition>();
+            bus.AddConsumer<CancelRunConsumer, CancelRunDefinition>();
             bus.AddConsumer<GetRunConsumer, GetRunDefinition>();
             bus.AddConsumer<ListRunsConsumer, ListRunsDefinition>();
             bus.AddConsumer<RegisterWorkerConsumer, RegisterWorkerDefinition>();

@@ -2,22 +2,34 @@ using Lume.Contracts;
 using Lume.Hosting;
 using Lume.Tasks;
 using MassTransit;
+using MassTransit.RetryPolicies;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Lume.TaskWorker;
 
 /// <summary>
-/// Runs the task named in TaskReady and reports TaskCompleted or TaskFailed; and TaskStarted first, if the task
-/// is still running after <see cref="WorkerOptions.ReportStartedAfterMs"/>.
+/// Runs the attempt named in TaskReady and reports TaskCompleted or TaskFailed, with the attempt's token; and TaskStarted
+/// first, if the task is still running after <see cref="WorkerOptions.ReportStartedAfterMs"/>, or at once if it has a
+/// timeout (the Scheduler watches that too, in case this worker stops answering).
 /// </summary>
 public sealed class TaskReadyConsumer(
-    TaskRegistry registry, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time, ILogger<TaskReadyConsumer> logger)
+    TaskRegistry registry, RunCancellations cancellations, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time,
+    ILogger<TaskReadyConsumer> logger)
     : IConsumer<TaskReady>
 {
+    // A report must get out once the task has run, or the run waits: keep trying while the broker is away, never run the task again for it.
+    static readonly IRetryPolicy ReportRetry = Retry.Exponential(int.MaxValue, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
+
     public async Task Consume(ConsumeContext<TaskReady> context)
     {
         var ready = context.Message;
+        if (cancellations.IsCancelled(ready.RunId))
+        {
+            logger.LogDebug("Task {TaskSlug} of cancelled run {RunId} not started", ready.TaskSlug, ready.RunId);
+            return;
+        }
+
         var worker = options.Value.Name;
         var started = time.GetUtcNow();
         using var activity = LumeTelemetry.Source.StartActivity($"task {ready.TaskSlug}");
@@ -32,38 +44,76 @@ public sealed class TaskReadyConsumer(
         LumeTelemetry.TaskQueueWait.Record((started - ready.ReadyAt).TotalSeconds, tags);
         if (context.ReceiveContext.Redelivered)
             LumeTelemetry.TasksRetried.Add(1, tags);
-        var reportAfter = TimeSpan.FromMilliseconds(options.Value.ReportStartedAfterMs);
+        var timeout = ready.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
+        var reportAfter = timeout is null ? TimeSpan.FromMilliseconds(options.Value.ReportStartedAfterMs) : TimeSpan.Zero;
+        var startedReport = new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started);
         if (reportAfter == TimeSpan.Zero)
-            await context.Publish(new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started));
+            await context.Publish(startedReport);
 
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = ready.RunId, ["TaskSlug"] = ready.TaskSlug });
-        var taskContext = new TaskContext(ready.RunId, ready.Flow, ready.TaskSlug, ready.TaskType, ready.Attempt, services, context.CancellationToken);
+        // The task's token fires when the worker stops, the run is cancelled, or the attempt's time is up.
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        using var timer = timeout is { } limit ? new CancellationTokenSource(limit, time) : null;
+        using var timedOut = timer?.Token.Register(attempt.Cancel);
+        using var tracked = cancellations.Track(ready.RunId, attempt);
+        var taskContext = new TaskContext(ready.RunId, ready.Flow, ready.TaskSlug, ready.TaskType, ready.Attempt, services, attempt.Token);
+        object report;
         try
         {
             var running = registry.RunAsync(ready.Inputs, taskContext);
-            if (reportAfter > TimeSpan.Zero && !running.IsCompleted && !await FinishesWithin(running, reportAfter, context.CancellationToken))
-                await context.Publish(new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started));
+            if (reportAfter > TimeSpan.Zero && !running.IsCompleted && !await FinishesWithin(running, reportAfter, attempt.Token))
+                await context.Publish(startedReport);
             var result = await running;
             var finished = time.GetUtcNow();
-            LumeTelemetry.TasksCompleted.Add(1, tags);
-            LumeTelemetry.TaskDuration.Record((finished - started).TotalSeconds, tags);
-            await context.Publish(new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, result, worker, started, finished));
+            var size = result.GetRawText().Length;
+            report = size <= TaskLimits.MaxResultBytes
+                ? new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, result, worker, started, finished)
+                : Failure(ready, TaskErrors.ResultTooLarge,
+                    $"task '{ready.TaskSlug}' returned {size} bytes of JSON, over the limit of {TaskLimits.MaxResultBytes}; " +
+                    "save large data with save_file or save_db_result and return its rep", retryable: false);
+            if (report is TaskCompleted)
+            {
+                LumeTelemetry.TasksCompleted.Add(1, tags);
+                LumeTelemetry.TaskDuration.Record((finished - started).TotalSeconds, tags);
+            }
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
             throw; // the worker is stopping: leave the message to be delivered again, not reported as failed
         }
+        catch (OperationCanceledException) when (cancellations.IsCancelled(ready.RunId))
+        {
+            logger.LogInformation("Task {TaskSlug} of run {RunId} stopped: the run was cancelled", ready.TaskSlug, ready.RunId);
+            return; // the run has ended; a report would change nothing
+        }
+        catch (OperationCanceledException) when (timer?.IsCancellationRequested == true)
+        {
+            report = Failure(ready, TaskErrors.TimedOut, $"task '{ready.TaskSlug}' ran past its timeout of {ready.TimeoutSeconds} s", retryable: true);
+        }
         catch (Exception e)
         {
-            var (type, retryable) = e is TaskFailedException failed ? (failed.ErrorType, failed.Retryable) : (e.GetType().Name, false);
-            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, $"{type}: {e.Message}");
-            LumeTelemetry.TasksFailed.Add(1, tags);
-            LumeTelemetry.TaskDuration.Record((time.GetUtcNow() - started).TotalSeconds, tags);
+            // A task's own error says whether a retry could help; bad arguments never get better; any other exception may be transient.
+            var (type, retryable) = e is TaskFailedException failed ? (failed.ErrorType, failed.Retryable) : (e.GetType().Name, !IsBadInput(e));
             logger.LogInformation(e is TaskFailedException ? null : e, "Task {TaskSlug} of run {RunId} failed: {ErrorType}: {Message}",
                 ready.TaskSlug, ready.RunId, type, e.Message);
-            await context.Publish(new TaskFailed(ready.RunId, ready.TaskSlug, ready.Attempt, type, e.Message, retryable, worker, time.GetUtcNow()));
+            report = Failure(ready, type, e.Message, retryable);
         }
+
+        if (report is TaskFailed failure)
+        {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, $"{failure.ErrorType}: {failure.Message}");
+            LumeTelemetry.TasksFailed.Add(1, tags);
+            LumeTelemetry.TaskDuration.Record((failure.FinishedAt - started).TotalSeconds, tags);
+        }
+
+        await ReportRetry.Retry(context, c => c.Publish(report, report.GetType(), c.CancellationToken));
+
+        TaskFailed Failure(TaskReady task, string type, string message, bool retryable) =>
+            new(task.RunId, task.TaskSlug, task.Attempt, task.Token, type, message, retryable, worker, time.GetUtcNow());
     }
+
+    static bool IsBadInput(Exception e) =>
+        e is ArgumentException or FormatException or InvalidCastException or System.Text.Json.JsonException or KeyNotFoundException;
 
     async Task<bool> FinishesWithin(Task running, TimeSpan limit, CancellationToken cancellationToken)
     {

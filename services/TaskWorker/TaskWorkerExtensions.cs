@@ -13,8 +13,16 @@ namespace Lume.TaskWorker;
 public static class TaskWorkerExtensions
 {
     /// <summary>
+    /// The built-in service tasks retry a FileService or Results service that did not answer (ServiceUnavailable), and
+    /// nothing else: 10 more attempts, 2 s apart at first, doubling up to 30 s, so an outage of a few minutes delays a
+    /// run instead of failing it. Bad input fails at once.
+    /// </summary>
+    public static readonly RetryPolicy ServiceUnavailableRetry = new(10, 2, 2, 30, 0.2, [TaskErrors.ServiceUnavailable]);
+
+
+    /// <summary>
     /// The TaskWorker with the built-in tasks (<c>configure_lume_services</c>, <c>save_file</c>, <c>load_file</c>,
-    /// <c>save_db_result</c>, <c>load_db_result</c>): consumes TaskReady, publishes TaskStarted and TaskCompleted or
+    /// <c>save_db_result</c>, <c>load_db_result</c>): consumes TaskReady and RunCancelled, publishes TaskStarted and TaskCompleted or
     /// TaskFailed, sends SaveFile and LoadFile to the FileService and StoreResult and LoadResult to the Results service.
     /// Add your own tasks with <c>services.AddLumeTask(...)</c>. At start it checks that every flow this host
     /// defines uses only task types it offers.
@@ -32,16 +40,24 @@ public static class TaskWorkerExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<TaskRegistry>();
+        services.AddSingleton<RunCancellations>();
         services.AddLumeTask<ConfigureLumeServices>("configure_lume_services");
-        services.AddLumeTask<SaveFileTask>("save_file");
-        services.AddLumeTask<LoadFileTask>("load_file");
-        services.AddLumeTask<SaveDbResultTask>("save_db_result");
-        services.AddLumeTask<LoadDbResultTask>("load_db_result");
+        services.AddLumeTask<SaveFileTask>("save_file", ServiceUnavailableRetry);
+        services.AddLumeTask<LoadFileTask>("load_file", ServiceUnavailableRetry);
+        services.AddLumeTask<SaveDbResultTask>("save_db_result", ServiceUnavailableRetry);
+        services.AddLumeTask<LoadDbResultTask>("load_db_result", ServiceUnavailableRetry);
         services.AddHostedService<FlowTaskTypeCheck>();
         services.AddHostedService<WorkerRegistration>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<TaskReadyConsumer, TaskReadyConsumerDefinition>();
+            // Every worker hears every cancellation, on a queue of its own that goes away with it.
+            bus.AddConsumer<RunCancelledConsumer>().Endpoint(e =>
+            {
+                e.Name = "lume-worker-cancellations";
+                e.InstanceId = NewId.Next().ToString("N");
+                e.Temporary = true;
+            });
             bus.AddRequestClient<SaveFile>(LumeQueues.Address(LumeQueues.Files));
             bus.AddRequestClient<LoadFile>(LumeQueues.Address(LumeQueues.Files));
             bus.AddRequestClient<StoreResult>(LumeQueues.Address(LumeQueues.Results));

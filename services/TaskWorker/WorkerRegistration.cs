@@ -57,7 +57,7 @@ public sealed class WorkerRegistration(
             worker.Name,
             worker.Pool,
             registry.Names.Order(StringComparer.Ordinal).ToArray(),
-            flows.Select(f => JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(f))).ToArray(),
+            flows.Select(f => JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(registry.WithDefaults(f)))).ToArray(),
             time.GetUtcNow());
         var client = clients.CreateRequestClient<RegisterWorker>(RequestTimeout.After(s: (int)FirstAnswerTimeout.TotalSeconds));
         var answer = await client.GetResponse<WorkerRegistered>(request, cancellationToken);
@@ -88,6 +88,11 @@ public sealed class WorkerRegistration(
             catch (Exception e) when (e is RequestTimeoutException or FlowDefinitionException)
             {
                 logger.LogWarning("Registering with the Scheduler failed: {Message}", e.Message);
+            }
+            catch (Exception e)
+            {
+                // A broker that is away (closed channel, connection refused) comes back; the loop must outlive it.
+                logger.LogWarning("Heartbeat failed, trying again in {Interval}: {Error}", interval, e.Message);
             }
         }
     }

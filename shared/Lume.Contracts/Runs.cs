@@ -5,12 +5,15 @@ namespace Lume.Contracts;
 /// <summary>Asks the Scheduler to start a run of a flow. The run id is chosen by the client so it can follow the run.</summary>
 /// <param name="Version">A flow version, or null for the newest one the Scheduler knows.</param>
 /// <param name="Parameters">One JSON value per declared flow parameter.</param>
+/// <param name="TimeoutSeconds">Cancel the run if it has not ended this long after it was accepted; null: the flow's own timeout, if any.</param>
+/// <remarks>A request whose run id the Scheduler already knows starts nothing: a client may safely send it again.</remarks>
 public sealed record RunRequested(
     Guid RunId,
     string Flow,
     string? Version,
     IReadOnlyDictionary<string, JsonElement> Parameters,
-    DateTimeOffset RequestedAt);
+    DateTimeOffset RequestedAt,
+    double? TimeoutSeconds = null);
 
 /// <summary>The Scheduler stored the run and released its first tasks.</summary>
 public sealed record RunAccepted(Guid RunId, string Flow, string Version, int TaskCount, DateTimeOffset AcceptedAt);
@@ -26,6 +29,9 @@ public enum RunFailureKind
 
     /// <summary>A task failed; tasks downstream of it were skipped.</summary>
     TaskFailed,
+
+    /// <summary>The embedded process that ran the run ended before the run did.</summary>
+    Interrupted,
 }
 
 /// <summary>A run ended without completing, or its request was rejected.</summary>
@@ -40,6 +46,15 @@ public sealed record RunFailed(
     string Message,
     IReadOnlyList<string> Problems,
     DateTimeOffset FinishedAt);
+
+/// <summary>Asks the Scheduler to cancel a run: tasks not started never start, running ones see their cancellation token fire.</summary>
+public sealed record CancelRun(Guid RunId, string Reason);
+
+/// <summary>
+/// The run was cancelled (by <see cref="CancelRun"/>, or because it ran past its timeout). Workers cancel the run's
+/// tasks they hold when they hear it.
+/// </summary>
+public sealed record RunCancelled(Guid RunId, string Flow, string Reason, DateTimeOffset FinishedAt);
 
 /// <summary>Asks the Scheduler for the stored state of a run; answered with <see cref="RunSnapshot"/> or <see cref="RunNotFound"/>.</summary>
 public sealed record GetRun(Guid RunId);
@@ -72,5 +87,18 @@ public sealed record TaskSnapshot(
     string? Error,
     string? Worker,
     DateTimeOffset? ReadyAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    IReadOnlyList<AttemptSnapshot>? PastAttempts = null,
+    DateTimeOffset? RetryAt = null);
+
+/// <summary>An attempt of a task that ended without completing it, followed by another attempt or by the task's end.</summary>
+/// <param name="Outcome"><c>failed</c>, <c>timed_out</c> or <c>lost</c> (its worker went away).</param>
+public sealed record AttemptSnapshot(
+    int Attempt,
+    string Outcome,
+    string? ErrorType,
+    string? Error,
+    string? Worker,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt);

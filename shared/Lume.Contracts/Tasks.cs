@@ -2,37 +2,70 @@ using System.Text.Json;
 
 namespace Lume.Contracts;
 
-/// <summary>A task whose upstream tasks are all done, with its inputs resolved to JSON values.</summary>
+/// <summary>
+/// An attempt of a task whose upstream tasks are all done, with its inputs resolved to JSON values.
+/// <paramref name="Token"/> is known only to the Scheduler and to the worker that takes this message: a report of the
+/// attempt is accepted only when it carries it back.
+/// </summary>
+/// <param name="TimeoutSeconds">How long the attempt may run; the worker cancels it then and reports it timed out. Null: no limit.</param>
 public sealed record TaskReady(
     Guid RunId,
     string Flow,
     string TaskSlug,
     string TaskType,
     int Attempt,
+    Guid Token,
     IReadOnlyDictionary<string, JsonElement> Inputs,
-    DateTimeOffset ReadyAt);
+    DateTimeOffset ReadyAt,
+    double? TimeoutSeconds = null);
 
-/// <summary>A worker picked up a task.</summary>
+/// <summary>A worker picked up a task, and it has been running for a while (or it has a timeout, which the Scheduler also watches).</summary>
 public sealed record TaskStarted(Guid RunId, string TaskSlug, int Attempt, string Worker, DateTimeOffset StartedAt);
 
-/// <summary>A task returned; its result is JSON.</summary>
+/// <summary>A task returned; its result is JSON, at most <see cref="TaskLimits.MaxResultBytes"/> long.</summary>
 public sealed record TaskCompleted(
     Guid RunId,
     string TaskSlug,
     int Attempt,
+    Guid Token,
     JsonElement Result,
     string Worker,
     DateTimeOffset StartedAt,
     DateTimeOffset FinishedAt);
 
-/// <summary>A task threw, or could not be run at all.</summary>
-/// <param name="Retryable">Whether running the task again could succeed (a transient fault) or not (bad input, a bug).</param>
+/// <summary>A task threw, timed out, or could not be run at all.</summary>
+/// <param name="ErrorType">The exception's type name, or a name of <see cref="TaskErrors"/>.</param>
+/// <param name="Retryable">Whether running the task again could succeed (a transient fault) or not (bad input).</param>
 public sealed record TaskFailed(
     Guid RunId,
     string TaskSlug,
     int Attempt,
+    Guid Token,
     string ErrorType,
     string Message,
     bool Retryable,
     string Worker,
     DateTimeOffset FinishedAt);
+
+/// <summary>Error types that Lume itself gives a task attempt.</summary>
+public static class TaskErrors
+{
+    /// <summary>The attempt ran past its timeout (on the worker, or on a worker that stopped answering).</summary>
+    public const string TimedOut = "TimedOut";
+
+    /// <summary>The task's result is larger than <see cref="TaskLimits.MaxResultBytes"/>.</summary>
+    public const string ResultTooLarge = "ResultTooLarge";
+
+    /// <summary>A service the task asked (FileService, Results) did not answer in time: worth another attempt.</summary>
+    public const string ServiceUnavailable = "ServiceUnavailable";
+}
+
+/// <summary>Limits of task messages.</summary>
+public static class TaskLimits
+{
+    /// <summary>
+    /// A task result travels in TaskCompleted and in the TaskReady of every task that takes it: 1 MiB of JSON at most.
+    /// Larger data goes in a file (<c>save_file</c>) or a stored result (<c>save_db_result</c>), whose rep is the result.
+    /// </summary>
+    public const int MaxResultBytes = 1 << 20;
+}

@@ -20,9 +20,10 @@ namespace Lume.Flows;
 public static class Flow
 {
     /// <summary>Builds and checks a flow; a broken graph throws <see cref="FlowDefinitionException"/> listing every problem.</summary>
-    public static FlowDefinition Define(string name, Action<FlowBuilder> body, string version = "1")
+    /// <param name="timeout">Cancel a run of the flow that has not ended this long after it was accepted.</param>
+    public static FlowDefinition Define(string name, Action<FlowBuilder> body, string version = "1", TimeSpan? timeout = null)
     {
-        var builder = new FlowBuilder(name, version);
+        var builder = new FlowBuilder(name, version, timeout);
         body(builder);
         var flow = builder.Build();
         var problems = FlowChecks.CheckGraph(flow);
@@ -37,11 +38,13 @@ public sealed class FlowBuilder
     readonly string _version;
     readonly List<FlowParameter> _parameters = [];
     readonly List<TaskRef> _tasks = [];
+    readonly TimeSpan? _timeout;
 
-    internal FlowBuilder(string name, string version)
+    internal FlowBuilder(string name, string version, TimeSpan? timeout)
     {
         _name = name;
         _version = version;
+        _timeout = timeout;
     }
 
     /// <summary>Declares a required flow parameter.</summary>
@@ -111,7 +114,8 @@ public sealed class FlowBuilder
         _name,
         _version,
         _parameters.ToArray(),
-        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray())).ToArray());
+        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds)).ToArray(),
+        _timeout?.TotalSeconds);
 }
 
 /// <summary>A flow parameter, passed as a task argument.</summary>
@@ -138,6 +142,29 @@ public sealed class TaskRef
     internal IReadOnlyDictionary<string, TaskInput> Inputs { get; }
 
     internal IReadOnlyList<string> UpstreamSlugs => _upstream;
+
+    internal RetryPolicy? RetryPolicy { get; private set; }
+
+    internal double? TimeoutSeconds { get; private set; }
+
+    /// <summary>
+    /// Retries a failed attempt up to <paramref name="retries"/> times, the first after <paramref name="delay"/>, each
+    /// next one <paramref name="backoff"/> times later than the one before (at most <paramref name="maxDelay"/>),
+    /// spread by <paramref name="jitter"/> (a fraction of the delay). Only the error types in <paramref name="on"/> are
+    /// retried when it is given; otherwise every error the task does not mark as final.
+    /// </summary>
+    public TaskRef Retry(int retries, TimeSpan? delay = null, double backoff = 1, TimeSpan? maxDelay = null, double jitter = 0, params string[] on)
+    {
+        RetryPolicy = new RetryPolicy(retries, delay?.TotalSeconds ?? 0, backoff, maxDelay?.TotalSeconds, jitter, on.Length == 0 ? null : on);
+        return this;
+    }
+
+    /// <summary>Cancels an attempt that runs longer than <paramref name="timeout"/>; it counts as failed with error type TimedOut, and may be retried.</summary>
+    public TaskRef Timeout(TimeSpan timeout)
+    {
+        TimeoutSeconds = timeout.TotalSeconds;
+        return this;
+    }
 
     /// <summary>Runs this task only after <paramref name="upstream"/> are done, although it takes none of their results.</summary>
     public TaskRef SetUpstream(params TaskRef[] upstream)

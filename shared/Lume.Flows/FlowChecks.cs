@@ -50,16 +50,39 @@ public static class FlowChecks
                 }
             }
 
+            if (task.TimeoutSeconds is { } timeout && !(timeout > 0 && timeout <= MaxSeconds))
+                problems.Add($"{at}: timeout_seconds must be above 0 and at most {MaxSeconds} (a year), not {timeout}");
+            if (task.Retry is { } retry)
+                problems.AddRange(CheckRetry(retry).Select(p => $"{at}: retry: {p}"));
             foreach (var upstream in task.Upstream.Where(u => !slugs.Contains(u)))
                 problems.Add($"{at}: upstream task '{upstream}' is not in the flow");
             if (FlowDefinition.UpstreamOf(task).Contains(task.Slug))
                 problems.Add($"{at}: the task depends on itself");
         }
 
+        if (flow.TimeoutSeconds is { } runTimeout && !(runTimeout > 0 && runTimeout <= MaxSeconds))
+            problems.Add($"{where}: timeout_seconds must be above 0 and at most {MaxSeconds} (a year), not {runTimeout}");
         var cycle = FindCycle(flow);
         if (cycle is not null)
             problems.Add($"{where}: the tasks form a cycle: {string.Join(" -> ", cycle)}");
         return problems;
+    }
+
+    /// <summary>The longest timeout or retry delay a flow may ask for: a year.</summary>
+    public const double MaxSeconds = 365 * 24 * 3600;
+
+    static IEnumerable<string> CheckRetry(RetryPolicy retry)
+    {
+        if (retry.Retries is < 0 or > 1000)
+            yield return $"retries must be between 0 and 1000, not {retry.Retries}";
+        if (!(retry.DelaySeconds >= 0 && retry.DelaySeconds <= MaxSeconds))
+            yield return $"delay_seconds must be between 0 and {MaxSeconds}, not {retry.DelaySeconds}";
+        if (!(retry.Backoff >= 1 && retry.Backoff <= 100))
+            yield return $"backoff must be between 1 and 100, not {retry.Backoff}";
+        if (retry.MaxDelaySeconds is { } max && !(max >= 0 && max <= MaxSeconds))
+            yield return $"max_delay_seconds must be between 0 and {MaxSeconds}, not {max}";
+        if (!(retry.Jitter >= 0 && retry.Jitter <= 1))
+            yield return $"jitter must be between 0 and 1, not {retry.Jitter}";
     }
 
     /// <summary>

@@ -8,7 +8,8 @@ public sealed record FlowDefinition(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("version")] string Version,
     [property: JsonPropertyName("parameters")] IReadOnlyList<FlowParameter> Parameters,
-    [property: JsonPropertyName("tasks")] IReadOnlyList<TaskNode> Tasks)
+    [property: JsonPropertyName("tasks")] IReadOnlyList<TaskNode> Tasks,
+    [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null)
 {
     /// <summary>The task with this slug, or null.</summary>
     public TaskNode? FindTask(string slug) => Tasks.FirstOrDefault(t => t.Slug == slug);
@@ -28,11 +29,49 @@ public sealed record FlowParameter(
 /// <param name="Type">The registered task type a worker runs.</param>
 /// <param name="Inputs">Argument name to where its value comes from.</param>
 /// <param name="Upstream">Extra tasks that must be done first although no output of theirs is used (Prefect's <c>set_upstream</c>).</param>
+/// <param name="Retry">How failed attempts are retried; null: they are not.</param>
+/// <param name="TimeoutSeconds">How long one attempt may run before it is cancelled and counted as timed out; null: no limit.</param>
 public sealed record TaskNode(
     [property: JsonPropertyName("slug")] string Slug,
     [property: JsonPropertyName("type")] string Type,
     [property: JsonPropertyName("inputs")] IReadOnlyDictionary<string, TaskInput> Inputs,
-    [property: JsonPropertyName("upstream")] IReadOnlyList<string> Upstream);
+    [property: JsonPropertyName("upstream")] IReadOnlyList<string> Upstream,
+    [property: JsonPropertyName("retry"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RetryPolicy? Retry = null,
+    [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null);
+
+/// <summary>
+/// Retries of a task: after the n-th failed attempt (n = 1, 2, ...) the next one starts
+/// <c>min(DelaySeconds * Backoff^(n-1), MaxDelaySeconds)</c> seconds later, give or take <c>Jitter</c> of it.
+/// </summary>
+/// <param name="Retries">How many attempts may follow the first one.</param>
+/// <param name="Backoff">The factor the delay grows by with each attempt; 1 keeps it constant.</param>
+/// <param name="Jitter">A fraction (0 to 1) of each delay by which it is spread at random, so that retries of many tasks don't arrive together.</param>
+/// <param name="RetryOn">
+/// The error types retried; null or empty: every error a task does not mark as final (bad input is final: see
+/// <c>TaskFailedException.Retryable</c>). A timed-out attempt has the error type <c>TimedOut</c>.
+/// </param>
+public sealed record RetryPolicy(
+    [property: JsonPropertyName("retries")] int Retries,
+    [property: JsonPropertyName("delay_seconds")] double DelaySeconds = 0,
+    [property: JsonPropertyName("backoff")] double Backoff = 1,
+    [property: JsonPropertyName("max_delay_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? MaxDelaySeconds = null,
+    [property: JsonPropertyName("jitter")] double Jitter = 0,
+    [property: JsonPropertyName("retry_on"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? RetryOn = null)
+{
+    /// <summary>Whether a failed attempt number <paramref name="attempt"/> with this error is followed by another.</summary>
+    public bool ShouldRetry(int attempt, string errorType, bool retryable) =>
+        attempt <= Retries && (RetryOn is { Count: > 0 } list ? list.Contains(errorType) : retryable);
+
+    /// <summary>The wait before the attempt after <paramref name="attempt"/>; <paramref name="random"/> (0 to 1) spreads it by the jitter.</summary>
+    public TimeSpan DelayAfter(int attempt, double random)
+    {
+        var delay = DelaySeconds * Math.Pow(Backoff, attempt - 1);
+        if (MaxDelaySeconds is { } max)
+            delay = Math.Min(delay, max);
+        delay *= 1 + Jitter * (2 * random - 1);
+        return TimeSpan.FromSeconds(Math.Max(0, delay));
+    }
+}
 
 /// <summary>Where a task argument's value comes from.</summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "from")]

@@ -15,6 +15,10 @@ public static class LumeTelemetry
     public static readonly Counter<long> RunsStarted = Meter.CreateCounter<long>("lume.runs.started", description: "Runs accepted by the Scheduler");
     public static readonly Counter<long> RunsCompleted = Meter.CreateCounter<long>("lume.runs.completed", description: "Runs whose every task completed");
     public static readonly Counter<long> RunsFailed = Meter.CreateCounter<long>("lume.runs.failed", description: "Runs that failed or were rejected");
+    public static readonly Counter<long> RunsCancelled = Meter.CreateCounter<long>("lume.runs.cancelled", description: "Runs cancelled by a request or by their timeout");
+    public static readonly Counter<long> EventsDropped = Meter.CreateCounter<long>(
+        "lume.scheduler.events_dropped", description: "Events the Scheduler did not apply (unknown run, stale attempt, forged or oversized report), by reason");
+    public static readonly Counter<long> TasksRetriedByPolicy = Meter.CreateCounter<long>("lume.tasks.retries", description: "Attempts that failed or timed out and are followed by another");
     public static readonly UpDownCounter<long> RunsInProgress = Meter.CreateUpDownCounter<long>("lume.runs.in_progress", description: "Runs accepted and not yet finished");
     public static readonly Counter<long> TasksStarted = Meter.CreateCounter<long>("lume.tasks.started", description: "Task executions begun by workers");
     public static readonly Counter<long> TasksCompleted = Meter.CreateCounter<long>("lume.tasks.completed", description: "Task executions that returned a result");

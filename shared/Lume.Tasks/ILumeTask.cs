@@ -19,7 +19,8 @@ public sealed record TaskContext(
 
 /// <summary>
 /// A task ends with this error type and message, e.g. <c>EnvironmentNotConfigured</c>; any other exception
-/// is reported with its type name. <paramref name="retryable"/> says whether running it again could succeed.
+/// is reported with its type name, and counts as retryable. <paramref name="retryable"/> says whether running it again
+/// could succeed; the default, false, is for bad input, which a retry policy never retries.
 /// </summary>
 public sealed class TaskFailedException(string errorType, string message, bool retryable = false) : Exception(message)
 {

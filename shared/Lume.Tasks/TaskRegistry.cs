@@ -1,10 +1,11 @@
 using System.Text.Json;
+using Lume.Flows;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Lume.Tasks;
 
-/// <summary>A task type offered by this worker.</summary>
-public sealed record TaskRegistration(string Name, Func<IServiceProvider, ILumeTask> Create);
+/// <summary>A task type offered by this worker; <paramref name="DefaultRetry"/> applies to its calls in flows that set no retry policy of their own.</summary>
+public sealed record TaskRegistration(string Name, Func<IServiceProvider, ILumeTask> Create, RetryPolicy? DefaultRetry = null);
 
 /// <summary>The task types this worker offers, by name.</summary>
 public sealed class TaskRegistry
@@ -19,6 +20,14 @@ public sealed class TaskRegistry
     }
 
     public IReadOnlySet<string> Names => _tasks.Keys.ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The flow with each task's retry policy filled in from its task type's default, where the flow sets none.</summary>
+    public FlowDefinition WithDefaults(FlowDefinition flow) => flow with
+    {
+        Tasks = flow.Tasks.Select(t => t.Retry is null && _tasks.TryGetValue(t.Type, out var type) && type.DefaultRetry is { } retry
+            ? t with { Retry = retry }
+            : t).ToArray(),
+    };
 
     /// <summary>Runs a task and returns its result as JSON.</summary>
     public async Task<JsonElement> RunAsync(IReadOnlyDictionary<string, JsonElement> inputs, TaskContext context)
@@ -59,10 +68,11 @@ public static class TaskRegistrationExtensions
     }
 
     /// <summary>Registers a class as a task type; a new instance is made for each execution.</summary>
-    public static IServiceCollection AddLumeTask<TTask>(this IServiceCollection services, string name)
+    /// <param name="defaultRetry">The retry policy of the type's calls in flows that set none.</param>
+    public static IServiceCollection AddLumeTask<TTask>(this IServiceCollection services, string name, RetryPolicy? defaultRetry = null)
         where TTask : class, ILumeTask
     {
         services.AddTransient<TTask>();
-        return services.AddSingleton(new TaskRegistration(name, sp => sp.GetRequiredService<TTask>()));
+        return services.AddSingleton(new TaskRegistration(name, sp => sp.GetRequiredService<TTask>(), defaultRetry));
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
+using Lume.Scheduler.Runs;
 
 namespace Lume.Scheduler.Tests;
 
@@ -37,9 +38,12 @@ static class TestFlows
     public static Dictionary<string, JsonElement> Parameters(params (string Name, object? Value)[] values) =>
         values.ToDictionary(v => v.Name, v => Json(v.Value));
 
-    public static TaskCompleted Completed(Guid runId, string slug, object? result, int attempt = 1) =>
-        new(runId, slug, attempt, Json(result), "test-worker", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddSeconds(1));
+    /// <summary>The report the holder of the task's current attempt would send (another attempt's number, if given).</summary>
+    public static TaskCompleted Completed(RunRecord run, string slug, object? result, int? attempt = null) =>
+        new(run.RunId, slug, attempt ?? run.Tasks[slug].Attempt, run.Tasks[slug].Token, Json(result), "test-worker",
+            DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddSeconds(1));
 
-    public static TaskFailed Failed(Guid runId, string slug, int attempt = 1) =>
-        new(runId, slug, attempt, "InvalidOperationException", $"{slug} broke", false, "test-worker", DateTimeOffset.UnixEpoch);
+    /// <summary>A failure report of the task's current attempt; <paramref name="retryable"/> as the worker judged it.</summary>
+    public static TaskFailed Failed(RunRecord run, string slug, bool retryable = false, string errorType = "InvalidOperationException") =>
+        new(run.RunId, slug, run.Tasks[slug].Attempt, run.Tasks[slug].Token, errorType, $"{slug} broke", retryable, "test-worker", DateTimeOffset.UnixEpoch);
 }

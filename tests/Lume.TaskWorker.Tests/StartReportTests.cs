@@ -24,7 +24,7 @@ public sealed class StartReportTests
     static async Task<Guid> ReadyAsync(LumeTestHost host, string type, string input, int value)
     {
         var runId = Guid.NewGuid();
-        await host.Harness.Bus.Publish(new TaskReady(runId, "flow", "the_task", type, 1,
+        await host.Harness.Bus.Publish(new TaskReady(runId, "flow", "the_task", type, 1, Guid.NewGuid(),
             new Dictionary<string, JsonElement> { [input] = JsonSerializer.SerializeToElement(value) }, DateTimeOffset.UtcNow));
         return runId;
     }

@@ -18,16 +18,82 @@ public sealed class TaskReadyConsumerTests : IAsyncLifetime
         builder.AddLumeTaskWorker();
         builder.Services.AddLumeTask("append_text", (string text1, string text2) => text1 + text2);
         builder.Services.AddLumeTask("explode", string (string message) => throw new ArgumentException(message));
+        builder.Services.AddLumeTask("flaky_io", string (string message) => throw new IOException(message));
+        builder.Services.AddLumeTask("sleep", async (int ms, CancellationToken cancellationToken) =>
+        {
+            await Task.Delay(ms, cancellationToken);
+            return ms;
+        });
+        builder.Services.AddLumeTask("huge", (int length) => new string('x', length));
     }, new Dictionary<string, string?> { ["WORKER:NAME"] = "worker-under-test" });
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
-    async Task<Guid> ReadyAsync(string type, object inputs)
+    async Task<Guid> ReadyAsync(string type, object inputs, double? timeoutSeconds = null, Guid? runId = null, Guid? token = null)
     {
-        var runId = Guid.NewGuid();
+        var id = runId ?? Guid.NewGuid();
         var values = JsonSerializer.SerializeToElement(inputs).EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
-        await _host.Harness.Bus.Publish(new TaskReady(runId, "flow", "the_task", type, 1, values, DateTimeOffset.UtcNow));
-        return runId;
+        await _host.Harness.Bus.Publish(new TaskReady(id, "flow", "the_task", type, 1, token ?? Guid.NewGuid(), values, DateTimeOffset.UtcNow, timeoutSeconds));
+        return id;
+    }
+
+    [Fact]
+    public async Task Reports_CarryTheAttemptsToken()
+    {
+        var token = Guid.NewGuid();
+        var runId = await ReadyAsync("append_text", new { text1 = "a", text2 = "b" }, token: token);
+
+        Assert.Equal(token, (await _host.PublishedAsync<TaskCompleted>(m => m.RunId == runId)).Token);
+    }
+
+    [Fact]
+    public async Task AnErrorThatMayBeTransient_IsRetryable()
+    {
+        var runId = await ReadyAsync("flaky_io", new { message = "disk busy" });
+
+        var failed = await _host.PublishedAsync<TaskFailed>(m => m.RunId == runId);
+
+        Assert.Equal("IOException", failed.ErrorType);
+        Assert.True(failed.Retryable);
+    }
+
+    [Fact]
+    public async Task AnAttemptPastItsTimeout_IsCancelledAndReportedTimedOut_AfterItsStartWasReported()
+    {
+        var runId = await ReadyAsync("sleep", new { ms = 30_000 }, timeoutSeconds: 0.3);
+
+        var failed = await _host.PublishedAsync<TaskFailed>(m => m.RunId == runId, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(TaskErrors.TimedOut, failed.ErrorType);
+        Assert.True(failed.Retryable);
+        Assert.Single(_host.AllPublished<TaskStarted>(m => m.RunId == runId)); // reported at once, for the Scheduler's own watch
+    }
+
+    [Fact]
+    public async Task RunCancelled_StopsTheRunsRunningTask_AndItsQueuedTasksNeverStart()
+    {
+        var runId = await ReadyAsync("sleep", new { ms = 30_000 });
+        await _host.PublishedAsync<TaskStarted>(m => m.RunId == runId, TimeSpan.FromSeconds(10));
+
+        await _host.Harness.Bus.Publish(new RunCancelled(runId, "flow", "stop", DateTimeOffset.UtcNow));
+        await _host.Harness.Consumed.Any<RunCancelled>(m => m.Context.Message.RunId == runId);
+        await ReadyAsync("append_text", new { text1 = "never", text2 = "run" }, runId: runId);
+        await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Empty(_host.AllPublished<TaskCompleted>(m => m.RunId == runId));
+        Assert.Empty(_host.AllPublished<TaskFailed>(m => m.RunId == runId)); // the run has ended: nothing to report
+    }
+
+    [Fact]
+    public async Task AResultOverTheLimit_FailsTheTask_SayingWhatToDo()
+    {
+        var runId = await ReadyAsync("huge", new { length = TaskLimits.MaxResultBytes + 10 });
+
+        var failed = await _host.PublishedAsync<TaskFailed>(m => m.RunId == runId);
+
+        Assert.Equal(TaskErrors.ResultTooLarge, failed.ErrorType);
+        Assert.Contains("save_file", failed.Message, StringComparison.Ordinal);
+        Assert.False(failed.Retryable);
     }
 
     [Fact]

@@ -37,16 +37,28 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         [CommandOption("--no-wait")]
         [Description("Print the run id once the Scheduler accepts the run, and leave it running (needs LUME_BROKER)")]
         public bool NoWait { get; init; }
+
+        [CommandOption("--timeout <SECONDS>")]
+        [Description("Cancel the run if it has not ended after this many seconds (default: the flow's own timeout, if any)")]
+        public double? Timeout { get; init; }
+
+        [CommandOption("--detach-on-interrupt")]
+        [Description("On Ctrl+C, leave the run going and print its id, instead of cancelling it (needs LUME_BROKER)")]
+        public bool DetachOnInterrupt { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var (parameters, problems) = RunParameters.Parse(settings.Parameters, settings.ParamsFile);
+        if (settings.Timeout is { } timeout && !(timeout > 0 && timeout <= FlowChecks.MaxSeconds))
+            problems.Add($"--timeout: must be above 0 and at most {FlowChecks.MaxSeconds} seconds, not {timeout}");
         using var lume = LumeHost.Build();
         if (lume.IsEmbedded)
         {
             if (settings.NoWait)
                 problems.Add("--no-wait needs the distributed services (set LUME_BROKER): an embedded run ends with the command");
+            if (settings.DetachOnInterrupt)
+                problems.Add("--detach-on-interrupt needs the distributed services (set LUME_BROKER): an embedded run ends with the command");
             // Check the request before anything starts, so a rejected one writes nothing: not even the run store.
             // The Scheduler checks again; with a broker, it is the only one that knows the flows.
             var (flow, unknown) = lume.LocalFlows.Find(settings.Flow, settings.FlowVersion);
@@ -64,8 +76,21 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         {
             var report = new RunReport(console);
             using var stopping = lume.Stopping(cancellationToken);
-            var outcome = await lume.Client.RunAsync(
-                settings.Flow, settings.FlowVersion, parameters, settings.Json || settings.NoWait ? null : report, wait: !settings.NoWait, stopping.Token);
+            RunOutcome outcome;
+            try
+            {
+                outcome = await lume.Client.RunAsync(
+                    settings.Flow, settings.FlowVersion, parameters, settings.Json || settings.NoWait ? null : report, wait: !settings.NoWait, stopping.Token,
+                    settings.Timeout, cancelOnInterrupt: !settings.DetachOnInterrupt);
+            }
+            catch (RunInterruptedException interrupted)
+            {
+                Console.Error.WriteLine(interrupted.Cancelled
+                    ? $"interrupted: run {interrupted.RunId} was cancelled"
+                    : $"interrupted: run {interrupted.RunId} goes on; follow it with lume runs show {interrupted.RunId}");
+                return CliErrors.Interrupted;
+            }
+
             if (outcome.Rejected)
                 return Reject(outcome.Failure!.Problems);
             if (outcome.Snapshot is null)

@@ -87,14 +87,29 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
         }
 
         console.MarkupLine($"Run {snapshot.RunId} of {Markup.Escape(snapshot.Flow)} {Markup.Escape(snapshot.Version)}: {RunReport.StateMarkup(snapshot.State)}");
-        var table = new Table().AddColumns("Task", "State", "Took", "Worker", "Result or error");
+        var table = new Table().AddColumns("Task", "State", "Attempt", "Took", "Worker", "Result or error");
         foreach (var task in snapshot.Tasks)
+        {
+            // Earlier attempts first, each with how it ended, so a retried task's history reads top to bottom.
+            foreach (var past in task.PastAttempts ?? [])
+                table.AddRow(
+                    "",
+                    $"[grey]{Markup.Escape(past.Outcome)}[/]",
+                    past.Attempt.ToString(CultureInfo.InvariantCulture),
+                    past is { StartedAt: { } ps, FinishedAt: { } pe } ? RunReport.Duration(pe - ps) : "",
+                    Markup.Escape(past.Worker ?? ""),
+                    $"[grey]{Markup.Escape($"{past.ErrorType}: {past.Error}")}[/]");
             table.AddRow(
                 Markup.Escape(task.Slug),
                 RunReport.StateMarkup(task.State),
+                task.Attempt == 0 ? "" : task.Attempt.ToString(CultureInfo.InvariantCulture),
                 task is { StartedAt: { } start, FinishedAt: { } end } ? RunReport.Duration(end - start) : "",
                 Markup.Escape(task.Worker ?? ""),
-                Markup.Escape(task.Error is not null ? $"{task.ErrorType}: {task.Error}" : task.Result is { } r ? JsonSerializer.Serialize(r) : ""));
+                Markup.Escape(task.RetryAt is { } retryAt
+                    ? $"{task.ErrorType}: {task.Error} (next attempt at {retryAt.UtcDateTime:HH:mm:ss} UTC)"
+                    : task.Error is not null ? $"{task.ErrorType}: {task.Error}" : task.Result is { } r ? JsonSerializer.Serialize(r) : ""));
+        }
+
         console.Write(table);
         return 0;
     }
@@ -116,6 +131,51 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
             if (snapshot is null)
                 Console.Error.WriteLine($"error: run {runId} is not known to the Scheduler");
             return snapshot;
+        }
+        finally
+        {
+            await lume.StopAsync();
+        }
+    }
+}
+
+/// <summary><c>lume runs cancel RUN_ID</c>: cancels a run; its running tasks see their cancellation token fire, the others never start.</summary>
+public sealed class RunsCancelCommand(IAnsiConsole console) : AsyncCommand<RunsCancelCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<RUN_ID>")]
+        [Description("The run id that lume run printed")]
+        public string RunId { get; init; } = "";
+
+        [CommandOption("--reason <TEXT>")]
+        [Description("Why, as the run will say (default: cancelled by a user)")]
+        public string Reason { get; init; } = "cancelled by a user";
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(settings.RunId, out var runId))
+        {
+            Console.Error.WriteLine($"error: '{settings.RunId}' is not a run id (a GUID, as lume run and lume runs print)");
+            return RunCommand.Rejected;
+        }
+
+        using var lume = LumeHost.Build();
+        await lume.StartAsync(cancellationToken);
+        try
+        {
+            var snapshot = await lume.Client.CancelAsync(runId, settings.Reason, cancellationToken);
+            if (snapshot is null)
+            {
+                Console.Error.WriteLine($"error: run {runId} is not known to the Scheduler");
+                return RunCommand.Rejected;
+            }
+
+            console.MarkupLine(snapshot.State == "cancelled"
+                ? $"Run {runId} cancelled: {Markup.Escape(snapshot.Error ?? settings.Reason)}"
+                : $"Run {runId} had already ended: {RunReport.StateMarkup(snapshot.State)}");
+            return 0;
         }
         finally
         {
@@ -179,7 +239,7 @@ public sealed class RunsTraceCommand(IAnsiConsole console) : AsyncCommand<RunsTr
             string Between(DateTimeOffset? from, DateTimeOffset? to) => from is { } f && to is { } t ? RunReport.Duration(t - f) : "";
             var slug = task.Slug.Length > slugWidth ? task.Slug[..(slugWidth - 1)] + "~" : task.Slug.PadRight(slugWidth);
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{slug}  {Offset(task.ReadyAt),9}  {Between(task.ReadyAt, task.StartedAt),9}  {Between(task.StartedAt, task.FinishedAt),9}  |{new string(bar)}| {task.State}");
+                $"{slug}  {Offset(task.ReadyAt),9}  {Between(task.ReadyAt, task.StartedAt),9}  {Between(task.StartedAt, task.FinishedAt),9}  |{new string(bar)}| {task.State}{(task.Attempt > 1 ? $" (attempt {task.Attempt}; before: {string.Join(", ", (task.PastAttempts ?? []).Select(a => $"{a.Attempt} {a.Outcome}"))})" : "")}");
         }
 
         return text.ToString().TrimEnd();

@@ -118,8 +118,10 @@ public sealed class DirectoryFilesystem : IFilesystem
             Directory.CreateDirectory(directory);
         }
 
-        if (!overwrite && File.Exists(full))
-            throw new FileServiceException("FileExists", $"filesystem '{Identifier}': '{path}' exists and overwrite is off");
+        // Without overwrite, an existing file that already holds exactly these bytes is a success: a save repeated (a
+        // redelivered request, a retried attempt) must not fail because its own first delivery got there first.
+        if (!overwrite && File.Exists(full) && content.CanSeek && new FileInfo(full).Length != content.Length - content.Position)
+            throw Exists(path);
 
         // Write beside the target, then rename over it: a crash leaves a stray temporary file, never a half-written target.
         var temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
@@ -132,12 +134,43 @@ public sealed class DirectoryFilesystem : IFilesystem
                 stream.Flush(flushToDisk: true);
             }
 
-            File.Move(temporary, full, overwrite);
+            try
+            {
+                File.Move(temporary, full, overwrite);
+            }
+            catch (IOException) when (!overwrite && File.Exists(full))
+            {
+                if (!await SameContentAsync(temporary, full, cancellationToken))
+                    throw Exists(path);
+                File.Delete(temporary);
+            }
         }
         catch
         {
             File.Delete(temporary);
             throw;
+        }
+    }
+
+    FileServiceException Exists(string path) =>
+        new("FileExists", $"filesystem '{Identifier}': '{path}' exists with other content and overwrite is off");
+
+    static async Task<bool> SameContentAsync(string a, string b, CancellationToken cancellationToken)
+    {
+        await using var left = new FileStream(a, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using var right = new FileStream(b, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        if (left.Length != right.Length)
+            return false;
+        var x = new byte[81920];
+        var y = new byte[81920];
+        while (true)
+        {
+            var n = await left.ReadAtLeastAsync(x, x.Length, throwOnEndOfStream: false, cancellationToken);
+            var m = await right.ReadAtLeastAsync(y, n, throwOnEndOfStream: false, cancellationToken);
+            if (n != m || !x.AsSpan(0, n).SequenceEqual(y.AsSpan(0, m)))
+                return false;
+            if (n < x.Length)
+                return true;
         }
     }
 

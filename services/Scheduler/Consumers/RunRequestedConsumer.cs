@@ -14,16 +14,26 @@ namespace Lume.Scheduler.Consumers;
 /// request (unknown flow, bad parameters, no live worker to run it) ends as RunFailed(Rejected) and stores nothing.
 /// </summary>
 public sealed class RunRequestedConsumer(
-    FlowRegistry flows, WorkerDirectory workers, ActiveRuns runs, TimeProvider time, ILogger<RunRequestedConsumer> logger) : IConsumer<RunRequested>
+    FlowRegistry flows, WorkerDirectory workers, RunPipeline pipeline, IRunStore store, TimeProvider time, ILogger<RunRequestedConsumer> logger)
+    : IConsumer<RunRequested>
 {
     public async Task Consume(ConsumeContext<RunRequested> context)
     {
         var request = context.Message;
         var now = time.GetUtcNow();
+        // A run id the Scheduler knows is a repeat (a client resending after a lost answer): it starts nothing new.
+        if (await store.FindAsync(request.RunId, context.CancellationToken) is { } known)
+        {
+            await RepeatedAsync(context, known);
+            return;
+        }
+
         var (registered, unknown) = await flows.FindAsync(request.Flow, request.Version, context.CancellationToken);
         var problems = new List<string>();
         if (unknown is not null)
             problems.Add(unknown);
+        if (request.TimeoutSeconds is { } timeout && !(timeout > 0 && timeout <= FlowChecks.MaxSeconds))
+            problems.Add($"timeout: must be above 0 and at most {FlowChecks.MaxSeconds} s, not {timeout}");
         var parameters = request.Parameters;
         if (registered is { Flow: var flow })
         {
@@ -46,19 +56,28 @@ public sealed class RunRequestedConsumer(
             return;
         }
 
-        var (run, step) = RunProgression.Start(request.RunId, registered!.Flow, registered.Pool, parameters, now, Activity.Current?.Id);
-        if (await runs.CreateAsync(run, context.CancellationToken))
+        var (run, step) = RunProgression.Start(
+            request.RunId, registered!.Flow, registered.Pool, parameters, now, Activity.Current?.Id, request.TimeoutSeconds);
+        if (await pipeline.CreateAsync(context, run, step, context.CancellationToken))
         {
             LumeTelemetry.RunsStarted.Add(1, LumeTelemetry.Tags(run.Flow.Name));
             LumeTelemetry.RunsInProgress.Add(1, LumeTelemetry.Tags(run.Flow.Name));
             logger.LogInformation("Run {RunId} of flow {Flow} {Version} accepted with {TaskCount} tasks for pool {Pool}",
                 run.RunId, run.Flow.Name, run.Flow.Version, run.Flow.Tasks.Count, run.Pool);
-            await SchedulerPublishing.PublishAllAsync(context, run, step.Messages);
             return;
         }
 
-        // The run exists: this request is a repeat. If it is a redelivery after a crash, the first tasks may never have gone out.
-        if (context.ReceiveContext.Redelivered || context.GetRetryAttempt() > 0)
-            await SchedulerPublishing.ApplyAsync(context, runs, request.RunId, null, now, _ => Step.Unchanged);
+        // Created meanwhile by the same request delivered twice.
+        if (await store.FindAsync(request.RunId, context.CancellationToken) is { } created)
+            await RepeatedAsync(context, created);
+    }
+
+    // Says again that the run is accepted, so a client that resent its request hears it, and sends what the first
+    // delivery may not have sent before a crash. Its end, if it has ended, can be asked with GetRun.
+    async Task RepeatedAsync(ConsumeContext<RunRequested> context, RunRecord run)
+    {
+        logger.LogDebug("Run {RunId} requested again; it exists, nothing new is started", run.RunId);
+        await pipeline.ApplyAsync(context, run.RunId, ResendUnsent.Instance, repeated: false, context.CancellationToken);
+        await context.Publish(new RunAccepted(run.RunId, run.Flow.Name, run.Flow.Version, run.Flow.Tasks.Count, run.CreatedAt));
     }
 }

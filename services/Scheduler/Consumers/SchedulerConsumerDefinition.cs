@@ -24,8 +24,15 @@ public abstract class SchedulerConsumerDefinition<TConsumer, TMessage> : Consume
     {
         endpointConfigurator.PrefetchCount = InHand;
         endpointConfigurator.ConcurrentMessageLimit = InHand;
-        // At once for a lost race (the fresh state is there to read), then backing off for anything the store or broker says.
-        consumerConfigurator.UseMessageRetry(r => r.Intervals(0, 0, 0, 50, 100, 250, 500, 1000, 2000));
+        // At once for a lost race (the fresh state is there to read), then backing off, without end, for anything the store
+        // or broker says: an event put aside in the error queue would leave its run waiting forever, and an outage ends.
+        // What can never be applied (a message that cannot be read) fails at once and goes to the error queue with its reason.
+        consumerConfigurator.UseMessageRetry(r =>
+        {
+            r.Ignore<ArgumentException>();
+            r.Ignore<System.Text.Json.JsonException>();
+            r.Exponential(int.MaxValue, TimeSpan.Zero, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
+        });
     }
 }
 
@@ -36,6 +43,8 @@ public sealed class TaskStartedDefinition : SchedulerConsumerDefinition<TaskStar
 public sealed class TaskCompletedDefinition : SchedulerConsumerDefinition<TaskCompletedConsumer, TaskCompleted>;
 
 public sealed class TaskFailedDefinition : SchedulerConsumerDefinition<TaskFailedConsumer, TaskFailed>;
+
+public sealed class CancelRunDefinition : SchedulerConsumerDefinition<CancelRunConsumer, CancelRun>;
 
 public sealed class GetRunDefinition : SchedulerConsumerDefinition<GetRunConsumer, GetRun>;
 

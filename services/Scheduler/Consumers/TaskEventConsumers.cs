@@ -5,32 +5,31 @@ using MassTransit;
 namespace Lume.Scheduler.Consumers;
 
 /// <summary>Marks a task running.</summary>
-public sealed class TaskStartedConsumer(ActiveRuns runs, TimeProvider time) : IConsumer<TaskStarted>
+public sealed class TaskStartedConsumer(RunPipeline pipeline) : IConsumer<TaskStarted>
 {
-    public Task Consume(ConsumeContext<TaskStarted> context) =>
-        SchedulerPublishing.ApplyAsync(context, runs, context.Message.RunId, context.Message.TaskSlug, time.GetUtcNow(),
-            run => RunProgression.TaskStarted(run, context.Message));
+    public Task Consume(ConsumeContext<TaskStarted> context) => pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
 }
 
 /// <summary>Records a result and releases the tasks it unblocks.</summary>
-public sealed class TaskCompletedConsumer(ActiveRuns runs, TimeProvider time) : IConsumer<TaskCompleted>
+public sealed class TaskCompletedConsumer(RunPipeline pipeline) : IConsumer<TaskCompleted>
 {
-    public Task Consume(ConsumeContext<TaskCompleted> context)
-    {
-        var now = time.GetUtcNow();
-        return SchedulerPublishing.ApplyAsync(context, runs, context.Message.RunId, context.Message.TaskSlug, now,
-            run => RunProgression.TaskCompleted(run, context.Message, now));
-    }
+    public Task Consume(ConsumeContext<TaskCompleted> context) => pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
 }
 
-/// <summary>Records a failure and skips what depends on it.</summary>
-public sealed class TaskFailedConsumer(ActiveRuns runs, TimeProvider time) : IConsumer<TaskFailed>
+/// <summary>Ends an attempt that failed: retries it or fails the task.</summary>
+public sealed class TaskFailedConsumer(RunPipeline pipeline) : IConsumer<TaskFailed>
 {
-    public Task Consume(ConsumeContext<TaskFailed> context)
+    public Task Consume(ConsumeContext<TaskFailed> context) => pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
+}
+
+/// <summary>Cancels a run; answers a request with the run's state afterwards, or RunNotFound.</summary>
+public sealed class CancelRunConsumer(RunPipeline pipeline, ActiveRuns runs) : IConsumer<CancelRun>
+{
+    public async Task Consume(ConsumeContext<CancelRun> context)
     {
-        var now = time.GetUtcNow();
-        return SchedulerPublishing.ApplyAsync(context, runs, context.Message.RunId, context.Message.TaskSlug, now,
-            run => RunProgression.TaskFailed(run, context.Message, now));
+        await pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
+        if (context.RequestId is not null)
+            await GetRunConsumer.RespondAsync(context, runs, context.Message.RunId);
     }
 }
 
@@ -41,28 +40,32 @@ public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
     {
         var runs = await store.ListAsync(Math.Clamp(context.Message.Limit, 1, 1000), context.CancellationToken);
         await context.RespondAsync(new RunList(runs.Select(r => new RunListEntry(
-            r.RunId, r.Flow, r.Version, r.State.ToString().ToLowerInvariant(), r.CreatedAt, r.FinishedAt)).ToArray()));
+            r.RunId, r.Flow, r.Version, RunProgression.State(r.State), r.CreatedAt, r.FinishedAt)).ToArray()));
     }
 }
 
 /// <summary>Answers with the state of a run, as stored, taken between two batches of its events.</summary>
 public sealed class GetRunConsumer(ActiveRuns runs) : IConsumer<GetRun>
 {
-    public async Task Consume(ConsumeContext<GetRun> context)
+    public Task Consume(ConsumeContext<GetRun> context) => RespondAsync(context, runs, context.Message.RunId);
+
+    internal static async Task RespondAsync(ConsumeContext context, ActiveRuns runs, Guid runId)
     {
         RunSnapshot? snapshot = null;
-        await runs.ApplyAsync(context.Message.RunId, run =>
+        await runs.ApplyAsync(runId, run =>
         {
             snapshot = Snapshot(run);
             return Step.Unchanged;
         });
-        await (snapshot is null ? context.RespondAsync(new RunNotFound(context.Message.RunId)) : context.RespondAsync(snapshot));
+        await (snapshot is null ? context.RespondAsync(new RunNotFound(runId)) : context.RespondAsync(snapshot));
     }
 
     static RunSnapshot Snapshot(RunRecord run) => new(
-        run.RunId, run.Flow.Name, run.Flow.Version, run.State.ToString().ToLowerInvariant(), run.CreatedAt, run.FinishedAt,
+        run.RunId, run.Flow.Name, run.Flow.Version, RunProgression.State(run.State), run.CreatedAt, run.FinishedAt,
         run.FailedTask, run.Error,
         run.OrderedTasks.Select(t => new TaskSnapshot(
-            t.Slug, t.Type, run.DownstreamOf(t.Slug).Count > 0, t.State.ToString().ToLowerInvariant(), t.Attempt, t.Result, t.ErrorType, t.Error, t.Worker,
-            t.ReadyAt, t.StartedAt, t.FinishedAt)).ToArray());
+            t.Slug, t.Type, run.Graph.DownstreamOf(t.Slug).Count > 0, RunProgression.State(t.State), t.Attempt, t.Result, t.ErrorType, t.Error,
+            t.Worker, t.ReadyAt, t.StartedAt, t.FinishedAt,
+            t.PastAttempts.Select(a => new AttemptSnapshot(a.Attempt, a.Outcome, a.ErrorType, a.Error, a.Worker, a.StartedAt, a.FinishedAt)).ToArray(),
+            t.State == TaskState.Retrying ? t.DueAt : null)).ToArray());
 }

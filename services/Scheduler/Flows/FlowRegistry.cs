@@ -11,8 +11,11 @@ namespace Lume.Scheduler.Flows;
 public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, TimeProvider time)
 {
     readonly SemaphoreSlim _gate = new(1, 1);
-    Dictionary<(string Name, string Version), RegisteredFlow>? _flows;
-    FlowCatalog _catalog = new([]);
+
+    // Read without a lock by every run request; a registration builds a new one and swaps it in whole.
+    volatile Snapshot? _snapshot;
+
+    sealed record Snapshot(IReadOnlyDictionary<(string Name, string Version), RegisteredFlow> Flows, FlowCatalog Catalog);
 
     /// <summary>Checks and stores the flows of a worker; returns every problem, naming the flow.</summary>
     public async Task<IReadOnlyList<string>> RegisterAsync(
@@ -21,7 +24,7 @@ public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, Time
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var known = await LoadAsync(cancellationToken);
+            var known = new Dictionary<(string Name, string Version), RegisteredFlow>((_snapshot ?? await ReadStoreAsync(cancellationToken)).Flows);
             var problems = new List<string>();
             foreach (var flow in flows)
             {
@@ -42,10 +45,13 @@ public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, Time
 
                 var registered = new RegisteredFlow(flow, pool, time.GetUtcNow());
                 await store.SaveFlowAsync(registered, cancellationToken);
-                known[(flow.Name, flow.Version)] = registered;
+                // A flow registered again unchanged keeps its definition, so the runs of it go on sharing one graph.
+                known[(flow.Name, flow.Version)] = existing is not null && FlowJson.Write(existing.Flow) == FlowJson.Write(flow)
+                    ? registered with { Flow = existing.Flow }
+                    : registered;
             }
 
-            _catalog = new FlowCatalog(known.Values.Select(f => f.Flow));
+            _snapshot = new Snapshot(known, new FlowCatalog(known.Values.Select(f => f.Flow)));
             return problems;
         }
         finally
@@ -57,29 +63,42 @@ public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, Time
     /// <summary>Finds a flow (a null version means the newest); a problem names the flow when there is none.</summary>
     public async Task<(RegisteredFlow? Flow, string? Problem)> FindAsync(string name, string? version, CancellationToken cancellationToken)
     {
-        var flows = await LoadAsync(cancellationToken);
-        var (flow, problem) = _catalog.Find(name, version);
-        return flow is null ? (null, problem) : (flows[(flow.Name, flow.Version)], null);
+        var snapshot = await LoadAsync(cancellationToken);
+        var (flow, problem) = snapshot.Catalog.Find(name, version);
+        return flow is null ? (null, problem) : (snapshot.Flows[(flow.Name, flow.Version)], null);
     }
 
     /// <summary>Every served flow, every version.</summary>
     public async Task<IReadOnlyList<RegisteredFlow>> ListAsync(CancellationToken cancellationToken) =>
-        (await LoadAsync(cancellationToken)).Values.OrderBy(f => f.Flow.Name, StringComparer.Ordinal).ThenBy(f => f.Flow.Version, StringComparer.Ordinal).ToArray();
+        (await LoadAsync(cancellationToken)).Flows.Values
+            .OrderBy(f => f.Flow.Name, StringComparer.Ordinal).ThenBy(f => f.Flow.Version, StringComparer.Ordinal).ToArray();
 
     /// <summary>The newest version of every served flow.</summary>
     public async Task<IReadOnlyList<RegisteredFlow>> LatestAsync(CancellationToken cancellationToken)
     {
-        var flows = await LoadAsync(cancellationToken);
-        return _catalog.Latest.Select(f => flows[(f.Name, f.Version)]).ToArray();
+        var snapshot = await LoadAsync(cancellationToken);
+        return snapshot.Catalog.Latest.Select(f => snapshot.Flows[(f.Name, f.Version)]).ToArray();
     }
 
-    // The store is read once; from then on registrations through this instance keep the cache current.
-    async Task<Dictionary<(string, string), RegisteredFlow>> LoadAsync(CancellationToken cancellationToken)
+    // The store is read once; from then on registrations through this instance keep the snapshot current.
+    async Task<Snapshot> LoadAsync(CancellationToken cancellationToken)
     {
-        if (_flows is not null)
-            return _flows;
-        var stored = await store.ListFlowsAsync(cancellationToken);
-        _catalog = new FlowCatalog(stored.Select(f => f.Flow));
-        return _flows = stored.ToDictionary(f => (f.Flow.Name, f.Flow.Version));
+        if (_snapshot is { } snapshot)
+            return snapshot;
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            return _snapshot ??= await ReadStoreAsync(cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    async Task<Snapshot> ReadStoreAsync(CancellationToken cancellationToken)
+    {
+        var flows = (await store.ListFlowsAsync(cancellationToken)).ToDictionary(f => (f.Flow.Name, f.Flow.Version));
+        return new Snapshot(flows, new FlowCatalog(flows.Values.Select(f => f.Flow)));
     }
 }

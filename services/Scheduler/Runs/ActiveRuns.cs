@@ -93,7 +93,6 @@ public sealed class ActiveRuns(IRunStore store)
                     return;
                 }
 
-                var wasFinished = run.IsFinished;
                 var steps = new Step[batch.Count];
                 var failed = -1;
                 for (var i = 0; i < batch.Count && failed < 0; i++)
@@ -119,9 +118,8 @@ public sealed class ActiveRuns(IRunStore store)
 
                 if (steps.Any(s => s.Changed))
                     await store.UpdateAsync(run, CancellationToken.None);
-                slot.Run = run.IsFinished ? null : run;
-                if (run.IsFinished && !wasFinished)
-                    RunTelemetry.RecordEnd(run);
+                // An ended run is kept until its end has gone out, which is recorded in it.
+                slot.Run = run.IsFinished && run.Ending == Outbox.Sent ? null : run;
                 for (var i = 0; i < batch.Count; i++)
                     batch[i].Done.TrySetResult((run, steps[i]));
                 return;

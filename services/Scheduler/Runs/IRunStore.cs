@@ -17,6 +17,9 @@ public interface IRunStore
     /// </summary>
     Task UpdateAsync(RunRecord run, CancellationToken cancellationToken);
 
+    /// <summary>The runs a starting Scheduler must carry on with: those still running, and ended ones whose end may not have gone out.</summary>
+    Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken);
+
     /// <summary>The most recent runs, newest first.</summary>
     Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken);
 }

@@ -16,7 +16,12 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
     readonly IMongoCollection<BsonDocument> _flows = database.GetCollection<BsonDocument>("flows");
 
     public Task InitializeAsync(CancellationToken cancellationToken) =>
-        _runs.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Descending("created_at")), cancellationToken: cancellationToken);
+        _runs.Indexes.CreateManyAsync(
+            [
+                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Descending("created_at")),
+                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("ending")),
+            ],
+            cancellationToken);
 
     public async Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken)
     {
@@ -30,6 +35,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             ["definition"] = FlowJson.Write(run.Flow),
             ["parameters"] = JsonSerializer.Serialize(run.Parameters),
             ["created_at"] = Format(run.CreatedAt),
+            ["deadline_at"] = FormatOrNull(run.DeadlineAt),
             ["row_version"] = 1L,
             ["tasks"] = new BsonArray(run.OrderedTasks.Select(Task)),
         };
@@ -53,7 +59,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         var set = new BsonDocument();
         AddRunState(set, run);
         foreach (var task in run.ChangedTasks)
-            set[$"tasks.{run.PositionOf(task.Slug)}"] = Task(task);
+            set[$"tasks.{run.Graph.PositionOf(task.Slug)}"] = Task(task);
 
         var update = new BsonDocument { ["$set"] = set, ["$inc"] = new BsonDocument("row_version", 1L) };
         var filter = new BsonDocument { ["_id"] = run.RunId.ToString(), ["row_version"] = run.RowVersion };
@@ -82,6 +88,8 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             FailedTask = String(document["failed_task"]),
             Error = String(document["error"]),
             RowVersion = document["row_version"].ToInt64(),
+            DeadlineAt = document.TryGetValue("deadline_at", out var deadline) ? Parse(deadline) : null,
+            Ending = document.TryGetValue("ending", out var ending) ? Enum.Parse<Outbox>(ending.AsString) : Outbox.Sent,
             Tasks = document["tasks"].AsBsonArray.Select(t => t.AsBsonDocument).Select(t => new TaskRecord
             {
                 Slug = t["slug"].AsString,
@@ -95,12 +103,24 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
                 ReadyAt = Parse(t["ready_at"]),
                 StartedAt = Parse(t["started_at"]),
                 FinishedAt = Parse(t["finished_at"]),
+                Token = t.TryGetValue("token", out var token) && !token.IsBsonNull ? Guid.Parse(token.AsString) : Guid.Empty,
+                Dispatch = t.TryGetValue("dispatch", out var dispatch) ? Enum.Parse<Outbox>(dispatch.AsString) : Outbox.Sent,
+                DueAt = t.TryGetValue("due_at", out var due) ? Parse(due) : null,
+                PastAttempts = t.TryGetValue("past_attempts", out var past) && !past.IsBsonNull
+                    ? JsonSerializer.Deserialize<List<AttemptRecord>>(past.AsString)! : [],
             }).ToDictionary(t => t.Slug, StringComparer.Ordinal),
         };
     }
 
-    public void Return(RunRecord run)
+    public async Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken)
     {
+        var filter = new BsonDocument("$or", new BsonArray
+        {
+            new BsonDocument("state", RunState.Running.ToString()),
+            new BsonDocument("ending", new BsonDocument("$ne", Outbox.Sent.ToString())),
+        });
+        var documents = await _runs.Find(filter).Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(cancellationToken);
+        return documents.Select(d => Guid.Parse(d["_id"].AsString)).ToArray();
     }
 
     public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken)
@@ -149,7 +169,14 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         ["ready_at"] = FormatOrNull(task.ReadyAt),
         ["started_at"] = FormatOrNull(task.StartedAt),
         ["finished_at"] = FormatOrNull(task.FinishedAt),
+        ["token"] = task.Attempt > 0 ? task.Token.ToString() : BsonNull.Value,
+        ["dispatch"] = Stored(task.Dispatch),
+        ["due_at"] = FormatOrNull(task.DueAt),
+        ["past_attempts"] = task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : BsonNull.Value,
     };
+
+    // What is being sent right now is, in the store, still to be sent: a crash mid-send leaves it to the next start.
+    static string Stored(Outbox outbox) => (outbox == Outbox.Sending ? Outbox.Unsent : outbox).ToString();
 
     static void AddRunState(BsonDocument document, RunRecord run)
     {
@@ -157,6 +184,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         document["finished_at"] = FormatOrNull(run.FinishedAt);
         document["failed_task"] = (BsonValue?)run.FailedTask ?? BsonNull.Value;
         document["error"] = (BsonValue?)run.Error ?? BsonNull.Value;
+        document["ending"] = Stored(run.Ending);
     }
 
     // Round-trip text in UTC, as in the SQLite store: it sorts chronologically and keeps every tick.

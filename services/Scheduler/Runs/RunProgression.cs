@@ -4,23 +4,58 @@ using Lume.Flows;
 
 namespace Lume.Scheduler.Runs;
 
-/// <summary>What an event did to a run: whether it changed, and the messages to publish once the change is stored.</summary>
-public sealed record Step(bool Changed, IReadOnlyList<object> Messages)
+/// <summary>
+/// What an event did to a run: whether it changed (and must be stored), the messages to send once it is stored,
+/// why the event was dropped if it was, and the earliest timer it set.
+/// </summary>
+public sealed record Step(bool Changed, IReadOnlyList<object> Messages, Drop? Dropped = null, DateTimeOffset? WakeAt = null)
 {
     public static readonly Step Unchanged = new(false, []);
 }
 
+/// <summary>Why an event changed nothing: <paramref name="Kind"/> is a short name for metrics, <paramref name="Reason"/> says it in full.</summary>
+public sealed record Drop(string Kind, string Reason)
+{
+    public static implicit operator Step(Drop drop) => new(false, [], drop);
+}
+
+/// <summary>The run's timers may be due: retries to release, attempts past their time, the run's own timeout.</summary>
+public sealed record TimersDue
+{
+    public static readonly TimersDue Instance = new();
+}
+
+/// <summary>The broker confirmed these messages of a step; the state that called for them no longer needs to send them.</summary>
+public sealed record MessagesSent(IReadOnlyList<object> Messages);
+
+/// <summary>Sending these messages failed; they are to be sent again.</summary>
+public sealed record MessagesNotSent(IReadOnlyList<object> Messages);
+
+/// <summary>Collects what the run's stored state calls for but is not known to have been sent (after a crash or a failed send).</summary>
+public sealed record ResendUnsent
+{
+    public static readonly ResendUnsent Instance = new();
+}
+
+/// <summary>The process that ran an embedded run ended before the run did; its queued tasks went with it.</summary>
+public sealed record RunInterrupted(string Reason);
+
 /// <summary>
-/// The DAG progression, free of any bus or store so tests call it directly. Every method is idempotent:
-/// an event that was already applied (a duplicate delivery) or that no longer applies (a stale attempt, a
-/// finished run) changes nothing and releases nothing.
+/// The run's state machine, free of any bus or store so tests call it directly. <see cref="Apply"/> is the one way a run
+/// changes. Every event is idempotent: one that was already applied (a duplicate delivery) or that no longer applies
+/// (a stale attempt, a finished run, a report without the attempt's token) changes nothing, releases nothing, and says why.
 /// </summary>
 public static class RunProgression
 {
+    /// <summary>How long past a running attempt's timeout the Scheduler waits for its worker's own report before it gives the task to another.</summary>
+    public static readonly TimeSpan TimeoutGrace = TimeSpan.FromSeconds(10);
+
     /// <summary>A new run with every task pending, then the tasks without upstreams made ready.</summary>
     public static (RunRecord Run, Step Step) Start(
-        Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now, string? traceParent = null)
+        Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now,
+        string? traceParent = null, double? timeoutSeconds = null)
     {
+        var timeout = timeoutSeconds ?? flow.TimeoutSeconds;
         var run = new RunRecord
         {
             RunId = runId,
@@ -29,72 +64,266 @@ public static class RunProgression
             TraceParent = traceParent,
             Parameters = parameters,
             CreatedAt = now,
+            DeadlineAt = timeout is { } t ? now + TimeSpan.FromSeconds(t) : null,
             State = RunState.Running,
             Tasks = flow.Tasks.ToDictionary(
                 t => t.Slug,
                 t => new TaskRecord { Slug = t.Slug, Type = t.Type, State = TaskState.Pending },
                 StringComparer.Ordinal),
         };
-        var messages = new List<object> { new RunAccepted(runId, flow.Name, flow.Version, flow.Tasks.Count, now) };
-        foreach (var task in flow.Tasks.Where(t => !FlowDefinition.UpstreamOf(t).Any()))
-            messages.Add(MakeReady(run, run.Tasks[task.Slug], now));
-        return (run, new Step(true, messages));
+        var step = new StepBuilder();
+        step.Messages.Add(new RunAccepted(runId, flow.Name, flow.Version, flow.Tasks.Count, now));
+        foreach (var slug in run.Graph.Roots)
+            MakeReady(run, run.Tasks[slug], now, step);
+        step.Wake(run.DeadlineAt);
+        return (run, step.Build());
     }
 
-    /// <summary>A worker picked the task up.</summary>
-    public static Step TaskStarted(RunRecord run, TaskStarted message)
+    /// <summary>Applies an event (a task report, a cancellation, a timer, a send's outcome) to the run.</summary>
+    public static Step Apply(RunRecord run, object message, DateTimeOffset now) => message switch
     {
-        if (run.IsFinished || !run.Tasks.TryGetValue(message.TaskSlug, out var task))
-            return Step.Unchanged;
+        TaskStarted started => Started(run, started),
+        TaskCompleted completed => Completed(run, completed, now),
+        TaskFailed failed => Failed(run, failed, now),
+        CancelRun cancel => Cancel(run, cancel.Reason, now),
+        TimersDue => Due(run, now),
+        MessagesSent sent => Sent(run, sent.Messages, Outbox.Sent),
+        MessagesNotSent notSent => Sent(run, notSent.Messages, Outbox.Unsent),
+        ResendUnsent => Unsent(run, now),
+        RunInterrupted interrupted => Interrupt(run, interrupted.Reason, now),
+        _ => throw new ArgumentException($"a run takes no event of type {message.GetType().Name}", nameof(message)),
+    };
+
+    /// <summary>A worker picked the task up; with a timeout, the Scheduler's own watch of it starts.</summary>
+    static Step Started(RunRecord run, TaskStarted message)
+    {
+        if (run.IsFinished)
+            return new Drop("ended", "the run has ended");
+        if (!run.Tasks.TryGetValue(message.TaskSlug, out var task))
+            return new Drop("unknown_task", $"the run has no task '{message.TaskSlug}'");
         // Only a ready task of the same attempt moves on; a late TaskStarted after its TaskCompleted is ignored.
         if (task.State != TaskState.Ready || task.Attempt != message.Attempt)
-            return Step.Unchanged;
+            return new Drop("stale_attempt", $"task '{task.Slug}' is {State(task.State)} at attempt {task.Attempt}, not ready at attempt {message.Attempt}");
         run.Transition(task, TaskState.Running);
         task.StartedAt = message.StartedAt;
         task.Worker = message.Worker;
-        return new Step(true, []);
+        var step = new StepBuilder();
+        if (run.Graph.Node(task.Slug).TimeoutSeconds is { } timeout)
+            step.Wake(task.DueAt = message.StartedAt + TimeSpan.FromSeconds(timeout) + TimeoutGrace);
+        return step.Build();
     }
 
     /// <summary>Records the result, releases every downstream task whose upstreams are now all complete, and ends the run when nothing is left.</summary>
-    public static Step TaskCompleted(RunRecord run, TaskCompleted message, DateTimeOffset now)
+    static Step Completed(RunRecord run, TaskCompleted message, DateTimeOffset now)
     {
-        if (!Applies(run, message.TaskSlug, message.Attempt, out var task))
-            return Step.Unchanged;
+        if (Refused(run, message.TaskSlug, message.Attempt, message.Token, out var task) is { } refused)
+            return refused;
+        if (message.Result.ValueKind == JsonValueKind.Undefined)
+            return new Drop("malformed", $"task '{task.Slug}': the report has no result");
+        var size = message.Result.GetRawText().Length;
+        if (size > TaskLimits.MaxResultBytes)
+            return new Drop("oversized", $"task '{task.Slug}': the result of {size} bytes is over the limit of {TaskLimits.MaxResultBytes}");
         run.Transition(task, TaskState.Completed);
         task.Result = message.Result;
         task.Worker = message.Worker;
         task.StartedAt ??= message.StartedAt;
         task.FinishedAt = message.FinishedAt;
+        task.DueAt = null;
 
-        var messages = new List<object>();
-        foreach (var slug in run.DownstreamOf(task.Slug))
+        var step = new StepBuilder();
+        foreach (var slug in run.Graph.DownstreamOf(task.Slug))
         {
             var next = run.Tasks[slug];
-            if (next.State == TaskState.Pending && UpstreamsComplete(run, slug))
-                messages.Add(MakeReady(run, next, now));
+            if (next.State == TaskState.Pending && run.WaitingOn(slug) == 0)
+                MakeReady(run, next, now, step);
         }
 
-        FinishIfDone(run, now, messages);
-        return new Step(true, messages);
+        FinishIfDone(run, now, step);
+        return step.Build();
     }
 
-    /// <summary>Records the failure and skips everything downstream of it; other branches go on, and the run fails once nothing is left.</summary>
-    public static Step TaskFailed(RunRecord run, TaskFailed message, DateTimeOffset now)
+    /// <summary>
+    /// Ends the attempt. If the task's retry policy takes this error, the next attempt is released now or once its delay
+    /// has passed; otherwise the task fails, everything downstream is skipped, and the run fails once nothing is left.
+    /// </summary>
+    static Step Failed(RunRecord run, TaskFailed message, DateTimeOffset now)
     {
-        if (!Applies(run, message.TaskSlug, message.Attempt, out var task))
-            return Step.Unchanged;
-        run.Transition(task, TaskState.Failed);
-        task.ErrorType = message.ErrorType;
-        task.Error = message.Message;
-        task.Worker = message.Worker;
-        task.FinishedAt = message.FinishedAt;
+        if (Refused(run, message.TaskSlug, message.Attempt, message.Token, out var task) is { } refused)
+            return refused;
+        var step = new StepBuilder();
+        EndAttempt(run, task, message.ErrorType, message.Message, message.Retryable, message.Worker, message.FinishedAt, now, step);
+        return step.Build();
+    }
+
+    /// <summary>Cancels every task not yet final; the run ends cancelled. Workers hear RunCancelled and cancel what they hold.</summary>
+    static Step Cancel(RunRecord run, string reason, DateTimeOffset now)
+    {
+        if (run.IsFinished)
+            return new Drop("ended", $"the run has ended ({State(run.State)})");
+        foreach (var task in run.Tasks.Values.Where(t => !t.IsFinal))
+        {
+            run.Transition(task, TaskState.Cancelled);
+            task.FinishedAt = now;
+            task.DueAt = null;
+        }
+
+        var step = new StepBuilder();
+        End(run, RunState.Cancelled, string.IsNullOrWhiteSpace(reason) ? "cancelled" : reason, now, step);
+        return step.Build();
+    }
+
+    /// <summary>Fires the timers that are due: the run's timeout, retries whose delay has passed, running attempts past their time.</summary>
+    static Step Due(RunRecord run, DateTimeOffset now)
+    {
+        if (run.IsFinished)
+            return new Drop("ended", "the run has ended");
+        if (run.DeadlineAt is { } deadline && deadline <= now)
+            return Cancel(run, $"timed out: the run did not end within {(deadline - run.CreatedAt).TotalSeconds:0.###} s", now);
+        var step = new StepBuilder { Changed = false };
+        foreach (var task in run.OrderedTasks.Where(t => t.DueAt <= now).ToArray())
+        {
+            step.Changed = true;
+            if (task.State == TaskState.Retrying)
+                MakeReady(run, task, now, step);
+            else if (task.State == TaskState.Running && !run.IsFinished)
+            {
+                // The worker should have cancelled the attempt and said so by now: it is stopped, hung or gone.
+                var timeout = run.Graph.Node(task.Slug).TimeoutSeconds;
+                EndAttempt(run, task, TaskErrors.TimedOut,
+                    $"task '{task.Slug}': no report from worker '{task.Worker}' within its timeout of {timeout} s (and {TimeoutGrace.TotalSeconds:0} s of grace)",
+                    true, task.Worker, now, now, step);
+            }
+        }
+
+        step.Wake(run.NextDueAt());
+        return step.Changed ? step.Build() : new Drop("not_due", "no timer of the run is due");
+    }
+
+    /// <summary>The state no longer needs to send what the broker confirmed; what failed to go out is to be sent again.</summary>
+    static Step Sent(RunRecord run, IReadOnlyList<object> messages, Outbox outcome)
+    {
+        // Confirmed is confirmed, even on a copy of the run read again meanwhile; only what this process is sending can fail.
+        bool Moves(Outbox current) => outcome == Outbox.Sent ? current != Outbox.Sent : current == Outbox.Sending;
+        var changed = false;
+        foreach (var message in messages)
+        {
+            if (message is TaskReady ready)
+            {
+                if (run.Tasks.TryGetValue(ready.TaskSlug, out var task) && task.Attempt == ready.Attempt && Moves(task.Dispatch))
+                {
+                    task.Dispatch = outcome;
+                    run.Touch(task);
+                    changed = true;
+                }
+            }
+            else if (message is RunCompleted or RunFailed or RunCancelled && run.IsFinished && Moves(run.Ending))
+            {
+                run.Ending = outcome;
+                changed = true;
+            }
+        }
+
+        // A failed send is not stored: the state on disk already says the message is still to go.
+        return changed && outcome == Outbox.Sent ? new Step(true, []) : Step.Unchanged;
+    }
+
+    /// <summary>
+    /// The messages the run's state calls for that are not known to have gone out: after a crash between storing a
+    /// change and sending what it caused, or a failed send. A message this process is sending right now is not repeated,
+    /// and a task's TaskReady that the broker confirmed is never sent again, so a task a worker may hold runs only once.
+    /// </summary>
+    static Step Unsent(RunRecord run, DateTimeOffset now)
+    {
+        var step = new StepBuilder();
+        if (run.IsFinished)
+        {
+            if (run.Ending == Outbox.Unsent)
+            {
+                run.Ending = Outbox.Sending;
+                step.Messages.Add(Ending(run, run.FinishedAt ?? now));
+            }
+
+            return new Step(false, step.Messages);
+        }
+
+        foreach (var task in run.OrderedTasks.Where(t => t.State == TaskState.Ready && t.Dispatch == Outbox.Unsent))
+        {
+            task.Dispatch = Outbox.Sending;
+            step.Messages.Add(ReadyMessage(run, task));
+        }
+
+        return new Step(false, step.Messages, WakeAt: run.NextDueAt());
+    }
+
+    /// <summary>Ends an embedded run whose process is gone: its queued tasks were in that process's memory.</summary>
+    static Step Interrupt(RunRecord run, string reason, DateTimeOffset now)
+    {
+        if (run.IsFinished)
+            return run.Ending == Outbox.Sent ? new Drop("ended", "the run has ended") : Unsent(run, now);
+        foreach (var task in run.Tasks.Values.Where(t => !t.IsFinal))
+        {
+            run.Transition(task, TaskState.Cancelled);
+            task.FinishedAt = now;
+            task.DueAt = null;
+        }
+
+        var step = new StepBuilder();
+        End(run, RunState.Failed, reason, now, step);
+        return step.Build();
+    }
+
+    /// <summary>Why a report does not apply to the task's current attempt, or null when it does.</summary>
+    static Drop? Refused(RunRecord run, string slug, int attempt, Guid token, out TaskRecord task)
+    {
+        task = null!;
+        if (run.IsFinished)
+            return new Drop("ended", $"the run has ended ({State(run.State)})");
+        if (!run.Tasks.TryGetValue(slug, out var found))
+            return new Drop("unknown_task", $"the run has no task '{slug}'");
+        task = found;
+        if (found.Attempt != attempt)
+            return new Drop("stale_attempt", $"task '{slug}': attempt {attempt} is not the current attempt {found.Attempt}");
+        if (found.State is not (TaskState.Ready or TaskState.Running))
+            return new Drop("duplicate", $"task '{slug}': attempt {attempt} has already ended ({State(found.State)})");
+        // First report of the current attempt wins, and only its holder knows the token.
+        return token == found.Token ? null : new Drop("wrong_token", $"task '{slug}': the report of attempt {attempt} does not carry the attempt's token");
+    }
+
+    /// <summary>The current attempt of <paramref name="task"/> ended without a result: retry it, or fail the task.</summary>
+    static void EndAttempt(
+        RunRecord run, TaskRecord task, string errorType, string error, bool retryable, string? worker, DateTimeOffset finishedAt,
+        DateTimeOffset now, StepBuilder step)
+    {
+        var timedOut = errorType == TaskErrors.TimedOut;
+        var node = run.Graph.Node(task.Slug);
+        task.ErrorType = errorType;
+        task.Error = error;
+        task.Worker = worker;
+        task.FinishedAt = finishedAt;
+        task.DueAt = null;
+        if (node.Retry is { } retry && retry.ShouldRetry(task.Attempt, errorType, retryable))
+        {
+            task.PastAttempts.Add(new AttemptRecord(task.Attempt, timedOut ? "timed_out" : "failed", errorType, error, worker, task.StartedAt, finishedAt));
+            var delay = retry.DelayAfter(task.Attempt, Random.Shared.NextDouble());
+            if (delay <= TimeSpan.Zero)
+                MakeReady(run, task, now, step);
+            else
+            {
+                run.Transition(task, TaskState.Retrying);
+                step.Wake(task.DueAt = now + delay);
+            }
+
+            return;
+        }
+
+        run.Transition(task, timedOut ? TaskState.TimedOut : TaskState.Failed);
         if (run.FailedTask is null)
         {
             run.FailedTask = task.Slug;
-            run.Error = $"{message.ErrorType}: {message.Message}";
+            run.Error = $"{errorType}: {error}";
         }
 
-        var toSkip = new Stack<string>(run.DownstreamOf(task.Slug));
+        var toSkip = new Stack<string>(run.Graph.DownstreamOf(task.Slug));
         while (toSkip.TryPop(out var slug))
         {
             var next = run.Tasks[slug];
@@ -102,80 +331,78 @@ public static class RunProgression
                 continue;
             run.Transition(next, TaskState.Skipped);
             next.FinishedAt = now;
-            foreach (var further in run.DownstreamOf(slug))
+            foreach (var further in run.Graph.DownstreamOf(slug))
                 toSkip.Push(further);
         }
 
-        var messages = new List<object>();
-        FinishIfDone(run, now, messages);
-        return new Step(true, messages);
+        FinishIfDone(run, now, step);
     }
 
-    /// <summary>
-    /// The messages an already-applied event caused, for when its delivery is repeated after a crash that
-    /// came between storing the change and publishing. Tasks still waiting for a worker are released again;
-    /// a finished run is announced again.
-    /// </summary>
-    public static IReadOnlyList<object> Resume(RunRecord run, string? afterTask, DateTimeOffset now)
-    {
-        var messages = new List<object>();
-        if (run.IsFinished)
-        {
-            messages.Add(Ending(run, run.FinishedAt ?? now));
-            return messages;
-        }
-
-        var candidates = afterTask is null
-            ? run.Flow.Tasks.Where(t => !FlowDefinition.UpstreamOf(t).Any()).Select(t => t.Slug)
-            : run.DownstreamOf(afterTask);
-        foreach (var slug in candidates)
-        {
-            var task = run.Tasks[slug];
-            if (task.State == TaskState.Ready)
-                messages.Add(ReadyMessage(run, task, task.ReadyAt ?? now));
-        }
-
-        return messages;
-    }
-
-    static bool Applies(RunRecord run, string slug, int attempt, out TaskRecord task)
-    {
-        task = null!;
-        if (run.IsFinished || !run.Tasks.TryGetValue(slug, out var found))
-            return false;
-        task = found;
-        // First report of the current attempt wins; duplicates and reports of earlier attempts are ignored.
-        return found.Attempt == attempt && found.State is TaskState.Ready or TaskState.Running;
-    }
-
-    static bool UpstreamsComplete(RunRecord run, string slug) => run.WaitingOn(slug) == 0;
-
-    static TaskReady MakeReady(RunRecord run, TaskRecord task, DateTimeOffset now)
+    /// <summary>Releases a new attempt of the task, with a token of its own.</summary>
+    static void MakeReady(RunRecord run, TaskRecord task, DateTimeOffset now, StepBuilder step)
     {
         run.Transition(task, TaskState.Ready);
         task.Attempt += 1;
+        task.Token = Guid.NewGuid();
         task.ReadyAt = now;
-        return ReadyMessage(run, task, now);
+        task.StartedAt = null;
+        task.FinishedAt = null;
+        task.Worker = null;
+        task.ErrorType = null;
+        task.Error = null;
+        task.DueAt = null;
+        task.Dispatch = Outbox.Sending;
+        step.Messages.Add(ReadyMessage(run, task));
     }
 
-    static TaskReady ReadyMessage(RunRecord run, TaskRecord task, DateTimeOffset readyAt)
+    static TaskReady ReadyMessage(RunRecord run, TaskRecord task)
     {
-        var node = run.Node(task.Slug);
+        var node = run.Graph.Node(task.Slug);
         var inputs = TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result!.Value);
-        return new TaskReady(run.RunId, run.Flow.Name, task.Slug, task.Type, task.Attempt, inputs, readyAt);
+        return new TaskReady(run.RunId, run.Flow.Name, task.Slug, task.Type, task.Attempt, task.Token, inputs, task.ReadyAt ?? run.CreatedAt, node.TimeoutSeconds);
     }
 
-    static void FinishIfDone(RunRecord run, DateTimeOffset now, List<object> messages)
+    static void FinishIfDone(RunRecord run, DateTimeOffset now, StepBuilder step)
     {
-        if (run.Unfinished > 0)
-            return;
-        run.State = run.FailedTask is null ? RunState.Completed : RunState.Failed;
-        run.FinishedAt = now;
-        messages.Add(Ending(run, now));
+        if (run.Unfinished == 0)
+            End(run, run.FailedTask is null ? RunState.Completed : RunState.Failed, run.Error, now, step);
     }
 
-    static object Ending(RunRecord run, DateTimeOffset finishedAt) => run.State == RunState.Completed
-        ? new RunCompleted(run.RunId, run.Flow.Name, run.CreatedAt, finishedAt)
-        : new RunFailed(run.RunId, run.Flow.Name, RunFailureKind.TaskFailed, run.FailedTask, "FlowFailed",
-            $"run {run.RunId} of flow '{run.Flow.Name}' failed in task '{run.FailedTask}': {run.Error}", [], finishedAt);
+    static void End(RunRecord run, RunState state, string? error, DateTimeOffset now, StepBuilder step)
+    {
+        run.State = state;
+        run.Error = error;
+        run.FinishedAt = now;
+        run.Ending = Outbox.Sending;
+        step.Messages.Add(Ending(run, now));
+        step.Changed = true;
+    }
+
+    static object Ending(RunRecord run, DateTimeOffset finishedAt) => run.State switch
+    {
+        RunState.Completed => new RunCompleted(run.RunId, run.Flow.Name, run.CreatedAt, finishedAt),
+        RunState.Cancelled => new RunCancelled(run.RunId, run.Flow.Name, run.Error ?? "cancelled", finishedAt),
+        _ when run.FailedTask is null => new RunFailed(run.RunId, run.Flow.Name, RunFailureKind.Interrupted, null, "Interrupted",
+            $"run {run.RunId} of flow '{run.Flow.Name}' was interrupted: {run.Error}", [], finishedAt),
+        _ => new RunFailed(run.RunId, run.Flow.Name, RunFailureKind.TaskFailed, run.FailedTask, "FlowFailed",
+            $"run {run.RunId} of flow '{run.Flow.Name}' failed in task '{run.FailedTask}': {run.Error}", [], finishedAt),
+    };
+
+    /// <summary>A state as users read it: <c>timed_out</c>, <c>running</c>.</summary>
+    public static string State<T>(T state) where T : struct, Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(state.ToString());
+
+    sealed class StepBuilder
+    {
+        public readonly List<object> Messages = [];
+        public bool Changed = true;
+        DateTimeOffset? _wakeAt;
+
+        public void Wake(DateTimeOffset? at)
+        {
+            if (at is { } t && (_wakeAt is null || t < _wakeAt))
+                _wakeAt = t;
+        }
+
+        public Step Build() => new(Changed, Messages, null, _wakeAt);
+    }
 }

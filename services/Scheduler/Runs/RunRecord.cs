@@ -3,44 +3,70 @@ using Lume.Flows;
 
 namespace Lume.Scheduler.Runs;
 
-/// <summary>Where a run is.</summary>
+/// <summary>Where a run is. Everything but Running is final.</summary>
 public enum RunState
 {
     Running,
     Completed,
     Failed,
+    Cancelled,
 }
 
-/// <summary>Where a task of a run is. Completed, Failed and Skipped are final.</summary>
+/// <summary>Where a task of a run is. Completed, Failed, TimedOut, Skipped and Cancelled are final.</summary>
 public enum TaskState
 {
     /// <summary>Waiting for upstream tasks.</summary>
     Pending,
 
-    /// <summary>TaskReady was published; no worker has reported yet.</summary>
+    /// <summary>An attempt was released to the workers; none has reported it running yet.</summary>
     Ready,
 
-    /// <summary>A worker reported TaskStarted.</summary>
+    /// <summary>A worker reported the attempt started.</summary>
     Running,
+
+    /// <summary>An attempt failed and the next one waits for its retry delay (see <see cref="TaskRecord.DueAt"/>).</summary>
+    Retrying,
     Completed,
     Failed,
 
+    /// <summary>The last attempt ran past the task's timeout.</summary>
+    TimedOut,
+
     /// <summary>Never run, because a task upstream of it failed.</summary>
     Skipped,
+
+    /// <summary>The run was cancelled before the task ended.</summary>
+    Cancelled,
 }
 
-/// <summary>A run as the Scheduler stores it, with the flow definition it was started with, so later flow changes don't touch it.</summary>
+/// <summary>Whether the message a state calls for (a task's TaskReady, a run's end) has gone out.</summary>
+public enum Outbox
+{
+    /// <summary>Nothing to send, or it is sent: the broker confirmed it and the store says so.</summary>
+    Sent,
+
+    /// <summary>To be sent: the state that calls for it is stored, the message is not known to have left.</summary>
+    Unsent,
+
+    /// <summary>Being sent by this process right now (kept in memory only, so nobody else sends it meanwhile).</summary>
+    Sending,
+}
+
+/// <summary>
+/// A run as the Scheduler stores it, with the flow definition it was started with, so later flow changes don't touch it.
+/// Only <see cref="RunProgression"/> changes it, and a store reads and writes it.
+/// </summary>
 public sealed class RunRecord
 {
-    Dictionary<string, List<string>>? _downstream;
-    Dictionary<string, TaskNode>? _nodes;
     Dictionary<string, int>? _waiting;
-    Dictionary<string, int>? _positions;
     readonly List<TaskRecord> _changed = [];
     int _unfinished = -1;
 
     public required Guid RunId { get; init; }
     public required FlowDefinition Flow { get; init; }
+
+    /// <summary>The flow's graph, shared by every run of the same definition.</summary>
+    public FlowGraph Graph => FlowGraph.Of(Flow);
 
     /// <summary>The worker pool whose queue this run's tasks are sent to.</summary>
     public required string Pool { get; init; }
@@ -49,14 +75,24 @@ public sealed class RunRecord
     public string? TraceParent { get; init; }
     public required IReadOnlyDictionary<string, JsonElement> Parameters { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the run is cancelled if it has not ended by then (its timeout); null: never.</summary>
+    public DateTimeOffset? DeadlineAt { get; init; }
     public required Dictionary<string, TaskRecord> Tasks { get; init; }
-    public RunState State { get; set; }
-    public DateTimeOffset? FinishedAt { get; set; }
-    public string? FailedTask { get; set; }
-    public string? Error { get; set; }
+    public RunState State { get; internal set; }
+    public DateTimeOffset? FinishedAt { get; internal set; }
+
+    /// <summary>The first task that failed for good, when the run failed because of it.</summary>
+    public string? FailedTask { get; internal set; }
+
+    /// <summary>Why the run failed or was cancelled.</summary>
+    public string? Error { get; internal set; }
+
+    /// <summary>Whether the run's end (RunCompleted, RunFailed or RunCancelled) has gone out; <see cref="Outbox.Sent"/> while it runs.</summary>
+    public Outbox Ending { get; internal set; }
 
     /// <summary>The stored version this record was read at; the store refuses to write over a newer one.</summary>
-    public long RowVersion { get; set; }
+    public long RowVersion { get; internal set; }
 
     public bool IsFinished => State != RunState.Running;
 
@@ -78,19 +114,24 @@ public sealed class RunRecord
     }
 
     /// <summary>Moves a task to a state; every state change goes through here so the counts above stay right.</summary>
-    public void Transition(TaskRecord task, TaskState state)
+    internal void Transition(TaskRecord task, TaskState state)
     {
         if (_waiting is not null && state == TaskState.Completed && task.State != TaskState.Completed)
-            foreach (var downstream in DownstreamOf(task.Slug))
+            foreach (var downstream in Graph.DownstreamOf(task.Slug))
                 _waiting[downstream]--;
-        if (_unfinished >= 0 && !task.IsFinal && state is TaskState.Completed or TaskState.Failed or TaskState.Skipped)
+        if (_unfinished >= 0 && !task.IsFinal && TaskRecord.Final(state))
             _unfinished--;
         task.State = state;
-        if (!task.Dirty)
-        {
-            task.Dirty = true;
-            _changed.Add(task);
-        }
+        Touch(task);
+    }
+
+    /// <summary>Marks a task as changed, so the next write stores it.</summary>
+    internal void Touch(TaskRecord task)
+    {
+        if (task.Dirty)
+            return;
+        task.Dirty = true;
+        _changed.Add(task);
     }
 
     /// <summary>The tasks changed since the run was last stored; a store writes these, so an event costs its own rows, not the whole run.</summary>
@@ -104,34 +145,16 @@ public sealed class RunRecord
         _changed.Clear();
     }
 
-    /// <summary>Where the task <paramref name="slug"/> stands in the flow's order.</summary>
-    public int PositionOf(string slug)
+    /// <summary>The earliest time a timer of the run is due: a retry, an attempt's timeout, the run's own; null: none.</summary>
+    public DateTimeOffset? NextDueAt()
     {
-        _positions ??= Flow.Tasks.Select((t, i) => (t.Slug, i)).ToDictionary(p => p.Slug, p => p.i, StringComparer.Ordinal);
-        return _positions[slug];
-    }
-
-    /// <summary>The flow's definition of the task <paramref name="slug"/>.</summary>
-    public TaskNode Node(string slug)
-    {
-        _nodes ??= Flow.Tasks.ToDictionary(t => t.Slug, StringComparer.Ordinal);
-        return _nodes[slug];
-    }
-
-    /// <summary>The slugs of the tasks that directly depend on <paramref name="slug"/>.</summary>
-    public IReadOnlyList<string> DownstreamOf(string slug)
-    {
-        _downstream ??= BuildDownstream(Flow);
-        return _downstream.TryGetValue(slug, out var list) ? list : [];
-    }
-
-    static Dictionary<string, List<string>> BuildDownstream(FlowDefinition flow)
-    {
-        var map = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var task in flow.Tasks)
-            foreach (var up in FlowDefinition.UpstreamOf(task))
-                (map.TryGetValue(up, out var list) ? list : map[up] = []).Add(task.Slug);
-        return map;
+        if (IsFinished)
+            return null;
+        var next = DeadlineAt;
+        foreach (var task in Tasks.Values)
+            if (task.DueAt is { } due && (next is null || due < next))
+                next = due;
+        return next;
     }
 }
 
@@ -140,21 +163,43 @@ public sealed class TaskRecord
 {
     public required string Slug { get; init; }
     public required string Type { get; init; }
-    public TaskState State { get; set; }
-    public int Attempt { get; set; }
-    public JsonElement? Result { get; set; }
-    public string? ErrorType { get; set; }
-    public string? Error { get; set; }
-    public string? Worker { get; set; }
-    public DateTimeOffset? ReadyAt { get; set; }
-    public DateTimeOffset? StartedAt { get; set; }
-    public DateTimeOffset? FinishedAt { get; set; }
+    public TaskState State { get; internal set; }
+
+    /// <summary>The number of the task's latest attempt (1 for the first); 0 until it is first released.</summary>
+    public int Attempt { get; internal set; }
+
+    /// <summary>The secret of the latest attempt, sent in its TaskReady; a report without it is not from the attempt's holder.</summary>
+    public Guid Token { get; internal set; }
+
+    /// <summary>Whether the latest attempt's TaskReady has gone out.</summary>
+    public Outbox Dispatch { get; internal set; }
+
+    /// <summary>When the task's timer is due: the next attempt of a retrying task, or the end of a running attempt's time.</summary>
+    public DateTimeOffset? DueAt { get; internal set; }
+    public JsonElement? Result { get; internal set; }
+    public string? ErrorType { get; internal set; }
+    public string? Error { get; internal set; }
+    public string? Worker { get; internal set; }
+    public DateTimeOffset? ReadyAt { get; internal set; }
+    public DateTimeOffset? StartedAt { get; internal set; }
+    public DateTimeOffset? FinishedAt { get; internal set; }
+
+    /// <summary>The attempts before the latest one, oldest first.</summary>
+    public List<AttemptRecord> PastAttempts { get; init; } = [];
 
     /// <summary>Changed since the run was last stored (then it is in <see cref="RunRecord.ChangedTasks"/>).</summary>
     public bool Dirty { get; internal set; }
 
-    public bool IsFinal => State is TaskState.Completed or TaskState.Failed or TaskState.Skipped;
+    public bool IsFinal => Final(State);
+
+    internal static bool Final(TaskState state) =>
+        state is TaskState.Completed or TaskState.Failed or TaskState.TimedOut or TaskState.Skipped or TaskState.Cancelled;
 }
+
+/// <summary>An attempt that ended without completing its task.</summary>
+/// <param name="Outcome">failed, timed_out or lost.</param>
+public sealed record AttemptRecord(
+    int Attempt, string Outcome, string? ErrorType, string? Error, string? Worker, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
 
 /// <summary>A line of <c>lume runs</c>.</summary>
 public sealed record RunSummary(Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);

@@ -50,6 +50,16 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
             ALTER TABLE runs DROP COLUMN definition;
             ALTER TABLE runs DROP COLUMN parameters;
             """,
+            // Attempts, timers and the outbox: what a restarted Scheduler needs to carry on without losing or repeating anything.
+            """
+            ALTER TABLE runs ADD COLUMN deadline_at TEXT;
+            ALTER TABLE runs ADD COLUMN ending TEXT NOT NULL DEFAULT 'Sent';
+            ALTER TABLE tasks ADD COLUMN token TEXT;
+            ALTER TABLE tasks ADD COLUMN dispatch TEXT NOT NULL DEFAULT 'Sent';
+            ALTER TABLE tasks ADD COLUMN due_at TEXT;
+            ALTER TABLE tasks ADD COLUMN past_attempts TEXT;
+            CREATE INDEX runs_unfinished ON runs (state, ending);
+            """,
         ];
         for (var step = current; step < migrations.Length; step++)
         {
@@ -85,6 +95,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         Set(insert, "$pool", run.Pool);
         Set(insert, "$trace", run.TraceParent);
         Set(insert, "$created", Format(run.CreatedAt));
+        Set(insert, "$deadline", FormatOrNull(run.DeadlineAt));
         SetRunState(insert, run);
         if (insert.ExecuteNonQuery() == 0)
             return false;
@@ -135,7 +146,8 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         await using (var select = connection.CreateCommand())
         {
             select.CommandText = """
-                SELECT i.definition, i.parameters, r.created_at, r.state, r.finished_at, r.failed_task, r.error, r.row_version, r.pool, r.trace_parent
+                SELECT i.definition, i.parameters, r.created_at, r.state, r.finished_at, r.failed_task, r.error, r.row_version, r.pool, r.trace_parent,
+                    r.deadline_at, r.ending
                 FROM runs r JOIN run_inputs i ON i.run_id = r.run_id WHERE r.run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -155,6 +167,8 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
                 RowVersion = reader.GetInt64(7),
                 Pool = reader.GetString(8),
                 TraceParent = NullableString(reader, 9),
+                DeadlineAt = Parse(NullableString(reader, 10)),
+                Ending = Enum.Parse<Outbox>(reader.GetString(11)),
                 Tasks = new Dictionary<string, TaskRecord>(StringComparer.Ordinal),
             };
         }
@@ -162,7 +176,8 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         await using (var select = connection.CreateCommand())
         {
             select.CommandText = """
-                SELECT slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at
+                SELECT slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at,
+                    token, dispatch, due_at, past_attempts
                 FROM tasks WHERE run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -183,6 +198,10 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
                     ReadyAt = Parse(NullableString(reader, 8)),
                     StartedAt = Parse(NullableString(reader, 9)),
                     FinishedAt = Parse(NullableString(reader, 10)),
+                    Token = NullableString(reader, 11) is { } token ? Guid.Parse(token) : Guid.Empty,
+                    Dispatch = Enum.Parse<Outbox>(reader.GetString(12)),
+                    DueAt = Parse(NullableString(reader, 13)),
+                    PastAttempts = NullableString(reader, 14) is { } past ? JsonSerializer.Deserialize<List<AttemptRecord>>(past)! : [],
                 };
                 run.Tasks[task.Slug] = task;
             }
@@ -206,6 +225,18 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
             runs.Add(new RunSummary(
                 Guid.Parse(reader.GetString(0)), reader.GetString(1), reader.GetString(2),
                 Enum.Parse<RunState>(reader.GetString(3)), Parse(reader.GetString(4))!.Value, Parse(NullableString(reader, 5))));
+        return runs;
+    }
+
+    public async Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT run_id FROM runs WHERE state = 'Running' OR ending <> 'Sent'";
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        var runs = new List<Guid>();
+        while (await reader.ReadAsync(cancellationToken))
+            runs.Add(Guid.Parse(reader.GetString(0)));
         return runs;
     }
 
@@ -254,6 +285,10 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
             Set(upsert, "$ready", FormatOrNull(task.ReadyAt));
             Set(upsert, "$started", FormatOrNull(task.StartedAt));
             Set(upsert, "$finished", FormatOrNull(task.FinishedAt));
+            Set(upsert, "$token", task.Attempt > 0 ? task.Token.ToString() : null);
+            Set(upsert, "$dispatch", Stored(task.Dispatch));
+            Set(upsert, "$due", FormatOrNull(task.DueAt));
+            Set(upsert, "$past", task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : null);
             upsert.ExecuteNonQuery();
         }
     }
@@ -264,7 +299,11 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         Set(command, "$finished", FormatOrNull(run.FinishedAt));
         Set(command, "$failed", run.FailedTask);
         Set(command, "$error", run.Error);
+        Set(command, "$ending", Stored(run.Ending));
     }
+
+    // What is being sent right now is, on disk, still to be sent: a crash mid-send leaves it to the next start.
+    static string Stored(Outbox outbox) => (outbox == Outbox.Sending ? Outbox.Unsent : outbox).ToString();
 
     static void Set(SqliteCommand command, string name, object? value) => command.Parameters[name].Value = value ?? DBNull.Value;
 
@@ -287,25 +326,30 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         {
             _connection = connection;
             InsertRun = Prepare("""
-                INSERT INTO runs (run_id, flow, version, pool, state, created_at, finished_at, failed_task, error, row_version, trace_parent)
-                VALUES ($id, $flow, $version, $pool, $state, $created, $finished, $failed, $error, 1, $trace)
+                INSERT INTO runs (run_id, flow, version, pool, state, created_at, finished_at, failed_task, error, row_version, trace_parent,
+                    deadline_at, ending)
+                VALUES ($id, $flow, $version, $pool, $state, $created, $finished, $failed, $error, 1, $trace, $deadline, $ending)
                 ON CONFLICT (run_id) DO NOTHING
-                """, "$id", "$flow", "$version", "$pool", "$state", "$created", "$finished", "$failed", "$error", "$trace");
+                """, "$id", "$flow", "$version", "$pool", "$state", "$created", "$finished", "$failed", "$error", "$trace", "$deadline", "$ending");
             InsertInputs = Prepare(
                 "INSERT INTO run_inputs (run_id, definition, parameters) VALUES ($id, $definition, $parameters)", "$id", "$definition", "$parameters");
             UpdateRun = Prepare("""
-                UPDATE runs SET state = $state, finished_at = $finished, failed_task = $failed, error = $error,
+                UPDATE runs SET state = $state, finished_at = $finished, failed_task = $failed, error = $error, ending = $ending,
                     row_version = row_version + 1
                 WHERE run_id = $id AND row_version = $version
-                """, "$id", "$version", "$state", "$finished", "$failed", "$error");
+                """, "$id", "$version", "$state", "$finished", "$failed", "$error", "$ending");
             UpsertTask = Prepare("""
-                INSERT INTO tasks (run_id, slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at)
-                VALUES ($run, $slug, $type, $state, $attempt, $result, $error_type, $error, $worker, $ready, $started, $finished)
+                INSERT INTO tasks (run_id, slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at,
+                    token, dispatch, due_at, past_attempts)
+                VALUES ($run, $slug, $type, $state, $attempt, $result, $error_type, $error, $worker, $ready, $started, $finished,
+                    $token, $dispatch, $due, $past)
                 ON CONFLICT (run_id, slug) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
                     result = excluded.result, error_type = excluded.error_type, error = excluded.error,
                     worker = excluded.worker, ready_at = excluded.ready_at, started_at = excluded.started_at,
-                    finished_at = excluded.finished_at
-                """, "$run", "$slug", "$type", "$state", "$attempt", "$result", "$error_type", "$error", "$worker", "$ready", "$started", "$finished");
+                    finished_at = excluded.finished_at, token = excluded.token, dispatch = excluded.dispatch,
+                    due_at = excluded.due_at, past_attempts = excluded.past_attempts
+                """, "$run", "$slug", "$type", "$state", "$attempt", "$result", "$error_type", "$error", "$worker", "$ready", "$started", "$finished",
+                "$token", "$dispatch", "$due", "$past");
         }
 
         public SqliteCommand InsertRun { get; }

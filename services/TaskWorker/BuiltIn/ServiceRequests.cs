@@ -23,7 +23,18 @@ static class ServiceRequests
         where TAnswer : class
         where TRefusal : class
     {
-        var response = await client.GetResponse<TAnswer, TRefusal>(request, context.CancellationToken);
+        Response<TAnswer, TRefusal> response;
+        try
+        {
+            response = await client.GetResponse<TAnswer, TRefusal>(request, context.CancellationToken);
+        }
+        catch (RequestTimeoutException)
+        {
+            // The request may still be in the service's queue; each built-in is idempotent, so a later attempt may repeat it.
+            throw new TaskFailedException(TaskErrors.ServiceUnavailable,
+                $"task '{context.TaskSlug}': no answer from the service to {typeof(TRequest).Name}; it may be down or busy", retryable: true);
+        }
+
         if (response.Message is TRefusal refused)
         {
             var (errorType, message) = refusal(refused);

@@ -85,6 +85,31 @@ public sealed class DirectoryFilesystemTests : IDisposable
     }
 
     [Fact]
+    public async Task Write_OfTheSameBytesAgain_WithoutOverwrite_Succeeds_SoARepeatedSaveIsHarmless()
+    {
+        await _local.WriteAsync("same.txt", Bytes("content"), createDir: false, overwrite: false, CancellationToken.None);
+
+        await _local.WriteAsync("same.txt", Bytes("content"), createDir: false, overwrite: false, CancellationToken.None);
+        await using var unseekable = new System.IO.Compression.GZipStream(
+            new MemoryStream(Compress("content")), System.IO.Compression.CompressionMode.Decompress);
+        await _local.WriteAsync("same.txt", unseekable, createDir: false, overwrite: false, CancellationToken.None);
+        var other = await Assert.ThrowsAsync<FileServiceException>(() =>
+            _local.WriteAsync("same.txt", Bytes("contenT"), createDir: false, overwrite: false, CancellationToken.None));
+
+        Assert.Equal("FileExists", other.ErrorType);
+        Assert.Equal("content", await File.ReadAllTextAsync(Path.Combine(_root, "same.txt")));
+        Assert.Equal(["same.txt"], Directory.GetFiles(_root).Select(f => Path.GetFileName(f)!).ToArray()); // no temporary file left
+    }
+
+    static byte[] Compress(string text)
+    {
+        using var buffer = new MemoryStream();
+        using (var zip = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Fastest))
+            zip.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        return buffer.ToArray();
+    }
+
+    [Fact]
     public async Task Read_OfAMissingFile_SaysWhich()
     {
         var error = await Assert.ThrowsAsync<FileServiceException>(() => _local.ReadAsync("absent.txt", CancellationToken.None));

@@ -40,6 +40,10 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
 
     Task<TaskReady> ReadyAsync(Guid runId, string slug) => _host.SentAsync<TaskReady>(t => t.RunId == runId && t.TaskSlug == slug);
 
+    // The report of the worker that took this TaskReady.
+    static TaskCompleted Done(TaskReady ready, object? result) =>
+        new(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, Json(result), "test-worker", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+
     [Fact]
     public async Task RunRequested_StoresTheRunAndReleasesItsFirstTask()
     {
@@ -86,18 +90,18 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         var runId = await RequestAsync("diamond", ("start", 1));
         var bus = _host.Harness.Bus;
 
-        await ReadyAsync(runId, "a");
-        await bus.Publish(Completed(runId, "a", 2));
-        await bus.Publish(Completed(runId, "a", 2));
-        await ReadyAsync(runId, "b");
-        await ReadyAsync(runId, "c");
-        await bus.Publish(Completed(runId, "c", 4));
+        var a = await ReadyAsync(runId, "a");
+        await bus.Publish(Done(a, 2));
+        await bus.Publish(Done(a, 2));
+        var b = await ReadyAsync(runId, "b");
+        var c = await ReadyAsync(runId, "c");
+        await bus.Publish(Done(c, 4));
         await bus.Publish(new TaskStarted(runId, "c", 1, "late", DateTimeOffset.UtcNow));
-        await bus.Publish(Completed(runId, "b", 3));
-        await bus.Publish(Completed(runId, "c", 4));
+        await bus.Publish(Done(b, 3));
+        await bus.Publish(Done(c, 4));
         var join = await ReadyAsync(runId, "d");
-        await bus.Publish(Completed(runId, "d", 7));
-        await bus.Publish(Completed(runId, "d", 7));
+        await bus.Publish(Done(join, 7));
+        await bus.Publish(Done(join, 7));
 
         await _host.PublishedAsync<RunCompleted>(r => r.RunId == runId);
         await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10)); // let any stray duplicate land before counting
@@ -114,11 +118,11 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
     public async Task TaskFailed_SkipsItsDownstream_AndTheRunFailsNamingTheTask()
     {
         var runId = await RequestAsync("branches");
-        await ReadyAsync(runId, "bad");
-        await ReadyAsync(runId, "side");
+        var bad = await ReadyAsync(runId, "bad");
+        var side = await ReadyAsync(runId, "side");
 
-        await _host.Harness.Bus.Publish(Failed(runId, "bad"));
-        await _host.Harness.Bus.Publish(Completed(runId, "side", "ok"));
+        await _host.Harness.Bus.Publish(new TaskFailed(runId, "bad", bad.Attempt, bad.Token, "InvalidOperationException", "bad broke", false, "w", DateTimeOffset.UtcNow));
+        await _host.Harness.Bus.Publish(Done(side, "ok"));
         var failed = await _host.PublishedAsync<RunFailed>(r => r.RunId == runId);
 
         Assert.Equal(RunFailureKind.TaskFailed, failed.Kind);
@@ -187,5 +191,78 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         Assert.Equal("worker-1", snapshot.Message.Tasks[0].Worker);
         Assert.Equal("pending", snapshot.Message.Tasks[3].State);
         Assert.True(missing.Is(out Response<RunNotFound>? _));
+    }
+
+    [Fact]
+    public async Task ARepeatedDelivery_DoesNotSendAgainATaskReadyTheBrokerConfirmed()
+    {
+        var runId = await RequestAsync("diamond", ("start", 1));
+        var a = await ReadyAsync(runId, "a");
+        await _host.Harness.Bus.Publish(Done(a, 2));
+        await ReadyAsync(runId, "b");
+        await ReadyAsync(runId, "c");
+        await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The same completion delivered again, as after a connection blip: b and c may be on workers already.
+        var pipeline = _host.Services.GetRequiredService<RunPipeline>();
+        await pipeline.ApplyAsync(_host.Harness.Bus, runId, Done(a, 2), repeated: true, CancellationToken.None);
+        await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(["a", "b", "c"], _host.AllSent<TaskReady>(t => t.RunId == runId).Select(t => t.TaskSlug).Order().ToArray());
+        Assert.All((await Store.FindAsync(runId, CancellationToken.None))!.Tasks.Values.Where(t => t.Attempt > 0),
+            t => Assert.Equal(Outbox.Sent, t.Dispatch));
+    }
+
+    [Fact]
+    public async Task RunRequested_Again_WithTheSameRunId_StartsNothingNew_AndSaysItIsAccepted()
+    {
+        var runId = await RequestAsync("diamond", ("start", 1));
+        await ReadyAsync(runId, "a");
+
+        await _host.Harness.Bus.Publish(new RunRequested(runId, "diamond", null, Parameters(("start", 99)), DateTimeOffset.UtcNow));
+        await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(2, _host.AllPublished<RunAccepted>(r => r.RunId == runId).Count);
+        var sent = Assert.Single(_host.AllSent<TaskReady>(t => t.RunId == runId));
+        Assert.Equal(1, sent.Inputs["value"].GetInt32());
+    }
+
+    [Fact]
+    public async Task CancelRun_CancelsTheRun_PublishesRunCancelled_AndAnswersWithTheState()
+    {
+        var runId = await RequestAsync("diamond", ("start", 1));
+        var a = await ReadyAsync(runId, "a");
+        var client = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<CancelRun>();
+
+        var answer = await client.GetResponse<RunSnapshot, RunNotFound>(new CancelRun(runId, "not needed"));
+        await _host.Harness.Bus.Publish(Done(a, 2));
+        var unknown = await client.GetResponse<RunSnapshot, RunNotFound>(new CancelRun(Guid.NewGuid(), "?"));
+        await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(answer.Is(out Response<RunSnapshot>? snapshot));
+        Assert.Equal("cancelled", snapshot.Message.State);
+        Assert.Equal("not needed", snapshot.Message.Error);
+        Assert.Equal("not needed", (await _host.PublishedAsync<RunCancelled>(r => r.RunId == runId)).Reason);
+        Assert.Single(_host.AllSent<TaskReady>(t => t.RunId == runId)); // the late completion of a released nothing
+        Assert.True(unknown.Is(out Response<RunNotFound>? _));
+    }
+
+    [Fact]
+    public async Task AFailedAttempt_IsRetriedByTheScheduler_AfterItsDelay()
+    {
+        var retried = Flow.Define("retried", f => f.Task("step", name: "s").Retry(1, TimeSpan.FromMilliseconds(300)));
+        Assert.Empty((await RegisterAsync("default", ["step", "join"], Diamond, Branches, retried)).Problems);
+        var runId = await RequestAsync("retried");
+        var first = await ReadyAsync(runId, "s");
+
+        await _host.Harness.Bus.Publish(new TaskFailed(runId, "s", 1, first.Token, "IOException", "disk hiccup", true, "w", DateTimeOffset.UtcNow));
+        var second = await _host.SentAsync<TaskReady>(t => t.RunId == runId && t.Attempt == 2, TimeSpan.FromSeconds(10));
+        await _host.Harness.Bus.Publish(Done(second, "fine"));
+
+        await _host.PublishedAsync<RunCompleted>(r => r.RunId == runId);
+        var task = (await Store.FindAsync(runId, CancellationToken.None))!.Tasks["s"];
+        Assert.Equal(2, task.Attempt);
+        Assert.Equal("disk hiccup", Assert.Single(task.PastAttempts).Error);
+        Assert.True(second.ReadyAt - first.ReadyAt >= TimeSpan.FromMilliseconds(250));
     }
 }

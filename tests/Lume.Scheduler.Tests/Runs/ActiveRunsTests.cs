@@ -42,7 +42,7 @@ public sealed class ActiveRunsTests : IDisposable
         var run = await StartAsync();
 
         var steps = await Task.WhenAll(Enumerable.Range(1, 100).Select(i => _runs.ApplyAsync(run.RunId,
-            r => RunProgression.TaskCompleted(r, Completed(run.RunId, $"item-{i}", i), DateTimeOffset.UtcNow))));
+            r => RunProgression.Apply(r, Completed(r, $"item-{i}", i), DateTimeOffset.UtcNow))));
 
         Assert.All(steps, s => Assert.True(s!.Value.Step.Changed));
         Assert.Single(steps, s => s!.Value.Step.Messages.Count == 1); // the last one releases the fan-in
@@ -58,10 +58,10 @@ public sealed class ActiveRunsTests : IDisposable
         var run = await StartAsync();
 
         var good = Enumerable.Range(1, 10).Select(i => _runs.ApplyAsync(run.RunId,
-            r => RunProgression.TaskCompleted(r, Completed(run.RunId, $"item-{i}", i), DateTimeOffset.UtcNow))).ToList();
+            r => RunProgression.Apply(r, Completed(r, $"item-{i}", i), DateTimeOffset.UtcNow))).ToList();
         var bad = _runs.ApplyAsync(run.RunId, r =>
         {
-            RunProgression.TaskCompleted(r, Completed(run.RunId, "item-50", 50), DateTimeOffset.UtcNow);
+            RunProgression.Apply(r, Completed(r, "item-50", 50), DateTimeOffset.UtcNow);
             throw new InvalidOperationException("half way through");
         });
 
@@ -71,7 +71,7 @@ public sealed class ActiveRunsTests : IDisposable
         Assert.Equal(10, stored.Tasks.Values.Count(t => t.State == TaskState.Completed));
         Assert.Equal(TaskState.Ready, stored.Tasks["item-50"].State); // the failed event's change was not kept
         // Nor is it in the copy kept in memory: the next event sees the stored state.
-        var next = await _runs.ApplyAsync(run.RunId, r => RunProgression.TaskCompleted(r, Completed(run.RunId, "item-50", 50), DateTimeOffset.UtcNow));
+        var next = await _runs.ApplyAsync(run.RunId, r => RunProgression.Apply(r, Completed(r, "item-50", 50), DateTimeOffset.UtcNow));
         Assert.True(next!.Value.Step.Changed);
     }
 
@@ -89,9 +89,9 @@ public sealed class ActiveRunsTests : IDisposable
         _store.FailNextWrite = true;
 
         await Assert.ThrowsAsync<IOException>(() => _runs.ApplyAsync(run.RunId,
-            r => RunProgression.TaskCompleted(r, Completed(run.RunId, "item-1", 1), DateTimeOffset.UtcNow)));
+            r => RunProgression.Apply(r, Completed(r, "item-1", 1), DateTimeOffset.UtcNow)));
         var retried = await _runs.ApplyAsync(run.RunId,
-            r => RunProgression.TaskCompleted(r, Completed(run.RunId, "item-1", 1), DateTimeOffset.UtcNow));
+            r => RunProgression.Apply(r, Completed(r, "item-1", 1), DateTimeOffset.UtcNow));
 
         Assert.True(retried!.Value.Step.Changed); // applied again to the stored run, not taken for a duplicate
         Assert.Equal(TaskState.Completed, (await _store.FindAsync(run.RunId, CancellationToken.None))!.Tasks["item-1"].State);
@@ -126,5 +126,7 @@ public sealed class ActiveRunsTests : IDisposable
         }
 
         public Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken) => inner.ListAsync(limit, cancellationToken);
+
+        public Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken) => inner.ListUnfinishedAsync(cancellationToken);
     }
 }

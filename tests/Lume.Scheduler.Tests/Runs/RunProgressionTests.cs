@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
 using Lume.Scheduler.Runs;
@@ -15,15 +16,32 @@ public class RunProgressionTests
 
     static string[] Ready(Step step) => step.Messages.OfType<TaskReady>().Select(t => t.TaskSlug).Order().ToArray();
 
+    static Step Apply(RunRecord run, object message, DateTimeOffset? at = null) => RunProgression.Apply(run, message, at ?? Now);
+
+    /// <summary>"flaky" is retried twice on any retryable error, 10 s then 20 s later; "after" takes its result.</summary>
+    static readonly FlowDefinition Flaky = Flow.Define("flaky", f =>
+    {
+        var flaky = f.Task("step", name: "flaky").Retry(2, TimeSpan.FromSeconds(10), backoff: 2);
+        f.Task("step", new { value = flaky }, name: "after");
+    });
+
+    /// <summary>"slow" may run 30 s per attempt and is retried once if it times out, at once.</summary>
+    static readonly FlowDefinition Slow = Flow.Define("slow", f =>
+        f.Task("step", name: "slow").Timeout(TimeSpan.FromSeconds(30)).Retry(1, on: TaskErrors.TimedOut));
+
     [Fact]
-    public void Start_ReleasesOnlyTasksWithoutUpstreams()
+    public void Start_ReleasesOnlyTasksWithoutUpstreams_EachWithAnAttemptToken()
     {
         var (run, step) = Start(Upstream, ("text1", "hi"));
 
         Assert.Equal(["append_text", "configure_lume_services"], Ready(step));
         Assert.Equal(TaskState.Pending, run.Tasks["save"].State);
         Assert.IsType<RunAccepted>(step.Messages[0]);
-        Assert.Equal("hi", step.Messages.OfType<TaskReady>().Single(t => t.TaskSlug == "append_text").Inputs["text1"].GetString());
+        var append = step.Messages.OfType<TaskReady>().Single(t => t.TaskSlug == "append_text");
+        Assert.Equal("hi", append.Inputs["text1"].GetString());
+        Assert.NotEqual(Guid.Empty, append.Token);
+        Assert.Equal(run.Tasks["append_text"].Token, append.Token);
+        Assert.NotEqual(append.Token, step.Messages.OfType<TaskReady>().Single(t => t.TaskSlug == "configure_lume_services").Token);
     }
 
     [Fact]
@@ -31,10 +49,10 @@ public class RunProgressionTests
     {
         var (run, _) = Start(Upstream, ("text1", "hi"));
 
-        var afterAppend = RunProgression.TaskCompleted(run, Completed(RunId, "append_text", "hi!"), Now);
+        var afterAppend = Apply(run, Completed(run, "append_text", "hi!"));
         Assert.Empty(Ready(afterAppend));
 
-        var afterConfigure = RunProgression.TaskCompleted(run, Completed(RunId, "configure_lume_services", null), Now);
+        var afterConfigure = Apply(run, Completed(run, "configure_lume_services", null));
         var save = Assert.Single(afterConfigure.Messages.OfType<TaskReady>());
         Assert.Equal("save", save.TaskSlug);
         Assert.Equal("hi!", save.Inputs["obj"].GetString());
@@ -45,9 +63,9 @@ public class RunProgressionTests
     {
         var (run, _) = Start(Diamond, ("start", 1));
 
-        Assert.Equal(["b", "c"], Ready(RunProgression.TaskCompleted(run, Completed(RunId, "a", 2), Now)));
-        Assert.Empty(Ready(RunProgression.TaskCompleted(run, Completed(RunId, "c", 4), Now)));
-        var join = Assert.Single(RunProgression.TaskCompleted(run, Completed(RunId, "b", 3), Now).Messages.OfType<TaskReady>());
+        Assert.Equal(["b", "c"], Ready(Apply(run, Completed(run, "a", 2))));
+        Assert.Empty(Ready(Apply(run, Completed(run, "c", 4))));
+        var join = Assert.Single(Apply(run, Completed(run, "b", 3)).Messages.OfType<TaskReady>());
 
         Assert.Equal("d", join.TaskSlug);
         Assert.Equal(3, join.Inputs["left"].GetInt32());
@@ -55,19 +73,18 @@ public class RunProgressionTests
     }
 
     [Fact]
-    public void DuplicateCompletion_ChangesNothingAndReleasesNothing()
+    public void DuplicateCompletion_ChangesNothingAndReleasesNothing_AndSaysWhy()
     {
         var (run, _) = Start(Diamond, ("start", 1));
-        RunProgression.TaskCompleted(run, Completed(RunId, "a", 2), Now);
-        RunProgression.TaskCompleted(run, Completed(RunId, "b", 3), Now);
-        RunProgression.TaskCompleted(run, Completed(RunId, "c", 4), Now);
+        Apply(run, Completed(run, "a", 2));
+        Apply(run, Completed(run, "b", 3));
+        Apply(run, Completed(run, "c", 4));
 
-        var again = RunProgression.TaskCompleted(run, Completed(RunId, "c", 99), Now);
-        var againA = RunProgression.TaskCompleted(run, Completed(RunId, "a", 99), Now);
+        var again = Apply(run, Completed(run, "c", 99));
 
         Assert.False(again.Changed);
-        Assert.False(againA.Changed);
         Assert.Empty(again.Messages);
+        Assert.Equal("duplicate", again.Dropped!.Kind);
         Assert.Equal(4, run.Tasks["c"].Result!.Value.GetInt32());
         Assert.Equal(1, run.Tasks["d"].Attempt);
     }
@@ -78,15 +95,42 @@ public class RunProgressionTests
         var (run, _) = Start(Diamond, ("start", 1));
 
         // A completion for a task that was never released, and one of another attempt.
-        Assert.False(RunProgression.TaskCompleted(run, Completed(RunId, "d", 0), Now).Changed);
-        Assert.False(RunProgression.TaskCompleted(run, Completed(RunId, "a", 1, attempt: 2), Now).Changed);
+        Assert.False(Apply(run, Completed(run, "d", 0)).Changed);
+        Assert.Equal("stale_attempt", Apply(run, Completed(run, "a", 1, attempt: 2)).Dropped!.Kind);
         Assert.Equal(TaskState.Pending, run.Tasks["d"].State);
 
         // A TaskStarted that arrives after its TaskCompleted leaves the task completed.
-        RunProgression.TaskCompleted(run, Completed(RunId, "a", 2), Now);
-        var late = RunProgression.TaskStarted(run, new TaskStarted(RunId, "a", 1, "w", Now));
+        Apply(run, Completed(run, "a", 2));
+        var late = Apply(run, new TaskStarted(RunId, "a", 1, "w", Now));
         Assert.False(late.Changed);
         Assert.Equal(TaskState.Completed, run.Tasks["a"].State);
+    }
+
+    [Fact]
+    public void AReportWithoutTheAttemptsToken_ChangesNothing()
+    {
+        var (run, _) = Start(Diamond, ("start", 1));
+        var genuine = Completed(run, "a", 2);
+
+        var forged = Apply(run, genuine with { Token = Guid.NewGuid(), Worker = "intruder" });
+        var forgedFailure = Apply(run, new TaskFailed(RunId, "a", 1, Guid.NewGuid(), "Boom", "forged", false, "intruder", Now));
+
+        Assert.Equal("wrong_token", forged.Dropped!.Kind);
+        Assert.Equal("wrong_token", forgedFailure.Dropped!.Kind);
+        Assert.Equal(TaskState.Ready, run.Tasks["a"].State);
+        Assert.True(Apply(run, genuine).Changed);
+        Assert.Equal("test-worker", run.Tasks["a"].Worker);
+    }
+
+    [Fact]
+    public void AResultOverTheLimit_ChangesNothing()
+    {
+        var (run, _) = Start(Diamond, ("start", 1));
+
+        var huge = Apply(run, Completed(run, "a", new string('x', TaskLimits.MaxResultBytes + 1)));
+
+        Assert.Equal("oversized", huge.Dropped!.Kind);
+        Assert.Equal(TaskState.Ready, run.Tasks["a"].State);
     }
 
     [Fact]
@@ -94,7 +138,7 @@ public class RunProgressionTests
     {
         var (run, _) = Start(Diamond, ("start", 1));
 
-        var step = RunProgression.TaskStarted(run, new TaskStarted(RunId, "a", 1, "worker-7", Now));
+        var step = Apply(run, new TaskStarted(RunId, "a", 1, "worker-7", Now));
 
         Assert.True(step.Changed);
         Assert.Equal(TaskState.Running, run.Tasks["a"].State);
@@ -106,13 +150,13 @@ public class RunProgressionTests
     {
         var (run, _) = Start(Diamond, ("start", 1));
         foreach (var slug in new[] { "a", "b", "c" })
-            RunProgression.TaskCompleted(run, Completed(RunId, slug, 0), Now);
+            Apply(run, Completed(run, slug, 0));
 
-        var last = RunProgression.TaskCompleted(run, Completed(RunId, "d", 0), Now);
+        var last = Apply(run, Completed(run, "d", 0));
 
         Assert.Single(last.Messages.OfType<RunCompleted>());
         Assert.Equal(RunState.Completed, run.State);
-        Assert.False(RunProgression.TaskCompleted(run, Completed(RunId, "d", 0), Now).Changed);
+        Assert.False(Apply(run, Completed(run, "d", 0)).Changed);
     }
 
     [Fact]
@@ -120,14 +164,14 @@ public class RunProgressionTests
     {
         var (run, _) = Start(Branches);
 
-        var failed = RunProgression.TaskFailed(run, Failed(RunId, "bad"), Now);
+        var failed = Apply(run, Failed(run, "bad"));
 
         Assert.Empty(failed.Messages);
         Assert.Equal(TaskState.Skipped, run.Tasks["after"].State);
         Assert.Equal(TaskState.Skipped, run.Tasks["after2"].State);
         Assert.Equal(RunState.Running, run.State);
 
-        var side = RunProgression.TaskCompleted(run, Completed(RunId, "side", "ok"), Now);
+        var side = Apply(run, Completed(run, "side", "ok"));
         var end = Assert.Single(side.Messages.OfType<RunFailed>());
         Assert.Equal(RunFailureKind.TaskFailed, end.Kind);
         Assert.Equal("bad", end.FailedTask);
@@ -136,15 +180,191 @@ public class RunProgressionTests
     }
 
     [Fact]
-    public void Resume_ReleasesAgainTheTasksAnEventAlreadyReleased()
+    public void ARetryableFailure_WaitsItsDelay_ThenReleasesANewAttemptWithANewToken()
+    {
+        var (run, start) = Start(Flaky);
+        var first = start.Messages.OfType<TaskReady>().Single();
+
+        var failed = Apply(run, Failed(run, "flaky", retryable: true));
+
+        Assert.True(failed.Changed);
+        Assert.Empty(failed.Messages);
+        Assert.Equal(TaskState.Retrying, run.Tasks["flaky"].State);
+        Assert.Equal(Now.AddSeconds(10), failed.WakeAt);
+        Assert.Equal("not_due", Apply(run, TimersDue.Instance, Now.AddSeconds(9)).Dropped!.Kind);
+
+        var due = Apply(run, TimersDue.Instance, Now.AddSeconds(10));
+        var second = Assert.Single(due.Messages.OfType<TaskReady>());
+        Assert.Equal(2, second.Attempt);
+        Assert.NotEqual(first.Token, second.Token);
+        var past = Assert.Single(run.Tasks["flaky"].PastAttempts);
+        Assert.Equal((1, "failed", "InvalidOperationException"), (past.Attempt, past.Outcome, past.ErrorType));
+
+        // The second failure waits twice as long (backoff 2); the third is the last the policy allows.
+        Assert.Equal(Now.AddSeconds(10 + 20), Apply(run, Failed(run, "flaky", retryable: true), Now.AddSeconds(10)).WakeAt);
+        Apply(run, TimersDue.Instance, Now.AddSeconds(30));
+        Assert.Equal(3, run.Tasks["flaky"].Attempt);
+        var last = Apply(run, Failed(run, "flaky", retryable: true), Now.AddSeconds(31));
+        Assert.Equal(TaskState.Failed, run.Tasks["flaky"].State);
+        Assert.Equal(TaskState.Skipped, run.Tasks["after"].State);
+        Assert.Single(last.Messages.OfType<RunFailed>());
+    }
+
+    [Fact]
+    public void AFinalFailure_IsNotRetried()
+    {
+        var (run, _) = Start(Flaky);
+
+        Apply(run, Failed(run, "flaky", retryable: false));
+
+        Assert.Equal(TaskState.Failed, run.Tasks["flaky"].State);
+        Assert.Equal(RunState.Failed, run.State);
+    }
+
+    [Fact]
+    public void AReportOfAnOldAttempt_AfterARetry_ChangesNothing()
+    {
+        var (run, _) = Start(Flaky);
+        var firstReport = Completed(run, "flaky", "late");
+        Apply(run, Failed(run, "flaky", retryable: true));
+        Apply(run, TimersDue.Instance, Now.AddSeconds(10));
+
+        var late = Apply(run, firstReport);
+
+        Assert.Equal("stale_attempt", late.Dropped!.Kind);
+        Assert.Equal(TaskState.Ready, run.Tasks["flaky"].State);
+        Assert.Equal(2, run.Tasks["flaky"].Attempt);
+    }
+
+    [Fact]
+    public void RetryOn_RetriesOnlyTheNamedErrorTypes()
+    {
+        var (run, _) = Start(Slow);
+
+        Apply(run, Failed(run, "slow", retryable: true, errorType: "KeyError"));
+
+        Assert.Equal(TaskState.Failed, run.Tasks["slow"].State);
+    }
+
+    [Fact]
+    public void AnAttemptTheWorkerTimedOut_IsRetriedAtOnce_AndTheLastOneEndsTimedOut()
+    {
+        var (run, _) = Start(Slow);
+
+        var first = Apply(run, Failed(run, "slow", retryable: true, errorType: TaskErrors.TimedOut));
+        var retry = Assert.Single(first.Messages.OfType<TaskReady>());
+        Assert.Equal(2, retry.Attempt);
+        Assert.Equal(30, retry.TimeoutSeconds);
+        Assert.Equal("timed_out", run.Tasks["slow"].PastAttempts.Single().Outcome);
+
+        var second = Apply(run, Failed(run, "slow", retryable: true, errorType: TaskErrors.TimedOut));
+        Assert.Equal(TaskState.TimedOut, run.Tasks["slow"].State);
+        Assert.Equal("timed_out", RunProgression.State(run.Tasks["slow"].State));
+        Assert.Single(second.Messages.OfType<RunFailed>());
+    }
+
+    [Fact]
+    public void AWorkerThatStopsAnsweringPastTheTimeout_LosesTheAttempt_AndItsLateReportChangesNothing()
+    {
+        var (run, _) = Start(Slow);
+        var silent = Completed(run, "slow", "too late");
+        var started = Apply(run, new TaskStarted(RunId, "slow", 1, "stopped-worker", Now));
+        var due = Now.AddSeconds(30) + RunProgression.TimeoutGrace;
+        Assert.Equal(due, started.WakeAt);
+
+        Assert.Equal("not_due", Apply(run, TimersDue.Instance, due.AddSeconds(-1)).Dropped!.Kind);
+        var fired = Apply(run, TimersDue.Instance, due);
+
+        var retry = Assert.Single(fired.Messages.OfType<TaskReady>());
+        Assert.Equal(2, retry.Attempt);
+        var lost = run.Tasks["slow"].PastAttempts.Single();
+        Assert.Equal(("timed_out", "stopped-worker"), (lost.Outcome, lost.Worker));
+        Assert.Equal("stale_attempt", Apply(run, silent).Dropped!.Kind);
+    }
+
+    [Fact]
+    public void Cancel_EndsEveryUnfinishedTask_AndTheRunOnce()
     {
         var (run, _) = Start(Diamond, ("start", 1));
-        RunProgression.TaskCompleted(run, Completed(RunId, "a", 2), Now);
-        RunProgression.TaskStarted(run, new TaskStarted(RunId, "b", 1, "w", Now));
+        Apply(run, Completed(run, "a", 2));
 
-        var again = RunProgression.Resume(run, "a", Now).OfType<TaskReady>().Select(t => t.TaskSlug).ToArray();
+        var cancelled = Apply(run, new CancelRun(RunId, "enough"));
 
-        // b was picked up by a worker already; c is still waiting for one.
-        Assert.Equal(["c"], again);
+        var end = Assert.Single(cancelled.Messages.OfType<RunCancelled>());
+        Assert.Equal("enough", end.Reason);
+        Assert.Equal(RunState.Cancelled, run.State);
+        Assert.Equal(TaskState.Completed, run.Tasks["a"].State);
+        Assert.All(["b", "c", "d"], slug => Assert.Equal(TaskState.Cancelled, run.Tasks[slug].State));
+        Assert.Equal("ended", Apply(run, new CancelRun(RunId, "again")).Dropped!.Kind);
+        Assert.Equal("ended", Apply(run, Completed(run, "b", 3)).Dropped!.Kind);
+    }
+
+    [Fact]
+    public void ARunPastItsTimeout_IsCancelled()
+    {
+        var (run, start) = RunProgression.Start(RunId, Diamond, "default", Parameters(("start", 1)), Now, timeoutSeconds: 60);
+        Assert.Equal(Now.AddSeconds(60), start.WakeAt);
+
+        var due = Apply(run, TimersDue.Instance, Now.AddSeconds(60));
+
+        Assert.Contains("timed out", Assert.Single(due.Messages.OfType<RunCancelled>()).Reason, StringComparison.Ordinal);
+        Assert.Equal(RunState.Cancelled, run.State);
+    }
+
+    [Fact]
+    public void ResendUnsent_SendsOnlyWhatTheBrokerNeverConfirmed_SoATaskAWorkerMayHoldIsNotSentAgain()
+    {
+        var (run, start) = Start(Diamond, ("start", 1));
+        Apply(run, new MessagesSent(start.Messages));
+        var released = Apply(run, Completed(run, "a", 2)); // releases b and c
+        var b = released.Messages.OfType<TaskReady>().Single(t => t.TaskSlug == "b");
+        var c = released.Messages.OfType<TaskReady>().Single(t => t.TaskSlug == "c");
+        Assert.True(Apply(run, new MessagesSent([b])).Changed); // b's send was confirmed; c's failed
+        Assert.False(Apply(run, new MessagesNotSent([c])).Changed);
+
+        var again = Apply(run, ResendUnsent.Instance);
+
+        Assert.Equal(["c"], Ready(again));
+        Assert.Equal(c.Token, again.Messages.OfType<TaskReady>().Single().Token); // the same attempt, not a new one
+        Assert.Empty(Ready(Apply(run, ResendUnsent.Instance))); // c is being sent now: not twice
+    }
+
+    [Fact]
+    public void ResendUnsent_AnnouncesAnEndThatWasNotConfirmed_AndOnlyThat()
+    {
+        var (run, _) = Start(Branches);
+        Apply(run, Failed(run, "bad"));
+        var end = Apply(run, Completed(run, "side", "ok"));
+        Apply(run, new MessagesNotSent(end.Messages));
+
+        var again = Apply(run, ResendUnsent.Instance);
+        Assert.Single(again.Messages.OfType<RunFailed>());
+        Apply(run, new MessagesSent(again.Messages));
+
+        Assert.Empty(Apply(run, ResendUnsent.Instance).Messages);
+        Assert.Equal(Outbox.Sent, run.Ending);
+    }
+
+    [Fact]
+    public void AnInterruptedEmbeddedRun_Fails_NamingWhy()
+    {
+        var (run, _) = Start(Diamond, ("start", 1));
+
+        var step = Apply(run, new RunInterrupted("the process ended"));
+
+        var failed = Assert.Single(step.Messages.OfType<RunFailed>());
+        Assert.Equal(RunFailureKind.Interrupted, failed.Kind);
+        Assert.Contains("the process ended", failed.Message, StringComparison.Ordinal);
+        Assert.All(run.Tasks.Values, t => Assert.Equal(TaskState.Cancelled, t.State));
+    }
+
+    [Fact]
+    public void RetryPolicy_InJson_ReadsBackTheSame()
+    {
+        var json = FlowJson.Write(Flaky);
+        var back = FlowJson.Parse(json);
+
+        Assert.Equal(Flaky.Tasks[0].Retry, back.Tasks[0].Retry);
+        Assert.Equal(2, JsonDocument.Parse(json).RootElement.GetProperty("tasks")[0].GetProperty("retry").GetProperty("retries").GetInt32());
     }
 }

@@ -61,7 +61,7 @@ public abstract class RunStoreContract : IAsyncLifetime
     public async Task Create_ThenFind_ReturnsTheSameRun()
     {
         var run = NewRun();
-        RunProgression.TaskCompleted(run, Completed(run.RunId, "a", new { x = 1.5 }), DateTimeOffset.UtcNow);
+        RunProgression.Apply(run, Completed(run, "a", new { x = 1.5 }), DateTimeOffset.UtcNow);
 
         Assert.True(await Store.CreateAsync(run, CancellationToken.None));
         var found = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
@@ -91,7 +91,7 @@ public abstract class RunStoreContract : IAsyncLifetime
     {
         var run = NewRun();
         await Store.CreateAsync(run, CancellationToken.None);
-        RunProgression.TaskFailed(run, Failed(run.RunId, "a"), DateTimeOffset.UtcNow);
+        RunProgression.Apply(run, Failed(run, "a"), DateTimeOffset.UtcNow);
 
         await Store.UpdateAsync(run, CancellationToken.None);
         var found = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
@@ -110,8 +110,8 @@ public abstract class RunStoreContract : IAsyncLifetime
         await Store.CreateAsync(run, CancellationToken.None);
         var first = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
         var second = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
-        RunProgression.TaskCompleted(first, Completed(run.RunId, "a", 1), DateTimeOffset.UtcNow);
-        RunProgression.TaskFailed(second, Failed(run.RunId, "a"), DateTimeOffset.UtcNow);
+        RunProgression.Apply(first, Completed(first, "a", 1), DateTimeOffset.UtcNow);
+        RunProgression.Apply(second, Failed(second, "a"), DateTimeOffset.UtcNow);
 
         await Store.UpdateAsync(first, CancellationToken.None);
 

@@ -63,7 +63,7 @@ public sealed class SqliteRunStoreMigrationTests : IDisposable
         Assert.Equal(5, run.Tasks["a"].Result!.Value.GetInt32());
         Assert.Equal(3, run.RowVersion);
 
-        RunProgression.TaskCompleted(run, Completed(runId, "b", 6), DateTimeOffset.UtcNow);
+        RunProgression.Apply(run, Completed(run, "b", 6), DateTimeOffset.UtcNow);
         await store.UpdateAsync(run, CancellationToken.None);
         Assert.Equal(TaskState.Completed, (await store.FindAsync(runId, CancellationToken.None))!.Tasks["b"].State);
     }

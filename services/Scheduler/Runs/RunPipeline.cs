@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using Lume.Contracts;
+using Lume.Hosting;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace Lume.Scheduler.Runs;
+
+/// <summary>
+/// The one path every change of a run takes: apply (<see cref="RunProgression"/>), store (<see cref="ActiveRuns"/>),
+/// arm the timers it set, send what it caused, and record that it was sent. State is always stored before the
+/// messages it causes leave, and a message the broker confirmed is never sent again by a later redelivery or restart.
+/// </summary>
+public sealed class RunPipeline(ActiveRuns runs, RunTimers timers, TimeProvider time, ILogger<RunPipeline> logger)
+{
+    // Sends awaiting the broker's confirmation at once: enough to keep the channel busy, few enough that releasing the
+    // 20,000 tasks of a wide flow does not hold 20,000 serialised messages in memory at the same time.
+    const int InFlight = 256;
+
+    /// <summary>Applies a consumed event to its run; see the overload below.</summary>
+    public Task<RunRecord?> ApplyAsync(ConsumeContext context, Guid runId, object message) =>
+        ApplyAsync(context, runId, message, context.ReceiveContext.Redelivered || context.GetRetryAttempt() > 0, context.CancellationToken);
+
+    /// <summary>
+    /// Applies <paramref name="message"/> to its run and sends what it caused. A <paramref name="repeated"/> delivery
+    /// (a redelivery or a retry) that changes nothing also sends what the stored state calls for but is not known to have
+    /// gone out: a crash or a failed send may have come between the store and the send.
+    /// </summary>
+    /// <returns>The run, or null when there is no such run.</returns>
+    public async Task<RunRecord?> ApplyAsync<TEndpoint>(TEndpoint endpoint, Guid runId, object message, bool repeated, CancellationToken cancellationToken)
+        where TEndpoint : IPublishEndpoint, ISendEndpointProvider
+    {
+        var now = time.GetUtcNow();
+        var applied = await runs.ApplyAsync(runId, run =>
+        {
+            var step = RunProgression.Apply(run, message, now);
+            return repeated && !step.Changed
+                ? step with { Messages = RunProgression.Apply(run, ResendUnsent.Instance, now).Messages }
+                : step;
+        });
+        if (applied is not var (run, step))
+        {
+            Dropped(runId, message, new Drop("unknown_run", "the Scheduler's store has no such run"));
+            return null;
+        }
+
+        if (step.Dropped is { } drop)
+            Dropped(runId, message, drop);
+        if (step.Changed && step.Messages.Any(IsEnding))
+            RunTelemetry.RecordEnd(run);
+        timers.Schedule(runId, step.WakeAt);
+        await SendAsync(endpoint, run, step.Messages, cancellationToken);
+        return run;
+    }
+
+    /// <summary>Stores a new run and sends its first tasks; false when the run id is taken (a repeated request).</summary>
+    public async Task<bool> CreateAsync<TEndpoint>(TEndpoint endpoint, RunRecord run, Step step, CancellationToken cancellationToken)
+        where TEndpoint : IPublishEndpoint, ISendEndpointProvider
+    {
+        if (!await runs.CreateAsync(run, cancellationToken))
+            return false;
+        timers.Schedule(run.RunId, step.WakeAt);
+        await SendAsync(endpoint, run, step.Messages, cancellationToken);
+        return true;
+    }
+
+    async Task SendAsync<TEndpoint>(TEndpoint endpoint, RunRecord run, IReadOnlyList<object> messages, CancellationToken cancellationToken)
+        where TEndpoint : IPublishEndpoint, ISendEndpointProvider
+    {
+        if (messages.Count == 0)
+            return;
+        var outbox = messages.Where(m => m is TaskReady || IsEnding(m)).ToArray();
+        try
+        {
+            var tasks = outbox.Any(m => m is TaskReady) ? await endpoint.GetSendEndpoint(LumeQueues.Address(LumeQueues.Tasks(run.Pool))) : null;
+            foreach (var chunk in messages.Chunk(InFlight))
+                await Task.WhenAll(chunk.Select(message => message is TaskReady ready
+                    ? tasks!.Send(ready, cancellationToken)
+                    : endpoint.Publish(message, message.GetType(), cancellationToken)));
+        }
+        catch (Exception)
+        {
+            // Some may have gone: they stay "to be sent", and the event's retry or the next start sends them.
+            if (outbox.Length > 0)
+                await runs.ApplyAsync(run.RunId, r => RunProgression.Apply(r, new MessagesNotSent(outbox), time.GetUtcNow()));
+            throw;
+        }
+
+        if (outbox.Length > 0)
+            await runs.ApplyAsync(run.RunId, r => RunProgression.Apply(r, new MessagesSent(outbox), time.GetUtcNow()));
+    }
+
+    void Dropped(Guid runId, object message, Drop drop)
+    {
+        LumeTelemetry.EventsDropped.Add(1, new TagList { { "lume.event", message.GetType().Name }, { "lume.reason", drop.Kind } });
+        // A forged or oversized report is worth an operator's eye; a duplicate or a late report is routine.
+        var level = drop.Kind is "wrong_token" or "oversized" or "malformed" ? LogLevel.Warning : LogLevel.Debug;
+        logger.Log(level, "{Event} for run {RunId} changed nothing ({Kind}): {Reason}", message.GetType().Name, runId, drop.Kind, drop.Reason);
+    }
+
+    static bool IsEnding(object message) => message is RunCompleted or RunFailed or RunCancelled;
+}
