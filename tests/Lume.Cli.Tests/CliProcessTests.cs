@@ -42,6 +42,77 @@ public sealed class CliProcessTests : IDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>Starts <c>lume</c> without waiting for it, its output gathered as it comes.</summary>
+    (Process Process, System.Text.StringBuilder Stdout, System.Text.StringBuilder Stderr) Launch(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Directory.CreateDirectory(_top).FullName,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lume.dll"));
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        start.Environment["LUME_DATA_DIR"] = DataDir;
+        start.Environment["NO_COLOR"] = "1";
+        var process = Process.Start(start)!;
+        var stdout = new System.Text.StringBuilder();
+        var stderr = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (stdout) stdout.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (stderr) stderr.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, stdout, stderr);
+    }
+
+    [Fact]
+    public async Task CtrlC_CancelsTheRunItStarted_ExitsWithin2Seconds_AndTheStoreSaysCancelled()
+    {
+        var (process, stdout, stderr) = Launch("run", "slow_save", "-p", "text=never", "-p", "filename=never.txt", "-p", "seconds:=60");
+        using (process)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(40);
+            while (!stdout.ToString().Contains("slow_save_text started", StringComparison.Ordinal) && DateTime.UtcNow < deadline && !process.HasExited)
+                await Task.Delay(100);
+            Assert.True(stdout.ToString().Contains("slow_save_text started", StringComparison.Ordinal), $"{stdout}\n{stderr}");
+
+            var interrupted = Stopwatch.StartNew();
+            using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                await kill.WaitForExitAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+            interrupted.Stop();
+
+            Assert.Equal(130, process.ExitCode);
+            Assert.True(interrupted.Elapsed < TimeSpan.FromSeconds(2), $"took {interrupted.Elapsed}");
+        }
+
+        var runId = System.Text.RegularExpressions.Regex.Match(stderr.ToString(), "run ([0-9a-f-]{36}) was cancelled").Groups[1].Value;
+        Assert.True(Guid.TryParse(runId, out _), stderr.ToString());
+        var (exit, shown, showError) = await LumeAsync("runs", "show", runId, "--json");
+        Assert.True(exit == 0, showError);
+        var run = JsonSerializer.Deserialize<JsonElement>(shown);
+        Assert.Equal("cancelled", run.GetProperty("state").GetString());
+        Assert.Equal("cancelled", run.GetProperty("tasks").GetProperty("slow_save_text").GetProperty("state").GetString());
+        Assert.False(File.Exists(Path.Combine(DataDir, "files", "never.txt")));
+    }
+
+    [Fact]
+    public async Task RunsCancel_OfAnEndedRun_SaysSo_AndOfAnUnknownOne_ExitsTwo()
+    {
+        var (_, json, _) = await LumeAsync([.. Flow1, "--json"]);
+        var runId = JsonSerializer.Deserialize<JsonElement>(json).GetProperty("run_id").GetString()!;
+
+        var (exit, stdout, stderr) = await LumeAsync("runs", "cancel", runId);
+        var (unknownExit, _, unknownError) = await LumeAsync("runs", "cancel", Guid.NewGuid().ToString());
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("had already ended: completed", stdout, StringComparison.Ordinal);
+        Assert.Equal(2, unknownExit);
+        Assert.Contains("is not known to the Scheduler", unknownError, StringComparison.Ordinal);
+    }
+
     static readonly string[] Flow1 = ["run", "flow1", "-p", "text1=Hello", "-p", "text2=World", "-p", "filename=hello.txt", "-p", "filesystem_identifier=local"];
 
     [Fact]
