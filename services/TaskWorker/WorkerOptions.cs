@@ -38,4 +38,12 @@ public sealed class WorkerOptions
     [Range(1, 3600, ErrorMessage = "LUME_WORKER__HEARTBEAT_SECONDS must be between {1} and {2}")]
     [ConfigurationKeyName("HEARTBEAT_SECONDS")]
     public int HeartbeatSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// <c>LUME_WORKER__UNHEALTHY_EXIT_SECONDS</c>: a worker whose task consumer has been unhealthy, or whose heartbeats have
+    /// failed, for this long stops with exit code 1 for its supervisor to restart it. Default 60.
+    /// </summary>
+    [Range(5, 86400, ErrorMessage = "LUME_WORKER__UNHEALTHY_EXIT_SECONDS must be between {1} and {2}")]
+    [ConfigurationKeyName("UNHEALTHY_EXIT_SECONDS")]
+    public int UnhealthyExitSeconds { get; set; } = 60;
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
+using Lume.Hosting;
 using Lume.Tasks;
 using MassTransit;
 using Microsoft.Extensions.Hosting;
@@ -14,10 +15,14 @@ namespace Lume.TaskWorker;
 /// heartbeat every few seconds. Start-up waits for the first answer, so flows can be run as soon as the host
 /// has started; if no Scheduler answers in time, the worker starts anyway and keeps trying in the background.
 /// Flows the Scheduler refuses stop the start with their problems.
+/// The same loop watches the worker itself: a worker whose task consumer has been unhealthy, or whose heartbeats have
+/// failed, for <see cref="WorkerOptions.UnhealthyExitSeconds"/> stops with exit code 1, so that its supervisor starts
+/// a fresh one, instead of living on without taking work.
 /// </summary>
 public sealed class WorkerRegistration(
     IClientFactory clients,
-    IBus bus,
+    IBusControl bus,
+    IHostApplicationLifetime lifetime,
     TaskRegistry registry,
     IEnumerable<FlowDefinition> flows,
     IOptions<WorkerOptions> options,
@@ -71,15 +76,22 @@ public sealed class WorkerRegistration(
     async Task HeartbeatsAsync(CancellationToken stopping)
     {
         var interval = TimeSpan.FromSeconds(options.Value.HeartbeatSeconds);
+        var lastHeartbeat = time.GetUtcNow();
+        DateTimeOffset? unhealthySince = null;
         while (!stopping.IsCancellationRequested)
         {
             try
             {
                 await Task.Delay(interval, time, stopping);
+                var now = time.GetUtcNow();
+                unhealthySince = ConsumerHealthy() ? null : unhealthySince ?? now;
+                if (Stuck(now - (unhealthySince ?? now), now - lastHeartbeat))
+                    return;
                 if (_registered)
                     await bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow()), stopping);
                 else
                     await RegisterAsync(stopping);
+                lastHeartbeat = time.GetUtcNow();
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -95,6 +107,32 @@ public sealed class WorkerRegistration(
                 logger.LogWarning("Heartbeat failed, trying again in {Interval}: {Error}", interval, e.Message);
             }
         }
+    }
+
+    // The endpoint of the pool's task queue, as MassTransit sees it: faulted or stopped after a broker restart it took badly.
+    bool ConsumerHealthy()
+    {
+        var queue = LumeQueues.Tasks(options.Value.Pool);
+        var health = bus.CheckHealth();
+        return health.Endpoints.Values
+            .Where(e => e.InputAddress.AbsolutePath.EndsWith("/" + queue, StringComparison.Ordinal))
+            .Any(e => e.Status == BusHealthStatus.Healthy);
+    }
+
+    bool Stuck(TimeSpan unhealthyFor, TimeSpan sinceHeartbeat)
+    {
+        var limit = TimeSpan.FromSeconds(options.Value.UnhealthyExitSeconds);
+        if (unhealthyFor < limit && sinceHeartbeat < limit)
+            return false;
+        logger.LogCritical(
+            "This worker has not been able to take tasks or send heartbeats for {Seconds:0} s (consumer unhealthy for {Unhealthy:0} s, " +
+            "last heartbeat {Heartbeat:0} s ago); stopping with exit code 1 so that its supervisor starts a fresh one",
+            limit.TotalSeconds, unhealthyFor.TotalSeconds, sinceHeartbeat.TotalSeconds);
+        Environment.ExitCode = 1;
+        lifetime.StopApplication();
+        // A bus that cannot reach its broker may take long to stop; the supervisor is owed an exit, not a wait.
+        _ = Task.Delay(TimeSpan.FromSeconds(30), TimeProvider.System).ContinueWith(_ => Environment.Exit(1), TaskScheduler.Default);
+        return true;
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

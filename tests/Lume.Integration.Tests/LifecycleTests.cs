@@ -1,0 +1,56 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace Lume.Integration.Tests;
+
+/// <summary>Runs that outlive a failing service, each service its own process on a real RabbitMQ.</summary>
+[Collection("RabbitMQ")]
+public sealed class LifecycleTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);
+    Cluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await Cluster.CreateAsync();
+
+    public async Task DisposeAsync()
+    {
+        output.WriteLine(_cluster.Logs);
+        await _cluster.DisposeAsync();
+    }
+
+    static Dictionary<string, JsonElement> Parameters(params (string Name, object Value)[] values) =>
+        values.ToDictionary(v => v.Name, v => JsonSerializer.SerializeToElement(v.Value));
+
+    [Fact]
+    public async Task AResultsOutageOf60Seconds_DelaysFlow2_AndDoesNotFailIt_AndTheResultIsStoredOnce()
+    {
+        await _cluster.StartSchedulerAsync();
+        await _cluster.StartFileServiceAsync();
+        var results = await _cluster.StartResultsAsync();
+        await _cluster.StartWorkerAsync("worker-1");
+        var client = await _cluster.ClientAsync();
+        var first = await client.RunAsync("flow1", null,
+            Parameters(("text1", "Hello"), ("text2", "Outage"), ("filename", "outage.txt"), ("filesystem_identifier", "local"))).WaitAsync(Patience);
+        var fileRep = first.Snapshot!.Tasks.Single(t => t.Slug == "save_text_file").Result!.Value;
+
+        await results.KillAsync();
+        var outage = DateTimeOffset.UtcNow;
+        var second = client.RunAsync("flow2", null, new Dictionary<string, JsonElement> { ["file_rep"] = fileRep });
+        await Task.Delay(TimeSpan.FromSeconds(60));
+        Assert.False(second.IsCompleted, "flow2 ended while the Results service was down");
+        await _cluster.StartResultsAsync();
+        var outcome = await second.WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        Assert.True(outcome.Snapshot!.FinishedAt - outage > TimeSpan.FromSeconds(60));
+        var save = outcome.Snapshot.Tasks.Single(t => t.Slug == "save_db_result");
+        Assert.True(save.Attempt > 1, "the outage should have cost save_db_result at least one attempt");
+        Assert.All(save.PastAttempts!, a => Assert.Equal("ServiceUnavailable", a.ErrorType));
+        await using var db = new SqliteConnection($"Data Source={Path.Combine(_cluster.Root, "results", "results.db")};Mode=ReadOnly");
+        await db.OpenAsync();
+        await using var count = db.CreateCommand();
+        count.CommandText = "SELECT COUNT(*) FROM results";
+        Assert.Equal(1L, (long)(await count.ExecuteScalarAsync())!);
+    }
+}
