@@ -31,12 +31,15 @@ public static class SchedulerExtensions
             : new SqliteRunStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "scheduler.db")));
         // Both adapters keep flows beside runs, in the same database.
         services.AddSingleton(sp => (IFlowStore)sp.GetRequiredService<IRunStore>());
+        services.AddSingleton(sp => (ISchedulerLease)sp.GetRequiredService<IRunStore>());
         services.AddSingleton<FlowRegistry>();
         services.AddSingleton<WorkerDirectory>();
         services.AddSingleton<ActiveRuns>();
         services.AddSingleton<RunTimers>();
         services.AddSingleton<RunPipeline>();
         services.AddHostedService<RunStoreInitializer>();
+        // Before the bus starts (MassTransit's hosted service is added last): a standby waits here.
+        services.AddHostedService<SchedulerLeaseHolder>();
         services.AddHostedService<RunRecovery>();
         services.AddLumeConsumers(bus =>
         {

@@ -13,4 +13,12 @@ public sealed class SchedulerOptions
     [Range(1, 86400, ErrorMessage = "LUME_SCHEDULER__WORKER_TIMEOUT_SECONDS must be between {1} and {2}")]
     [ConfigurationKeyName("WORKER_TIMEOUT_SECONDS")]
     public int WorkerTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// <c>LUME_SCHEDULER__LEASE_SECONDS</c>: how long the active Scheduler's lease on its store lasts without renewal; a standby
+    /// Scheduler on the same store takes over within this time of the active one's death. Default 15.
+    /// </summary>
+    [Range(3, 3600, ErrorMessage = "LUME_SCHEDULER__LEASE_SECONDS must be between {1} and {2}")]
+    [ConfigurationKeyName("LEASE_SECONDS")]
+    public int LeaseSeconds { get; set; } = 15;
 }

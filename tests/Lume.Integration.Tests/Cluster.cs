@@ -68,6 +68,10 @@ public sealed class Cluster : IAsyncDisposable
     public Task<ServiceProcess> StartSchedulerAsync(params (string, string)[] more) =>
         StartAsync("scheduler", "Lume.Scheduler", Path.Combine(Root, "scheduler"), more);
 
+    /// <summary>A Scheduler process named <paramref name="name"/>, on the same store (the same SQLite file) as every other Scheduler of the cluster.</summary>
+    public Task<ServiceProcess> StartSchedulerAsync(string name, params (string, string)[] more) =>
+        StartAsync(name, "Lume.Scheduler", Path.Combine(Root, "scheduler"), more);
+
     public Task<ServiceProcess> StartFileServiceAsync() =>
         StartAsync("fileservice", "Lume.FileService", Path.Combine(Root, "fileservice"), ("LUME_LOCAL_FILESYSTEM__ROOT", FilesRoot));
 

@@ -53,4 +53,39 @@ public sealed class LifecycleTests(ITestOutputHelper output) : IAsyncLifetime
         count.CommandText = "SELECT COUNT(*) FROM results";
         Assert.Equal(1L, (long)(await count.ExecuteScalarAsync())!);
     }
+
+    [Fact]
+    public async Task TwoSchedulersOnOneStore_OneStandsBy_AndTakesOverWhenTheActiveOneDies_LosingNoRun()
+    {
+        var first = await _cluster.StartSchedulerAsync("scheduler-1", ("LUME_SCHEDULER__LEASE_SECONDS", "6"));
+        var second = await _cluster.StartSchedulerAsync("scheduler-2", ("LUME_SCHEDULER__LEASE_SECONDS", "6"));
+        await _cluster.StartFileServiceAsync();
+        await _cluster.StartWorkerAsync("worker-1");
+        await _cluster.StartWorkerAsync("worker-2");
+        var client = await _cluster.ClientAsync();
+        Assert.Contains("Standing by", second.Output, StringComparison.Ordinal);
+
+        // Both up: every run is taken by the active one, once.
+        var runs = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.RunAsync("fanout_20", null, Parameters())));
+        Assert.All(runs, r => Assert.True(r.Succeeded, r.Failure?.Message));
+        Assert.All(runs, r => Assert.All(r.Snapshot!.Tasks, t => Assert.Equal(("completed", 1), (t.State, t.Attempt))));
+
+        // The active one dies mid-run: the standby takes over and the run completes.
+        var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var events = new Observer(completed => { if (completed.TaskSlug == "step-50") halfway.TrySetResult(); });
+        var run = client.RunAsync("chain_200", null, Parameters(), events);
+        await halfway.Task.WaitAsync(Patience);
+        await first.KillAsync();
+        var outcome = await run.WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        Assert.Contains("Taking over", second.Output, StringComparison.Ordinal);
+        Assert.Equal(200, outcome.Snapshot!.Tasks.Count(t => t.State == "completed"));
+        Assert.Equal(Enumerable.Range(1, 200), outcome.Snapshot.Tasks.Select(t => t.Result!.Value.GetInt32()));
+    }
+
+    sealed class Observer(Action<Contracts.TaskCompleted> completed) : Cli.IRunObserver
+    {
+        public void TaskCompleted(Contracts.TaskCompleted message) => completed(message);
+    }
 }

@@ -31,7 +31,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <c>{assembly}.dll</c> and waits for its "Started on" line.</summary>
+    /// <summary>Starts <c>{assembly}.dll</c> and waits for its "Started on" (or "Standing by") line.</summary>
     public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, string workingDirectory)
     {
         var start = new ProcessStartInfo("dotnet")
@@ -62,7 +62,8 @@ public sealed class ServiceProcess : IAsyncDisposable
             return;
         lock (_output)
             _output.AppendLine(line);
-        if (line.Contains("Started on", StringComparison.Ordinal))
+        // A standby Scheduler is up too, though its bus waits until it takes over.
+        if (line.Contains("Started on", StringComparison.Ordinal) || line.Contains("Standing by", StringComparison.Ordinal))
             _ready.TrySetResult();
     }
 

@@ -10,7 +10,10 @@ namespace Lume.Scheduler.Flows;
 public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProvider time)
 {
     readonly ConcurrentDictionary<string, DateTimeOffset> _lastSeen = new(StringComparer.Ordinal);
-    readonly DateTimeOffset _startedAt = time.GetUtcNow();
+    DateTimeOffset _startedAt = time.GetUtcNow();
+
+    /// <summary>Starts the grace period again: called when this Scheduler begins to hear heartbeats (a standby taking over).</summary>
+    public void StartGrace() => _startedAt = time.GetUtcNow();
 
     TimeSpan Timeout => TimeSpan.FromSeconds(options.Value.WorkerTimeoutSeconds);
 

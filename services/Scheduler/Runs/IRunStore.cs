@@ -27,3 +27,19 @@ public interface IRunStore
 /// <summary>Another event of the same run was stored first; the consumer retries with fresh state.</summary>
 public sealed class RunConcurrencyException(Guid runId)
     : Exception($"run {runId} was changed by another event since it was read");
+
+/// <summary>
+/// Which Scheduler is the active one, for Schedulers that share a store: the holder of a lease that it renews and
+/// that lapses when it stops renewing.
+/// </summary>
+public interface ISchedulerLease
+{
+    /// <summary>Takes the lease, or renews it for its holder, until <paramref name="until"/>; false when another holds it past <paramref name="now"/>.</summary>
+    Task<bool> TryHoldLeaseAsync(string holder, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken);
+
+    /// <summary>Gives the lease up, if <paramref name="holder"/> holds it, so a standby need not wait for it to lapse.</summary>
+    Task ReleaseLeaseAsync(string holder, CancellationToken cancellationToken);
+
+    /// <summary>Who holds the lease and until when, or null.</summary>
+    Task<(string Holder, DateTimeOffset Until)?> LeaseHolderAsync(CancellationToken cancellationToken);
+}

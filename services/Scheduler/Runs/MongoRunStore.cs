@@ -10,10 +10,11 @@ namespace Lume.Scheduler.Runs;
 /// The production Scheduler store on MongoDB: a document per run in <c>runs</c>, its tasks an array in flow order
 /// (so an event updates one element in place), and a document per flow version in <c>flows</c>.
 /// </summary>
-public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowStore
+public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowStore, ISchedulerLease
 {
     readonly IMongoCollection<BsonDocument> _runs = database.GetCollection<BsonDocument>("runs");
     readonly IMongoCollection<BsonDocument> _flows = database.GetCollection<BsonDocument>("flows");
+    readonly IMongoCollection<BsonDocument> _lease = database.GetCollection<BsonDocument>("scheduler_lease");
 
     public Task InitializeAsync(CancellationToken cancellationToken) =>
         _runs.Indexes.CreateManyAsync(
@@ -110,6 +111,35 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
                     ? JsonSerializer.Deserialize<List<AttemptRecord>>(past.AsString)! : [],
             }).ToDictionary(t => t.Slug, StringComparer.Ordinal),
         };
+    }
+
+    public async Task<bool> TryHoldLeaseAsync(string holder, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        // Matches only a lease this holder has, or one that lapsed; when another holds it, the upsert's insert hits the taken _id.
+        var filter = new BsonDocument
+        {
+            ["_id"] = "scheduler",
+            ["$or"] = new BsonArray { new BsonDocument("holder", holder), new BsonDocument("expires_at", new BsonDocument("$lt", Format(now))) },
+        };
+        var update = new BsonDocument("$set", new BsonDocument { ["holder"] = holder, ["expires_at"] = Format(until) });
+        try
+        {
+            await _lease.UpdateOneAsync(filter, update, new UpdateOptions { IsUpsert = true }, cancellationToken);
+            return true;
+        }
+        catch (MongoWriteException e) when (e.WriteError.Category == ServerErrorCategory.DuplicateKey)
+        {
+            return false;
+        }
+    }
+
+    public Task ReleaseLeaseAsync(string holder, CancellationToken cancellationToken) =>
+        _lease.DeleteOneAsync(new BsonDocument { ["_id"] = "scheduler", ["holder"] = holder }, cancellationToken);
+
+    public async Task<(string Holder, DateTimeOffset Until)?> LeaseHolderAsync(CancellationToken cancellationToken)
+    {
+        var lease = await _lease.Find(new BsonDocument("_id", "scheduler")).FirstOrDefaultAsync(cancellationToken);
+        return lease is null ? null : (lease["holder"].AsString, Parse(lease["expires_at"])!.Value);
     }
 
     public async Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken)

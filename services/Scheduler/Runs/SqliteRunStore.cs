@@ -7,7 +7,7 @@ using Microsoft.Data.Sqlite;
 namespace Lume.Scheduler.Runs;
 
 /// <summary>The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.</summary>
-public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDisposable
+public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, ISchedulerLease, IDisposable
 {
     readonly SqliteDatabase _database = new(path);
     readonly SemaphoreSlim _writing = new(1, 1);
@@ -30,9 +30,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
 
         await using var connection = await _database.OpenAsync(cancellationToken);
         // Each step brings a store of the version before it up to date; user_version records how far a file has come.
-        await using var version = connection.CreateCommand();
-        version.CommandText = "PRAGMA user_version";
-        var current = Convert.ToInt32(await version.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        // It is read inside each step's (immediate) transaction: two Schedulers starting on one file migrate it once.
         string[] migrations =
         [
             """
@@ -60,10 +58,16 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
             ALTER TABLE tasks ADD COLUMN past_attempts TEXT;
             CREATE INDEX runs_unfinished ON runs (state, ending);
             """,
+            "CREATE TABLE scheduler_lease (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, expires_at TEXT NOT NULL);",
         ];
-        for (var step = current; step < migrations.Length; step++)
+        for (var step = 0; step < migrations.Length; step++)
         {
             await using var transaction = connection.BeginTransaction();
+            await using var version = connection.CreateCommand();
+            version.Transaction = transaction;
+            version.CommandText = "PRAGMA user_version";
+            if (Convert.ToInt32(await version.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > step)
+                continue;
             await SqliteDatabase.ExecuteAsync(connection, transaction, migrations[step] + $"PRAGMA user_version = {step + 1};", cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
@@ -238,6 +242,39 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, IDispos
         while (await reader.ReadAsync(cancellationToken))
             runs.Add(Guid.Parse(reader.GetString(0)));
         return runs;
+    }
+
+    public async Task<bool> TryHoldLeaseAsync(string holder, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var take = connection.CreateCommand();
+        take.CommandText = """
+            INSERT INTO scheduler_lease (id, holder, expires_at) VALUES (1, $holder, $until)
+            ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+            WHERE scheduler_lease.holder = excluded.holder OR scheduler_lease.expires_at < $now
+            """;
+        take.Parameters.AddWithValue("$holder", holder);
+        take.Parameters.AddWithValue("$until", Format(until));
+        take.Parameters.AddWithValue("$now", Format(now));
+        return await take.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task ReleaseLeaseAsync(string holder, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var release = connection.CreateCommand();
+        release.CommandText = "DELETE FROM scheduler_lease WHERE holder = $holder";
+        release.Parameters.AddWithValue("$holder", holder);
+        await release.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<(string Holder, DateTimeOffset Until)?> LeaseHolderAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT holder, expires_at FROM scheduler_lease WHERE id = 1";
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetString(0), Parse(reader.GetString(1))!.Value) : null;
     }
 
     public async Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken)
