@@ -18,7 +18,8 @@ public static class ExamplesExtensions
         services.AddLumeTask("identity", ExampleTasks.Identity);
         services.AddLumeTask<GatherTask>("gather");
         services.AddLumeTask<SlowSaveTextTask>("slow_save_text");
-        foreach (var flow in ExampleFlows.All.Concat(ScaleFlows.All))
+        services.AddLumeTask<ChaosStepTask>("chaos_step");
+        foreach (var flow in ExampleFlows.All.Concat(ScaleFlows.All).Concat(ChaosFlows.All))
             services.AddLumeFlow(flow);
         return builder;
     }

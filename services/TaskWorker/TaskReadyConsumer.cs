@@ -14,8 +14,8 @@ namespace Lume.TaskWorker;
 /// timeout (the Scheduler watches that too, in case this worker stops answering).
 /// </summary>
 public sealed class TaskReadyConsumer(
-    TaskRegistry registry, RunCancellations cancellations, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time,
-    ILogger<TaskReadyConsumer> logger)
+    TaskRegistry registry, RunCancellations cancellations, HeldAttempts held, IClientFactory clients, IServiceProvider services,
+    IOptions<WorkerOptions> options, TimeProvider time, ILogger<TaskReadyConsumer> logger)
     : IConsumer<TaskReady>
 {
     // A report must get out once the task has run, or the run waits: keep trying while the broker is away, never run the task again for it.
@@ -31,6 +31,15 @@ public sealed class TaskReadyConsumer(
         }
 
         var worker = options.Value.Name;
+        // Delivered again: the broker lost the connection it went out on, and its first holder may be running it still. The
+        // copy is never run: the Scheduler replaces the attempt with a new one once no live worker holds it.
+        if (context.ReceiveContext.Redelivered)
+        {
+            await ReportRedeliveredAsync(ready, worker, context.CancellationToken);
+            return;
+        }
+
+        using var holding = held.Hold(ready);
         var started = time.GetUtcNow();
         using var activity = LumeTelemetry.Source.StartActivity($"task {ready.TaskSlug}");
         activity?.SetTag("lume.run_id", ready.RunId.ToString());
@@ -110,6 +119,39 @@ public sealed class TaskReadyConsumer(
 
         TaskFailed Failure(TaskReady task, string type, string message, bool retryable) =>
             new(task.RunId, task.TaskSlug, task.Attempt, task.Token, type, message, retryable, worker, time.GetUtcNow());
+    }
+
+    // The first holder's heartbeat lists the attempt while it lives; asking only after a few heartbeats lets it be heard.
+    async Task ReportRedeliveredAsync(TaskReady ready, string worker, CancellationToken cancellationToken)
+    {
+        if (held.Knows(ready.Token))
+        {
+            logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} delivered again to the worker that runs or ran it; dropped",
+                ready.TaskSlug, ready.Attempt, ready.RunId);
+            return;
+        }
+
+        var interval = TimeSpan.FromSeconds(options.Value.HeartbeatSeconds);
+        await Task.Delay(interval * 2 + TimeSpan.FromSeconds(1), time, cancellationToken);
+        var client = clients.CreateRequestClient<ClaimAttempt>(RequestTimeout.After(s: 10));
+        while (true)
+        {
+            try
+            {
+                var answer = (await client.GetResponse<AttemptClaimed>(
+                    new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, worker), cancellationToken)).Message;
+                logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} delivered again: {Decision} ({Reason})",
+                    ready.TaskSlug, ready.Attempt, ready.RunId, answer.Decision, answer.Reason);
+                if (answer.Decision == ClaimDecision.Skip)
+                    return;
+            }
+            catch (RequestTimeoutException)
+            {
+                logger.LogWarning("No Scheduler answered about redelivered task {TaskSlug} of run {RunId}; asking again", ready.TaskSlug, ready.RunId);
+            }
+
+            await Task.Delay(interval, time, cancellationToken);
+        }
     }
 
     static bool IsBadInput(Exception e) =>

@@ -41,6 +41,7 @@ public static class TaskWorkerExtensions
             .ValidateOnStart();
         services.AddSingleton<TaskRegistry>();
         services.AddSingleton<RunCancellations>();
+        services.AddSingleton<HeldAttempts>();
         services.AddLumeTask<ConfigureLumeServices>("configure_lume_services");
         services.AddLumeTask<SaveFileTask>("save_file", ServiceUnavailableRetry);
         services.AddLumeTask<LoadFileTask>("load_file", ServiceUnavailableRetry);
@@ -63,6 +64,7 @@ public static class TaskWorkerExtensions
             bus.AddRequestClient<StoreResult>(LumeQueues.Address(LumeQueues.Results));
             bus.AddRequestClient<LoadResult>(LumeQueues.Address(LumeQueues.Results));
             bus.AddRequestClient<RegisterWorker>(LumeQueues.Address(LumeQueues.Scheduler));
+            bus.AddRequestClient<ClaimAttempt>(LumeQueues.Address(LumeQueues.Scheduler));
         });
         return builder;
     }

@@ -23,6 +23,7 @@ public sealed class WorkerRegistration(
     IClientFactory clients,
     IBusControl bus,
     IHostApplicationLifetime lifetime,
+    HeldAttempts held,
     TaskRegistry registry,
     IEnumerable<FlowDefinition> flows,
     IOptions<WorkerOptions> options,
@@ -88,7 +89,7 @@ public sealed class WorkerRegistration(
                 if (Stuck(now - (unhealthySince ?? now), now - lastHeartbeat))
                     return;
                 if (_registered)
-                    await bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow()), stopping);
+                    await bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow(), held.Running), stopping);
                 else
                     await RegisterAsync(stopping);
                 lastHeartbeat = time.GetUtcNow();

@@ -47,6 +47,29 @@ public sealed record TaskFailed(
     string Worker,
     DateTimeOffset FinishedAt);
 
+/// <summary>
+/// A worker got a TaskReady that the broker delivered again (after a connection to it was lost): its first holder may
+/// still be running it. The copy is not run; the Scheduler says whether to drop it or ask again later, and once no live
+/// worker holds the attempt it releases a new attempt in its place. Answered with <see cref="AttemptClaimed"/>.
+/// </summary>
+public sealed record ClaimAttempt(Guid RunId, string TaskSlug, int Attempt, Guid Token, string Worker);
+
+/// <summary>What a worker does with a redelivered attempt; it never runs it.</summary>
+public enum ClaimDecision
+{
+    /// <summary>Drop it: the attempt ended, or a newer attempt replaces it.</summary>
+    Skip,
+
+    /// <summary>Ask again shortly: a worker that was heard from lately holds it.</summary>
+    Wait,
+}
+
+/// <summary>The answer to <see cref="ClaimAttempt"/>.</summary>
+public sealed record AttemptClaimed(ClaimDecision Decision, string Reason);
+
+/// <summary>An attempt a worker is running, as its heartbeat lists it.</summary>
+public sealed record HeldAttempt(Guid RunId, string TaskSlug, int Attempt);
+
 /// <summary>Error types that Lume itself gives a task attempt.</summary>
 public static class TaskErrors
 {

@@ -12,8 +12,11 @@ public sealed record RegisterWorker(string Worker, string Pool, IReadOnlyList<st
 /// <summary>The Scheduler stored the worker's flows; <paramref name="Problems"/> lists any it refused (a broken graph, a name and version already served by another pool).</summary>
 public sealed record WorkerRegistered(string Worker, IReadOnlyList<string> Problems);
 
-/// <summary>A worker is alive. Sent every few seconds so the Scheduler knows which pools can take work.</summary>
-public sealed record WorkerHeartbeat(string Worker, string Pool, DateTimeOffset At);
+/// <summary>
+/// A worker is alive. Sent every few seconds so the Scheduler knows which pools can take work, and which attempts this
+/// worker holds (a redelivered copy of one of them is not run elsewhere while it lives).
+/// </summary>
+public sealed record WorkerHeartbeat(string Worker, string Pool, DateTimeOffset At, IReadOnlyList<HeldAttempt>? Held = null);
 
 /// <summary>Asks the Scheduler which flows it serves; answered with <see cref="FlowList"/>.</summary>
 public sealed record ListFlows(bool AllVersions);

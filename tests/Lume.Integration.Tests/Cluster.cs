@@ -10,12 +10,12 @@ namespace Lume.Integration.Tests;
 public sealed class Cluster : IAsyncDisposable
 {
     readonly List<ServiceProcess> _services = [];
-    readonly string _vhost;
+    readonly string? _vhost;
     LumeHost? _client;
 
     readonly bool _traceConsole;
 
-    Cluster(string vhost, string brokerUrl, string root, bool traceConsole)
+    Cluster(string? vhost, string brokerUrl, string root, bool traceConsole)
     {
         _vhost = vhost;
         BrokerUrl = brokerUrl;
@@ -42,6 +42,10 @@ public sealed class Cluster : IAsyncDisposable
         var (vhost, url) = await Broker.NewVirtualHostAsync();
         return new Cluster(vhost, url, Path.Combine(Path.GetTempPath(), "lume-it", vhost), traceConsole);
     }
+
+    /// <summary>A cluster on a broker of its own (a node <see cref="Broker.StartNodeAsync"/> started), which the test may restart.</summary>
+    public static Cluster OnOwnBroker(string brokerUrl, string name) =>
+        new(null, brokerUrl, Path.Combine(Path.GetTempPath(), "lume-it", $"{name}-{Guid.NewGuid():N}"[..24]), traceConsole: false);
 
     Dictionary<string, string> Environment(string dataDir, params (string Key, string Value)[] more)
     {
@@ -77,6 +81,10 @@ public sealed class Cluster : IAsyncDisposable
 
     public Task<ServiceProcess> StartResultsAsync() =>
         StartAsync("results", "Lume.Results", Path.Combine(Root, "results"));
+
+    /// <summary>Starts a service of the cluster with more settings; for services the named methods do not cover.</summary>
+    public Task<ServiceProcess> StartServiceAsync(string name, string assembly, params (string, string)[] more) =>
+        StartAsync(name, assembly, Path.Combine(Root, name), more);
 
     public Task<ServiceProcess> StartWorkerAsync(string name, params (string, string)[] more) =>
         StartAsync(name, "Lume.TaskWorker", Path.Combine(Root, name), [("LUME_WORKER__NAME", name), .. more]);
@@ -120,7 +128,8 @@ public sealed class Cluster : IAsyncDisposable
 
         foreach (var service in _services)
             await service.DisposeAsync();
-        await Broker.DeleteVirtualHostAsync(_vhost);
+        if (_vhost is not null)
+            await Broker.DeleteVirtualHostAsync(_vhost);
         if (Directory.Exists(Root))
             Directory.Delete(Root, recursive: true);
     }

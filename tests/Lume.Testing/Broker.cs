@@ -23,13 +23,37 @@ public static class Broker
 
     public static Task DeleteVirtualHostAsync(string name) => ScriptAsync("vhost", "delete", name);
 
-    static async Task ScriptAsync(params string[] arguments)
+    /// <summary>
+    /// Starts a RabbitMQ node of its own beside the shared one (its own name, port and data), for a test that stops and
+    /// restarts its broker; returns its LUME_BROKER address.
+    /// </summary>
+    public static async Task<string> StartNodeAsync(string node, int port)
+    {
+        await EnsureRunningAsync(); // installs the broker, if needed, once
+        await NodeScriptAsync(node, port, "start");
+        return $"amqp://guest:guest@127.0.0.1:{port}/";
+    }
+
+    public static Task StopNodeAsync(string node, int port) => NodeScriptAsync(node, port, "stop");
+
+    static Task NodeScriptAsync(string node, int port, string command) =>
+        ScriptAsync(new Dictionary<string, string>
+        {
+            ["LUME_RABBITMQ_NODE"] = node,
+            ["LUME_RABBITMQ_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }, command);
+
+    static Task ScriptAsync(params string[] arguments) => ScriptAsync(new Dictionary<string, string>(), arguments);
+
+    static async Task ScriptAsync(Dictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo(Path.Combine(RepositoryRoot, "scripts", "rabbitmq"))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var (name, value) in environment)
+            start.Environment[name] = value;
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;

@@ -74,10 +74,20 @@ public sealed class ServiceProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>Sends a signal, e.g. STOP (the process hangs, its connections stay open) or CONT.</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
+        {
+            await SignalAsync("CONT"); // a stopped process would not die of SIGKILL before it is continued on some kernels
             await KillAsync();
+        }
         _process.Dispose();
     }
 }

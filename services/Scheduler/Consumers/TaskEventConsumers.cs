@@ -22,6 +22,24 @@ public sealed class TaskFailedConsumer(RunPipeline pipeline) : IConsumer<TaskFai
     public Task Consume(ConsumeContext<TaskFailed> context) => pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
 }
 
+/// <summary>Answers a worker that got an attempt delivered again: run it, drop it, or ask again shortly.</summary>
+public sealed class ClaimAttemptConsumer(RunPipeline pipeline, Flows.WorkerDirectory workers, TimeProvider time) : IConsumer<ClaimAttempt>
+{
+    public async Task Consume(ConsumeContext<ClaimAttempt> context)
+    {
+        var claim = context.Message;
+        var now = time.GetUtcNow();
+        // Until every live worker has had time to be heard, any of them may hold the attempt.
+        var holder = workers.HeardEveryone(now)
+            ? workers.HolderOf(new HeldAttempt(claim.RunId, claim.TaskSlug, claim.Attempt), claim.Worker, now)
+            : "(not heard from yet: this Scheduler has just started)";
+        var attempt = new AttemptClaim(claim, holder, worker => workers.IsWorkerAlive(worker, now));
+        var run = await pipeline.ApplyAsync(context, claim.RunId, attempt);
+        await context.RespondAsync(attempt.Answer ?? new AttemptClaimed(ClaimDecision.Skip,
+            run is null ? $"run {claim.RunId} is not known to the Scheduler" : "the claim was not decided"));
+    }
+}
+
 /// <summary>Cancels a run; answers a request with the run's state afterwards, or RunNotFound.</summary>
 public sealed class CancelRunConsumer(RunPipeline pipeline, ActiveRuns runs) : IConsumer<CancelRun>
 {

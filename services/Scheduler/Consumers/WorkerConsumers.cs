@@ -35,12 +35,13 @@ public sealed class RegisterWorkerConsumer(FlowRegistry flows, WorkerDirectory w
     }
 }
 
-/// <summary>Notes a worker's pool as alive.</summary>
+/// <summary>Notes a worker's pool as alive, and the attempts it holds.</summary>
 public sealed class WorkerHeartbeatConsumer(WorkerDirectory workers) : IConsumer<WorkerHeartbeat>
 {
     public Task Consume(ConsumeContext<WorkerHeartbeat> context)
     {
-        workers.Seen(context.Message.Pool, context.Message.At);
+        var heartbeat = context.Message;
+        workers.Heard(heartbeat.Worker, heartbeat.Pool, heartbeat.At, heartbeat.Held);
         return Task.CompletedTask;
     }
 }

@@ -1,15 +1,20 @@
 using System.Collections.Concurrent;
+using Lume.Contracts;
 using Microsoft.Extensions.Options;
 
 namespace Lume.Scheduler.Flows;
 
 /// <summary>
-/// Which worker pools are alive, from their registrations and heartbeats. Kept in memory: a Scheduler that
-/// has just started has heard from nobody yet, so for one timeout after its start every pool counts as alive.
+/// Which worker pools are alive, from their registrations and heartbeats, and which attempts each live worker holds.
+/// Kept in memory: a Scheduler that has just started has heard from nobody yet, so for one timeout after its start every
+/// pool counts as alive.
 /// </summary>
 public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProvider time)
 {
     readonly ConcurrentDictionary<string, DateTimeOffset> _lastSeen = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, Heartbeat> _workers = new(StringComparer.Ordinal);
+
+    sealed record Heartbeat(DateTimeOffset At, IReadOnlySet<HeldAttempt> Held);
     DateTimeOffset _startedAt = time.GetUtcNow();
 
     /// <summary>Starts the grace period again: called when this Scheduler begins to hear heartbeats (a standby taking over).</summary>
@@ -25,4 +30,22 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
 
     public bool IsAlive(string pool, DateTimeOffset now) =>
         now - _startedAt < Timeout || (LastSeen(pool) is { } seen && now - seen < Timeout);
+
+    /// <summary>Notes a worker's heartbeat and the attempts it lists as held.</summary>
+    public void Heard(string worker, string pool, DateTimeOffset at, IReadOnlyList<HeldAttempt>? held)
+    {
+        Seen(pool, at);
+        var entry = new Heartbeat(at, (held ?? []).ToHashSet());
+        _workers.AddOrUpdate(worker, entry, (_, previous) => at >= previous.At ? entry : previous);
+    }
+
+    /// <summary>A worker other than <paramref name="except"/>, heard from within the timeout, whose last heartbeat lists the attempt; or null.</summary>
+    public string? HolderOf(HeldAttempt attempt, string except, DateTimeOffset now) =>
+        _workers.Where(w => w.Key != except && now - w.Value.At < Timeout && w.Value.Held.Contains(attempt)).Select(w => w.Key).FirstOrDefault();
+
+    /// <summary>Whether this Scheduler has listened for one timeout since it started: before that, a live worker may not have been heard yet.</summary>
+    public bool HeardEveryone(DateTimeOffset now) => now - _startedAt >= Timeout;
+
+    /// <summary>Whether the worker was heard from within the timeout.</summary>
+    public bool IsWorkerAlive(string worker, DateTimeOffset now) => _workers.TryGetValue(worker, out var heard) && now - heard.At < Timeout;
 }

@@ -37,6 +37,16 @@ public sealed record ResendUnsent
     public static readonly ResendUnsent Instance = new();
 }
 
+/// <summary>
+/// A worker reports a redelivered attempt. <paramref name="HeldBy"/> is another live worker whose heartbeat lists
+/// the attempt, if any; <paramref name="IsAlive"/> says whether a worker was heard from lately.
+/// </summary>
+public sealed record AttemptClaim(ClaimAttempt Claim, string? HeldBy, Func<string, bool> IsAlive)
+{
+    /// <summary>The answer, set when the claim is applied.</summary>
+    public AttemptClaimed? Answer { get; set; }
+}
+
 /// <summary>The process that ran an embedded run ended before the run did; its queued tasks went with it.</summary>
 public sealed record RunInterrupted(string Reason);
 
@@ -91,6 +101,7 @@ public static class RunProgression
         MessagesNotSent notSent => Sent(run, notSent.Messages, Outbox.Unsent),
         ResendUnsent => Unsent(run, now),
         RunInterrupted interrupted => Interrupt(run, interrupted.Reason, now),
+        AttemptClaim claim => Claim(run, claim, now),
         _ => throw new ArgumentException($"a run takes no event of type {message.GetType().Name}", nameof(message)),
     };
 
@@ -152,6 +163,42 @@ public static class RunProgression
             return refused;
         var step = new StepBuilder();
         EndAttempt(run, task, message.ErrorType, message.Message, message.Retryable, message.Worker, message.FinishedAt, now, step);
+        return step.Build();
+    }
+
+    /// <summary>
+    /// A worker got a redelivered copy of an attempt. The copy itself never runs: while a live worker holds the attempt,
+    /// or another claimer is alive, the answer is to wait or drop it; once nobody holds it (its worker died or stopped
+    /// answering), the attempt counts as lost and a new attempt is released, so that no attempt runs twice and a late
+    /// report of the old one changes nothing. A lost attempt does not count against the task's retries.
+    /// </summary>
+    static Step Claim(RunRecord run, AttemptClaim attempt, DateTimeOffset now)
+    {
+        var claim = attempt.Claim;
+        if (Refused(run, claim.TaskSlug, claim.Attempt, claim.Token, out var task) is { } refused)
+        {
+            attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, refused.Reason);
+            return refused;
+        }
+
+        if (attempt.HeldBy is { } holder)
+        {
+            attempt.Answer = new AttemptClaimed(ClaimDecision.Wait, $"task '{task.Slug}': worker '{holder}' holds attempt {task.Attempt}");
+            return new Drop("held", attempt.Answer.Reason);
+        }
+
+        if (task.State == TaskState.Running && task.Worker is { } other && other != claim.Worker && attempt.IsAlive(other))
+        {
+            attempt.Answer = new AttemptClaimed(ClaimDecision.Wait, $"task '{task.Slug}': worker '{other}' runs attempt {task.Attempt}");
+            return new Drop("held", attempt.Answer.Reason);
+        }
+
+        var lost = task.Attempt;
+        task.PastAttempts.Add(new AttemptRecord(lost, "lost", "WorkerLost",
+            $"task '{task.Slug}': attempt {lost} was delivered again and no live worker holds it", task.Worker, task.StartedAt, now));
+        var step = new StepBuilder();
+        MakeReady(run, task, now, step);
+        attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': attempt {lost} was lost; attempt {task.Attempt} replaces it");
         return step.Build();
     }
 
