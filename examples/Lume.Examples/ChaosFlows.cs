@@ -63,7 +63,7 @@ public static class ChaosFlows
 }
 
 /// <summary>
-/// <c>chaos_step</c>: appends "run slug attempt worker pid" to a file of this process in the folder
+/// <c>chaos_step</c>: appends "run slug attempt worker pid unix-ms" to a file of this process in the folder
 /// <c>LUME_EXAMPLES__EXECUTION_LOG</c> names (if set),
 /// then fails with an IOException while the attempt is at most <c>fail_attempts</c>, sleeps <c>seconds</c> while it is at
 /// most <c>slow_attempts</c> (honouring cancellation), and returns <c>value + 1</c>.
@@ -78,7 +78,7 @@ public sealed class ChaosStepTask(IConfiguration configuration, TimeProvider tim
         if (configuration["EXAMPLES:EXECUTION_LOG"] is { Length: > 0 } folder)
         {
             var worker = configuration["WORKER:NAME"] ?? "worker";
-            var line = string.Create(CultureInfo.InvariantCulture, $"{context.RunId} {context.TaskSlug} {context.Attempt} {worker} {Environment.ProcessId}\n");
+            var line = string.Create(CultureInfo.InvariantCulture, $"{context.RunId} {context.TaskSlug} {context.Attempt} {worker} {Environment.ProcessId} {time.GetUtcNow().ToUnixTimeMilliseconds()}\n");
             lock (Writing)
             {
                 Directory.CreateDirectory(folder);

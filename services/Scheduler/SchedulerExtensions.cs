@@ -34,6 +34,7 @@ public static class SchedulerExtensions
         services.AddSingleton(sp => (ISchedulerLease)sp.GetRequiredService<IRunStore>());
         services.AddSingleton<FlowRegistry>();
         services.AddSingleton<WorkerDirectory>();
+        services.AddReceiveEndpointObserver<HeartbeatGrace>();
         services.AddSingleton<ActiveRuns>();
         services.AddSingleton<RunTimers>();
         services.AddSingleton<RunPipeline>();

@@ -4,20 +4,16 @@ using Lume.Contracts;
 namespace Lume.TaskWorker;
 
 /// <summary>
-/// The attempts this worker is running (its heartbeat lists them, so the Scheduler does not let another worker run a
-/// redelivered copy while this one lives), and the tokens of those it ran lately (a copy delivered again to this same
-/// worker is dropped without asking).
+/// The attempts this worker holds, from their start until their report has gone out: its heartbeat lists them, so the
+/// Scheduler does not replace an attempt while this worker lives and may still report it, and a copy delivered again to
+/// this same worker meanwhile is dropped without asking.
 /// </summary>
-public sealed class HeldAttempts(TimeProvider time)
+public sealed class HeldAttempts
 {
-    static readonly TimeSpan Remember = TimeSpan.FromMinutes(30);
-
     readonly ConcurrentDictionary<Guid, HeldAttempt> _running = new();
-    readonly ConcurrentDictionary<Guid, DateTimeOffset> _ran = new();
-    readonly TimeProvider _time = time;
 
-    /// <summary>Whether this worker runs, or ran lately, the attempt with this token.</summary>
-    public bool Knows(Guid token) => _running.ContainsKey(token) || _ran.ContainsKey(token);
+    /// <summary>Whether this worker holds the attempt with this token.</summary>
+    public bool IsRunning(Guid token) => _running.ContainsKey(token);
 
     /// <summary>The attempts running now.</summary>
     public IReadOnlyList<HeldAttempt> Running => _running.Values.ToArray();
@@ -31,14 +27,6 @@ public sealed class HeldAttempts(TimeProvider time)
 
     sealed class Release(HeldAttempts owner, Guid token) : IDisposable
     {
-        public void Dispose()
-        {
-            var now = owner._time.GetUtcNow();
-            owner._ran[token] = now;
-            owner._running.TryRemove(token, out _);
-            foreach (var (old, at) in owner._ran)
-                if (now - at > Remember)
-                    owner._ran.TryRemove(old, out _);
-        }
+        public void Dispose() => owner._running.TryRemove(token, out _);
     }
 }

@@ -1,8 +1,10 @@
+using System.Text.Json;
 using Lume.Contracts;
 using Lume.Hosting;
 using Lume.Tasks;
 using MassTransit;
 using MassTransit.RetryPolicies;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -14,11 +16,17 @@ namespace Lume.TaskWorker;
 /// timeout (the Scheduler watches that too, in case this worker stops answering).
 /// </summary>
 public sealed class TaskReadyConsumer(
-    TaskRegistry registry, RunCancellations cancellations, HeldAttempts held, IClientFactory clients, IServiceProvider services,
-    IOptions<WorkerOptions> options, TimeProvider time, ILogger<TaskReadyConsumer> logger)
+    TaskRegistry registry, RunCancellations cancellations, HeldAttempts held, IClientFactory clients, IMessageDataRepository messageData,
+    IBus bus, IHostApplicationLifetime lifetime, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time,
+    ILogger<TaskReadyConsumer> logger)
     : IConsumer<TaskReady>
 {
     // A report must get out once the task has run, or the run waits: keep trying while the broker is away, never run the task again for it.
+    static readonly JsonElement NullJson = JsonSerializer.SerializeToElement<object?>(null);
+
+    // Long enough for a Scheduler that is down for a while to read it when it comes back.
+    static readonly TimeSpan ClaimCheckLifetime = TimeSpan.FromDays(1);
+
     static readonly IRetryPolicy ReportRetry = Retry.Exponential(int.MaxValue, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
 
     public async Task Consume(ConsumeContext<TaskReady> context)
@@ -60,8 +68,10 @@ public sealed class TaskReadyConsumer(
             await context.Publish(startedReport);
 
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = ready.RunId, ["TaskSlug"] = ready.TaskSlug });
-        // The task's token fires when the worker stops, the run is cancelled, or the attempt's time is up.
-        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        // The task's token fires when the worker stops, the run is cancelled, or the attempt's time is up; not when the
+        // connection the message came on is lost (a broker restart): the task goes on, and its report goes out after.
+        var stopping = lifetime.ApplicationStopping;
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         using var timer = timeout is { } limit ? new CancellationTokenSource(limit, time) : null;
         using var timedOut = timer?.Token.Register(attempt.Cancel);
         using var tracked = cancellations.Track(ready.RunId, attempt);
@@ -71,24 +81,28 @@ public sealed class TaskReadyConsumer(
         {
             var running = registry.RunAsync(ready.Inputs, taskContext);
             if (reportAfter > TimeSpan.Zero && !running.IsCompleted && !await FinishesWithin(running, reportAfter, attempt.Token))
-                await context.Publish(startedReport);
+                await bus.Publish(startedReport, attempt.Token);
             var result = await running;
             var finished = time.GetUtcNow();
-            var size = result.GetRawText().Length;
-            report = size <= TaskLimits.MaxResultBytes
-                ? new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, result, worker, started, finished)
-                : Failure(ready, TaskErrors.ResultTooLarge,
-                    $"task '{ready.TaskSlug}' returned {size} bytes of JSON, over the limit of {TaskLimits.MaxResultBytes}; " +
-                    "save large data with save_file or save_db_result and return its rep", retryable: false);
+            var json = JsonSerializer.SerializeToUtf8Bytes(result);
+            report = json.Length switch
+            {
+                > TaskLimits.MaxResultBytes => Failure(ready, TaskErrors.ResultTooLarge,
+                    $"task '{ready.TaskSlug}' returned {json.Length} bytes of JSON, over the limit of {TaskLimits.MaxResultBytes}; " +
+                    "save large data with save_file or save_db_result and return its rep", retryable: false),
+                > TaskLimits.InlineResultBytes => new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, NullJson, worker, started,
+                    finished, await messageData.PutBytes(json, ClaimCheckLifetime, attempt.Token)),
+                _ => new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, result, worker, started, finished),
+            };
             if (report is TaskCompleted)
             {
                 LumeTelemetry.TasksCompleted.Add(1, tags);
                 LumeTelemetry.TaskDuration.Record((finished - started).TotalSeconds, tags);
             }
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            throw; // the worker is stopping: leave the message to be delivered again, not reported as failed
+            throw; // the worker is stopping: the broker delivers the message again, and the Scheduler replaces the attempt
         }
         catch (OperationCanceledException) when (cancellations.IsCancelled(ready.RunId))
         {
@@ -115,7 +129,9 @@ public sealed class TaskReadyConsumer(
             LumeTelemetry.TaskDuration.Record((failure.FinishedAt - started).TotalSeconds, tags);
         }
 
-        await ReportRetry.Retry(context, c => c.Publish(report, report.GetType(), c.CancellationToken));
+        // Through the bus, not the consumed message's context: that context dies with the connection the message came on
+        // (a broker restart), and the report must still go out once the broker is back. Only the worker's stop ends the tries.
+        await ReportRetry.Retry(() => bus.Publish(report, report.GetType(), stopping), stopping);
 
         TaskFailed Failure(TaskReady task, string type, string message, bool retryable) =>
             new(task.RunId, task.TaskSlug, task.Attempt, task.Token, type, message, retryable, worker, time.GetUtcNow());
@@ -124,9 +140,9 @@ public sealed class TaskReadyConsumer(
     // The first holder's heartbeat lists the attempt while it lives; asking only after a few heartbeats lets it be heard.
     async Task ReportRedeliveredAsync(TaskReady ready, string worker, CancellationToken cancellationToken)
     {
-        if (held.Knows(ready.Token))
+        if (held.IsRunning(ready.Token))
         {
-            logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} delivered again to the worker that runs or ran it; dropped",
+            logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} delivered again to the worker that runs it; dropped",
                 ready.TaskSlug, ready.Attempt, ready.RunId);
             return;
         }

@@ -23,6 +23,10 @@ public sealed record TaskReady(
 public sealed record TaskStarted(Guid RunId, string TaskSlug, int Attempt, string Worker, DateTimeOffset StartedAt);
 
 /// <summary>A task returned; its result is JSON, at most <see cref="TaskLimits.MaxResultBytes"/> long.</summary>
+/// <param name="ResultData">
+/// A result over <see cref="TaskLimits.InlineResultBytes"/> travels by claim check (MassTransit message data, in the
+/// folder the services share) as its UTF-8 JSON; <paramref name="Result"/> is then JSON null.
+/// </param>
 public sealed record TaskCompleted(
     Guid RunId,
     string TaskSlug,
@@ -31,7 +35,8 @@ public sealed record TaskCompleted(
     JsonElement Result,
     string Worker,
     DateTimeOffset StartedAt,
-    DateTimeOffset FinishedAt);
+    DateTimeOffset FinishedAt,
+    MassTransit.MessageData<byte[]>? ResultData = null);
 
 /// <summary>A task threw, timed out, or could not be run at all.</summary>
 /// <param name="ErrorType">The exception's type name, or a name of <see cref="TaskErrors"/>.</param>
@@ -91,4 +96,7 @@ public static class TaskLimits
     /// Larger data goes in a file (<c>save_file</c>) or a stored result (<c>save_db_result</c>), whose rep is the result.
     /// </summary>
     public const int MaxResultBytes = 1 << 20;
+
+    /// <summary>A result larger than this (64 KiB) leaves its worker by claim check rather than inside TaskCompleted.</summary>
+    public const int InlineResultBytes = 64 << 10;
 }

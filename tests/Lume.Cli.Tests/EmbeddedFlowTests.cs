@@ -2,6 +2,7 @@ using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
 using Lume.Hosting;
+using Lume.Tasks;
 
 namespace Lume.Cli.Tests;
 
@@ -15,8 +16,16 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _host = LumeHost.Build(new Dictionary<string, string?> { ["DATA_DIR"] = _dataDir }, builder =>
+        {
             builder.Services.AddLumeFlow(Flow.Define("save_once", f =>
-                f.Task("save_file", new { obj = f.Parameter("text"), filename = "once.txt", filesystem_identifier = "local" }))));
+                f.Task("save_file", new { obj = f.Parameter("text"), filename = "once.txt", filesystem_identifier = "local" })));
+            builder.Services.AddLumeTask("repeat_text", (string text, int times) => string.Concat(Enumerable.Repeat(text, times)));
+            builder.Services.AddLumeFlow(Flow.Define("big_result", f =>
+            {
+                var big = f.Task("repeat_text", new { text = f.Parameter("text"), times = f.Parameter("times") }, name: "big");
+                f.Task("append_text", new { text1 = big, text2 = "!" }, name: "after");
+            }));
+        });
         await _host.StartAsync(CancellationToken.None);
         _client = _host.Client;
     }
@@ -96,6 +105,31 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
         Assert.True(check.Succeeded, check.Failure?.Message);
         Assert.True(check.Snapshot!.Tasks.Single(t => t.Slug == "check_text_equivalence").Result!.Value.GetBoolean());
         Assert.Equal(text1 + "World", check.Snapshot.Tasks.Single(t => t.Slug == "load_db_result").Result!.Value.GetString());
+    }
+
+    [Fact]
+    public async Task AResultOverTheInlineLimit_TravelsByClaimCheck_AndReachesTheStoreAndTheNextTask()
+    {
+        var times = TaskLimits.InlineResultBytes / 4 + 1000; // about 68 KB of JSON
+
+        var outcome = await _client.RunAsync("big_result", null, Parameters(("text", "abcd"), ("times", times)));
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var big = outcome.Snapshot!.Tasks.Single(t => t.Slug == "big").Result!.Value.GetString()!;
+        Assert.Equal(times * 4, big.Length);
+        Assert.Equal(big + "!", outcome.Snapshot.Tasks.Single(t => t.Slug == "after").Result!.Value.GetString());
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(_dataDir, "message-data"), "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task AResultOverTheLimit_FailsTheTask_NamingTheLimit()
+    {
+        var outcome = await _client.RunAsync("big_result", null, Parameters(("text", "abcd"), ("times", TaskLimits.MaxResultBytes / 4 + 10)));
+
+        Assert.False(outcome.Succeeded);
+        var big = outcome.Snapshot!.Tasks.Single(t => t.Slug == "big");
+        Assert.Equal(TaskErrors.ResultTooLarge, big.ErrorType);
+        Assert.Contains(TaskLimits.MaxResultBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), big.Error, StringComparison.Ordinal);
     }
 
     [Fact]

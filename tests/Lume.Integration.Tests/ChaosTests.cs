@@ -51,6 +51,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             workers.Add(await _cluster.StartWorkerAsync($"worker-{i}", WorkerSettings));
         var client = await _cluster.ClientAsync();
         var killed = new HashSet<string>();
+        var restarts = new List<(long At, string[] Workers)>();
         var expected = new List<(Task<RunOutcome> Run, string Flow, string State)>();
         var round = 0;
         var soakUntil = DateTimeOffset.UtcNow.AddMinutes(minutes);
@@ -100,9 +101,13 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             await Broker.StopNodeAsync(Node, Port);
             await Task.Delay(TimeSpan.FromSeconds(1));
             await Broker.StartNodeAsync(Node, Port);
+            restarts.Add((DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), workers.Select(w => w.Name).ToArray()));
 
             await Task.Delay(TimeSpan.FromSeconds(3));
             await hung.SignalAsync("CONT");
+            await Task.Delay(TimeSpan.FromSeconds(10)); // the client's own connection comes back too
+            Submit("chaos_fanout", "completed"); // work for every worker, the one just continued too
+            Submit("chaos_fanout", "completed");
 
             // A Results outage longer than a request's 30 s timeout, while a flow2 wants to store its result.
             var first = await flow1[0].WaitAsync(Patience);
@@ -132,7 +137,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
 
         // No attempt ran twice, except where the worker running it was killed; and every completed step really ran.
         var lines = Directory.GetFiles(ExecutionLog).SelectMany(File.ReadAllLines).Select(l => l.Split(' ')).ToArray();
-        Assert.All(lines, l => Assert.True(l.Length == 5, $"a malformed line in the execution log: {string.Join(' ', l)}"));
+        Assert.All(lines, l => Assert.True(l.Length == 6, $"a malformed line in the execution log: {string.Join(' ', l)}"));
         var byAttempt = lines.GroupBy(l => (l[0], l[1], l[2])).ToArray();
         var twice = byAttempt.Where(g => g.Count() > 1 && !g.Any(l => killed.Contains(l[3]))).ToArray();
         Assert.True(twice.Length == 0, "attempts run twice: " + string.Join("; ", twice.Select(g => $"{g.Key} on {string.Join(",", g.Select(l => l[3]))}")));
@@ -143,6 +148,12 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             Assert.Contains(outcome.Snapshot!.Tasks.Single(t => t.Slug == "flaky").PastAttempts!, a => a is { Outcome: "failed", ErrorType: "IOException" });
         foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_timeout"))
             Assert.Contains(outcome.Snapshot!.Tasks.Single(t => t.Slug == "sleepy").PastAttempts!, a => a.Outcome == "timed_out");
+        // After each broker restart every worker took work again: none lost its consumer and lived on idle.
+        foreach (var (at, names) in restarts)
+            foreach (var name in names)
+                Assert.True(lines.Any(l => l[3] == name && long.Parse(l[5], System.Globalization.CultureInfo.InvariantCulture) > at),
+                    $"{name} ran nothing after the broker restart");
+
         // The faults hit work in flight: attempts were lost with their workers and replaced.
         Assert.Contains(outcomes, o => o.Outcome.Snapshot!.Tasks.Any(t => t.PastAttempts!.Any(a => a.Outcome == "lost")));
         foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_slow"))

@@ -1,6 +1,8 @@
+using System.Text.Json;
 using Lume.Contracts;
 using Lume.Scheduler.Runs;
 using MassTransit;
+using Microsoft.Extensions.Logging;
 
 namespace Lume.Scheduler.Consumers;
 
@@ -10,10 +12,40 @@ public sealed class TaskStartedConsumer(RunPipeline pipeline) : IConsumer<TaskSt
     public Task Consume(ConsumeContext<TaskStarted> context) => pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
 }
 
-/// <summary>Records a result and releases the tasks it unblocks.</summary>
-public sealed class TaskCompletedConsumer(RunPipeline pipeline) : IConsumer<TaskCompleted>
+/// <summary>Records a result (read from its claim check if it came by one) and releases the tasks it unblocks.</summary>
+public sealed class TaskCompletedConsumer(RunPipeline pipeline, ILogger<TaskCompletedConsumer> logger) : IConsumer<TaskCompleted>
 {
-    public Task Consume(ConsumeContext<TaskCompleted> context) => pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
+    public async Task Consume(ConsumeContext<TaskCompleted> context)
+    {
+        var report = context.Message;
+        // MassTransit gives an absent claim check as one without a value.
+        if (report.ResultData is { HasValue: true } data)
+        {
+            byte[] json;
+            try
+            {
+                json = await data.Value;
+            }
+            catch (Exception e) when (e is MessageDataNotFoundException or FileNotFoundException)
+            {
+                // Forged, or swept before it was read: either way there is no result to record.
+                logger.LogWarning("The claim check of task {TaskSlug}'s result in run {RunId} cannot be read ({Error}); the report is ignored",
+                    report.TaskSlug, report.RunId, e.Message);
+                return;
+            }
+
+            if (json.Length > TaskLimits.MaxResultBytes)
+            {
+                logger.LogWarning("The result of task {TaskSlug} in run {RunId} is {Size} bytes, over the limit of {Limit}; the report is ignored",
+                    report.TaskSlug, report.RunId, json.Length, TaskLimits.MaxResultBytes);
+                return;
+            }
+
+            report = report with { Result = JsonSerializer.Deserialize<JsonElement>(json), ResultData = null };
+        }
+
+        await pipeline.ApplyAsync(context, report.RunId, report);
+    }
 }
 
 /// <summary>Ends an attempt that failed: retries it or fails the task.</summary>
@@ -33,7 +65,7 @@ public sealed class ClaimAttemptConsumer(RunPipeline pipeline, Flows.WorkerDirec
         var holder = workers.HeardEveryone(now)
             ? workers.HolderOf(new HeldAttempt(claim.RunId, claim.TaskSlug, claim.Attempt), claim.Worker, now)
             : "(not heard from yet: this Scheduler has just started)";
-        var attempt = new AttemptClaim(claim, holder, worker => workers.IsWorkerAlive(worker, now));
+        var attempt = new AttemptClaim(claim, holder);
         var run = await pipeline.ApplyAsync(context, claim.RunId, attempt);
         await context.RespondAsync(attempt.Answer ?? new AttemptClaimed(ClaimDecision.Skip,
             run is null ? $"run {claim.RunId} is not known to the Scheduler" : "the claim was not decided"));

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Lume.Contracts;
+using MassTransit;
 using Microsoft.Extensions.Options;
 
 namespace Lume.Scheduler.Flows;
@@ -45,7 +46,24 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
 
     /// <summary>Whether this Scheduler has listened for one timeout since it started: before that, a live worker may not have been heard yet.</summary>
     public bool HeardEveryone(DateTimeOffset now) => now - _startedAt >= Timeout;
+}
 
-    /// <summary>Whether the worker was heard from within the timeout.</summary>
-    public bool IsWorkerAlive(string worker, DateTimeOffset now) => _workers.TryGetValue(worker, out var heard) && now - heard.At < Timeout;
+/// <summary>
+/// Starts the directory's grace period again whenever the Scheduler's endpoint becomes ready (its start, a reconnect
+/// after the broker came back): while it could not hear heartbeats, silence says nothing about the workers.
+/// </summary>
+public sealed class HeartbeatGrace(WorkerDirectory workers) : IReceiveEndpointObserver
+{
+    public Task Ready(ReceiveEndpointReady ready)
+    {
+        if (ready.InputAddress.AbsolutePath.EndsWith("/" + Lume.Hosting.LumeQueues.Scheduler, StringComparison.Ordinal))
+            workers.StartGrace();
+        return Task.CompletedTask;
+    }
+
+    public Task Stopping(ReceiveEndpointStopping stopping) => Task.CompletedTask;
+
+    public Task Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
+
+    public Task Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
 }

@@ -39,9 +39,9 @@ public sealed record ResendUnsent
 
 /// <summary>
 /// A worker reports a redelivered attempt. <paramref name="HeldBy"/> is another live worker whose heartbeat lists
-/// the attempt, if any; <paramref name="IsAlive"/> says whether a worker was heard from lately.
+/// the attempt, if any.
 /// </summary>
-public sealed record AttemptClaim(ClaimAttempt Claim, string? HeldBy, Func<string, bool> IsAlive)
+public sealed record AttemptClaim(ClaimAttempt Claim, string? HeldBy)
 {
     /// <summary>The answer, set when the claim is applied.</summary>
     public AttemptClaimed? Answer { get; set; }
@@ -167,9 +167,9 @@ public static class RunProgression
     }
 
     /// <summary>
-    /// A worker got a redelivered copy of an attempt. The copy itself never runs: while a live worker holds the attempt,
-    /// or another claimer is alive, the answer is to wait or drop it; once nobody holds it (its worker died or stopped
-    /// answering), the attempt counts as lost and a new attempt is released, so that no attempt runs twice and a late
+    /// A worker got a redelivered copy of an attempt. The copy itself never runs: while a live worker's heartbeat lists the
+    /// attempt as held, the answer is to wait; once it has ended, to drop the copy; once nobody holds it (its worker died,
+    /// stopped answering, or gave it up without a report), the attempt counts as lost and a new attempt is released, so that no attempt runs twice and a late
     /// report of the old one changes nothing. A lost attempt does not count against the task's retries.
     /// </summary>
     static Step Claim(RunRecord run, AttemptClaim attempt, DateTimeOffset now)
@@ -184,12 +184,6 @@ public static class RunProgression
         if (attempt.HeldBy is { } holder)
         {
             attempt.Answer = new AttemptClaimed(ClaimDecision.Wait, $"task '{task.Slug}': worker '{holder}' holds attempt {task.Attempt}");
-            return new Drop("held", attempt.Answer.Reason);
-        }
-
-        if (task.State == TaskState.Running && task.Worker is { } other && other != claim.Worker && attempt.IsAlive(other))
-        {
-            attempt.Answer = new AttemptClaimed(ClaimDecision.Wait, $"task '{task.Slug}': worker '{other}' runs attempt {task.Attempt}");
             return new Drop("held", attempt.Answer.Reason);
         }
 

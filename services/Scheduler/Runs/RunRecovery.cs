@@ -13,7 +13,7 @@ namespace Lume.Scheduler.Runs;
 /// interrupted instead, unless another embedded process is still running them.
 /// </summary>
 public sealed class RunRecovery(
-    IRunStore store, RunPipeline pipeline, RunTimers timers, Flows.WorkerDirectory workers, IBus bus, IOptions<LumeOptions> options, TimeProvider time,
+    IRunStore store, RunPipeline pipeline, RunTimers timers, IBus bus, IOptions<LumeOptions> options, TimeProvider time,
     ILogger<RunRecovery> logger) : IHostedLifecycleService, IDisposable
 {
     static readonly TimeSpan RetryTimerAfter = TimeSpan.FromSeconds(1);
@@ -24,7 +24,6 @@ public sealed class RunRecovery(
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
-        workers.StartGrace(); // heartbeats are heard from now on, not from the process's start (a standby may have waited long)
         timers.Start(FireAsync);
         _recovering = RecoverAsync(_stopping.Token);
         return Task.CompletedTask;
