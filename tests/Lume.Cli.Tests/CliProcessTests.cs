@@ -20,6 +20,17 @@ public sealed class CliProcessTests : IDisposable
 
     async Task<(int ExitCode, string Stdout, string Stderr)> LumeWithAsync(Dictionary<string, string> environment, params string[] arguments)
     {
+        using var process = Process.Start(StartInfo(environment, arguments))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    // The built lume.dll, run in this test's folder with its data folder and no colours.
+    ProcessStartInfo StartInfo(Dictionary<string, string> environment, string[] arguments)
+    {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -33,30 +44,13 @@ public sealed class CliProcessTests : IDisposable
         start.Environment["NO_COLOR"] = "1";
         foreach (var (name, value) in environment)
             start.Environment[name] = value;
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
+        return start;
     }
 
     /// <summary>Starts <c>lume</c> without waiting for it, its output gathered as it comes.</summary>
     (Process Process, System.Text.StringBuilder Stdout, System.Text.StringBuilder Stderr) Launch(params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Directory.CreateDirectory(_top).FullName,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lume.dll"));
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        start.Environment["LUME_DATA_DIR"] = DataDir;
-        start.Environment["NO_COLOR"] = "1";
-        var process = Process.Start(start)!;
+        var process = Process.Start(StartInfo([], arguments))!;
         var stdout = new System.Text.StringBuilder();
         var stderr = new System.Text.StringBuilder();
         process.OutputDataReceived += (_, e) => { lock (stdout) stdout.AppendLine(e.Data); };

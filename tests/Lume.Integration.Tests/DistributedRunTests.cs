@@ -14,21 +14,9 @@ public sealed class RabbitMqCollection;
 
 /// <summary>The services as separate processes on a real RabbitMQ, started by scripts/rabbitmq.</summary>
 [Collection("RabbitMQ")]
-public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(output)
 {
     static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
-    Cluster _cluster = null!;
-
-    public async Task InitializeAsync() => _cluster = await Cluster.CreateAsync();
-
-    public async Task DisposeAsync()
-    {
-        output.WriteLine(_cluster.Logs);
-        await _cluster.DisposeAsync();
-    }
-
-    static Dictionary<string, JsonElement> Parameters(params (string Name, object Value)[] values) =>
-        values.ToDictionary(v => v.Name, v => JsonSerializer.SerializeToElement(v.Value));
 
     static readonly Dictionary<string, JsonElement> Flow1Parameters =
         Parameters(("text1", "Hello"), ("text2", "World"), ("filename", "hello.txt"), ("filesystem_identifier", "local"));
@@ -66,18 +54,18 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task Flow1_RunsAcrossProcesses_AndGivesTheSameJsonAsTheEmbeddedRun()
     {
-        await _cluster.StartSchedulerAsync();
-        await _cluster.StartFileServiceAsync();
-        await _cluster.StartWorkerAsync("worker-1");
-        var client = await _cluster.ClientAsync();
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
 
         var outcome = await client.RunAsync("flow1", null, Flow1Parameters).WaitAsync(Patience);
 
         Assert.True(outcome.Succeeded, outcome.Failure?.Message);
-        Assert.Equal("HelloWorld", await File.ReadAllTextAsync(Path.Combine(_cluster.FilesRoot, "hello.txt")));
+        Assert.Equal("HelloWorld", await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, "hello.txt")));
         Assert.All(outcome.Snapshot!.Tasks, t => Assert.Equal("worker-1", t.Worker));
 
-        var embeddedDir = Path.Combine(_cluster.Root, "embedded");
+        var embeddedDir = Path.Combine(Cluster.Root, "embedded");
         using var embedded = LumeHost.Build(new Dictionary<string, string?> { ["DATA_DIR"] = embeddedDir });
         await embedded.StartAsync(CancellationToken.None);
         var local = await embedded.Client.RunAsync("flow1", null, Flow1Parameters);
@@ -96,11 +84,11 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task Flow1ThenFlow2ThenCheck_ChainAcrossProcesses_ThroughTheResultsService()
     {
-        await _cluster.StartSchedulerAsync();
-        await _cluster.StartFileServiceAsync();
-        await _cluster.StartResultsAsync();
-        await _cluster.StartWorkerAsync("worker-1");
-        var client = await _cluster.ClientAsync();
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
+        await Cluster.StartResultsAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
 
         var first = await client.RunAsync("flow1", null, Flow1Parameters).WaitAsync(Patience);
         var fileRep = first.Snapshot!.Tasks.Single(t => t.Slug == "save_text_file").Result!.Value;
@@ -115,17 +103,17 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
 
         Assert.True(check.Succeeded, check.Failure?.Message);
         Assert.True(check.Snapshot!.Tasks.Single(t => t.Slug == "check_text_equivalence").Result!.Value.GetBoolean());
-        Assert.True(File.Exists(Path.Combine(_cluster.Root, "results", "results.db")), "the Results service process did not store the result");
+        Assert.True(File.Exists(Path.Combine(Cluster.Root, "results", "results.db")), "the Results service process did not store the result");
     }
 
     [Fact]
     public async Task FanOutOf500_AcrossThreeWorkers_RunsEachTaskOnce_OnMoreThanOneWorker()
     {
-        await _cluster.StartSchedulerAsync();
-        await _cluster.StartFileServiceAsync();
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
         for (var i = 1; i <= 3; i++)
-            await _cluster.StartWorkerAsync($"worker-{i}");
-        var client = await _cluster.ClientAsync();
+            await Cluster.StartWorkerAsync($"worker-{i}");
+        var client = await Cluster.ClientAsync();
         var events = new Events();
 
         var outcome = await client.RunAsync("fanout_500", null, Parameters(), events).WaitAsync(Patience);
@@ -138,7 +126,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Equal(500, gather.GetProperty("count").GetInt32());
         Assert.Equal(125250, gather.GetProperty("sum").GetDouble());
         var workers = tasks.Where(t => t.Slug != "gather").GroupBy(t => t.Worker).ToDictionary(g => g.Key!, g => g.Count());
-        output.WriteLine($"tasks per worker: {string.Join(", ", workers.Select(w => $"{w.Key}={w.Value}"))}");
+        Output.WriteLine($"tasks per worker: {string.Join(", ", workers.Select(w => $"{w.Key}={w.Value}"))}");
         Assert.True(workers.Count > 1, "only one worker did any work");
         Assert.Equal(501, events.Completed.Select(c => c.TaskSlug).Distinct().Count());
     }
@@ -146,14 +134,14 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task WorkerKilledMidTask_AnotherWorkerFinishesIt_AndTheFileExistsOnceIntact()
     {
-        await _cluster.StartSchedulerAsync();
-        await _cluster.StartFileServiceAsync();
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
         var workers = new Dictionary<string, ServiceProcess>
         {
-            ["worker-a"] = await _cluster.StartWorkerAsync("worker-a"),
-            ["worker-b"] = await _cluster.StartWorkerAsync("worker-b"),
+            ["worker-a"] = await Cluster.StartWorkerAsync("worker-a"),
+            ["worker-b"] = await Cluster.StartWorkerAsync("worker-b"),
         };
-        var client = await _cluster.ClientAsync();
+        var client = await Cluster.ClientAsync();
         var text = string.Concat(Enumerable.Repeat("intact line of text\n", 5000));
         var killed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var events = new Events { OnStarted = started => killed.TrySetResult(started.Worker) };
@@ -170,18 +158,18 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Equal(2, task.Attempt);
         var lost = Assert.Single(task.PastAttempts!);
         Assert.Equal(("lost", victim), (lost.Outcome, lost.Worker));
-        Assert.Equal(["slow.txt"], Directory.GetFiles(Path.Combine(_cluster.FilesRoot, "out")).Select(f => Path.GetFileName(f)!).ToArray());
-        Assert.Equal(text, await File.ReadAllTextAsync(Path.Combine(_cluster.FilesRoot, "out", "slow.txt")));
+        Assert.Equal(["slow.txt"], Directory.GetFiles(Path.Combine(Cluster.FilesRoot, "out")).Select(f => Path.GetFileName(f)!).ToArray());
+        Assert.Equal(text, await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, "out", "slow.txt")));
         Assert.Contains(events.Started, s => s.Worker != victim);
     }
 
     [Fact]
     public async Task SchedulerKilledAndRestartedMidChain_TheRunCompletes_WithEveryTaskDoneOnce()
     {
-        var scheduler = await _cluster.StartSchedulerAsync();
-        await _cluster.StartFileServiceAsync();
-        await _cluster.StartWorkerAsync("worker-1");
-        var client = await _cluster.ClientAsync();
+        var scheduler = await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
         var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var events = new Events { OnCompleted = completed => { if (completed.TaskSlug == "step-60") halfway.TrySetResult(); } };
 
@@ -190,9 +178,9 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
         await scheduler.KillAsync();
         var clock = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(1));
-        await _cluster.StartSchedulerAsync();
+        await Cluster.StartSchedulerAsync();
         var outcome = await run.WaitAsync(Patience);
-        output.WriteLine($"the run finished {clock.Elapsed.TotalSeconds:0.0} s after the Scheduler was killed");
+        Output.WriteLine($"the run finished {clock.Elapsed.TotalSeconds:0.0} s after the Scheduler was killed");
 
         Assert.True(outcome.Succeeded, outcome.Failure?.Message);
         var tasks = outcome.Snapshot!.Tasks;
@@ -206,18 +194,18 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task UsersOwnWorker_RunsItsFlowInItsPool_BesideTheStockWorkers()
     {
-        await _cluster.StartSchedulerAsync();
-        await _cluster.StartFileServiceAsync();
-        await _cluster.StartWorkerAsync("stock-1");
-        await _cluster.StartMyWorkerAsync("mine-1");
-        var client = await _cluster.ClientAsync();
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
+        await Cluster.StartWorkerAsync("stock-1");
+        await Cluster.StartMyWorkerAsync("mine-1");
+        var client = await Cluster.ClientAsync();
 
         var shout = await client.RunAsync("shout", null, Parameters(("text", "hello"), ("filename", "shout.txt"))).WaitAsync(Patience);
         var flow1 = await client.RunAsync("flow1", null, Flow1Parameters).WaitAsync(Patience);
 
         Assert.True(shout.Succeeded, shout.Failure?.Message);
         Assert.All(shout.Snapshot!.Tasks, t => Assert.Equal("mine-1", t.Worker));
-        Assert.Equal("HELLO!", await File.ReadAllTextAsync(Path.Combine(_cluster.FilesRoot, "shout.txt")));
+        Assert.Equal("HELLO!", await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, "shout.txt")));
         Assert.True(flow1.Succeeded, flow1.Failure?.Message);
         Assert.All(flow1.Snapshot!.Tasks, t => Assert.Equal("stock-1", t.Worker));
         var pools = (await client.FlowsAsync()).ToDictionary(f => f.Name, f => f.Pool);
@@ -231,8 +219,8 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lume.dll"));
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
-        start.Environment["LUME_BROKER"] = _cluster.BrokerUrl;
-        start.Environment["LUME_DATA_DIR"] = Path.Combine(_cluster.Root, "cli");
+        start.Environment["LUME_BROKER"] = Cluster.BrokerUrl;
+        start.Environment["LUME_DATA_DIR"] = Path.Combine(Cluster.Root, "cli");
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -243,9 +231,9 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task Cli_NoWait_PrintsTheRunId_AndRunsShowFollowsTheRunToItsEnd()
     {
-        await _cluster.StartSchedulerAsync();
-        await _cluster.StartFileServiceAsync();
-        await _cluster.StartWorkerAsync("worker-1");
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
+        await Cluster.StartWorkerAsync("worker-1");
 
         var (exit, stdout, stderr) = await LumeAsync("run", "chain_200", "--no-wait");
         Assert.True(exit == 0, stderr);
@@ -271,9 +259,9 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : IAsyncLifeti
     [Fact]
     public async Task RunOfAFlowWhosePoolHasNoLiveWorker_IsRejectedSayingSo()
     {
-        await _cluster.StartSchedulerAsync(("LUME_SCHEDULER__WORKER_TIMEOUT_SECONDS", "2"));
-        var worker = await _cluster.StartWorkerAsync("worker-1", ("LUME_WORKER__HEARTBEAT_SECONDS", "1"));
-        var client = await _cluster.ClientAsync();
+        await Cluster.StartSchedulerAsync(("LUME_SCHEDULER__WORKER_TIMEOUT_SECONDS", "2"));
+        var worker = await Cluster.StartWorkerAsync("worker-1", ("LUME_WORKER__HEARTBEAT_SECONDS", "1"));
+        var client = await Cluster.ClientAsync();
         await worker.KillAsync();
         await Task.Delay(TimeSpan.FromSeconds(3));
 

@@ -10,23 +10,14 @@ namespace Lume.Integration.Tests;
 
 /// <summary>Large files by claim check over real RabbitMQ, with the FileService its own process.</summary>
 [Collection("RabbitMQ")]
-public sealed class LargeFileTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class LargeFileTests(ITestOutputHelper output) : ClusterTest(output)
 {
     const long MiB = 1024 * 1024;
-    Cluster _cluster = null!;
-
-    public async Task InitializeAsync() => _cluster = await Cluster.CreateAsync();
-
-    public async Task DisposeAsync()
-    {
-        output.WriteLine(_cluster.Logs);
-        await _cluster.DisposeAsync();
-    }
 
     /// <summary>A file of pseudo-random bytes (seeded, so reproducible) and its SHA-256.</summary>
     async Task<(string Path, byte[] Hash)> MakeFileAsync(string name, long size)
     {
-        var path = Path.Combine(Directory.CreateDirectory(Path.Combine(_cluster.Root, "source")).FullName, name);
+        var path = Path.Combine(Directory.CreateDirectory(Path.Combine(Cluster.Root, "source")).FullName, name);
         var random = new Random(42);
         var chunk = new byte[MiB];
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -51,7 +42,7 @@ public sealed class LargeFileTests(ITestOutputHelper output) : IAsyncLifetime
 
     async Task<Response> SaveAsync(string filename, string source, TimeSpan timeout)
     {
-        var services = await _cluster.ClientServicesAsync();
+        var services = await Cluster.ClientServicesAsync();
         await using var stream = File.OpenRead(source);
         var content = await services.GetRequiredService<IMessageDataRepository>().PutStream(stream);
         var client = services.GetRequiredService<IClientFactory>().CreateRequestClient<SaveFile>(RequestTimeout.After(m: (int)timeout.TotalMinutes));
@@ -62,20 +53,20 @@ public sealed class LargeFileTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A100MiBFile_RoundTripsWithIdenticalBytes_AndTheFileServiceMemoryStaysFlat()
     {
-        var fileService = await _cluster.StartFileServiceAsync();
+        var fileService = await Cluster.StartFileServiceAsync();
         var (source, expected) = await MakeFileAsync("big.bin", 100 * MiB);
         var before = PeakRssMiB(fileService);
 
         var saved = await SaveAsync("data/big.bin", source, TimeSpan.FromMinutes(3));
         var rep = Assert.IsType<FileSaved>(saved.Message).File;
-        var client = (await _cluster.ClientServicesAsync()).GetRequiredService<IClientFactory>().CreateRequestClient<LoadFile>(RequestTimeout.After(m: 3));
+        var client = (await Cluster.ClientServicesAsync()).GetRequiredService<IClientFactory>().CreateRequestClient<LoadFile>(RequestTimeout.After(m: 3));
         var loaded = Assert.IsType<FileLoaded>((await client.GetResponse<FileLoaded, FileRequestFailed>(new LoadFile(rep, Raw: true))).Message);
         await using var content = await loaded.Content!.Value;
         var roundTripped = await HashAsync(content);
         var after = PeakRssMiB(fileService);
-        output.WriteLine($"FileService peak RSS: {before} MiB before, {after} MiB after moving 100 MiB each way");
+        Output.WriteLine($"FileService peak RSS: {before} MiB before, {after} MiB after moving 100 MiB each way");
 
-        Assert.Equal(expected, await HashAsync(File.OpenRead(Path.Combine(_cluster.FilesRoot, "data", "big.bin"))));
+        Assert.Equal(expected, await HashAsync(File.OpenRead(Path.Combine(Cluster.FilesRoot, "data", "big.bin"))));
         Assert.Equal(expected, roundTripped);
         Assert.True(after - before < 50, $"the FileService's peak RSS grew by {after - before} MiB for a 100 MiB file");
     }
@@ -83,12 +74,12 @@ public sealed class LargeFileTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task AFileServiceKilledMidWrite_LeavesNoPartialTarget_AndTheRedeliveredRequestCompletesIt()
     {
-        var fileService = await _cluster.StartFileServiceAsync();
+        var fileService = await Cluster.StartFileServiceAsync();
         var (source, expected) = await MakeFileAsync("huge.bin", 400 * MiB);
-        var target = Path.Combine(_cluster.FilesRoot, "out", "huge.bin");
+        var target = Path.Combine(Cluster.FilesRoot, "out", "huge.bin");
 
         var save = SaveAsync("out/huge.bin", source, TimeSpan.FromMinutes(5));
-        var folder = Path.Combine(_cluster.FilesRoot, "out");
+        var folder = Path.Combine(Cluster.FilesRoot, "out");
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (!(Directory.Exists(folder) && Directory.EnumerateFiles(folder, ".huge.bin.*.tmp").Any()))
         {
@@ -100,7 +91,7 @@ public sealed class LargeFileTests(ITestOutputHelper output) : IAsyncLifetime
         await fileService.KillAsync();
 
         Assert.False(File.Exists(target), "a killed write left a file under the target name");
-        await _cluster.StartFileServiceAsync();
+        await Cluster.StartFileServiceAsync();
         var saved = await save;
         Assert.IsType<FileSaved>(saved.Message);
         Assert.Equal(expected, await HashAsync(File.OpenRead(target)));

@@ -6,30 +6,18 @@ namespace Lume.Integration.Tests;
 
 /// <summary>Runs that outlive a failing service, each service its own process on a real RabbitMQ.</summary>
 [Collection("RabbitMQ")]
-public sealed class LifecycleTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(output)
 {
     static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);
-    Cluster _cluster = null!;
-
-    public async Task InitializeAsync() => _cluster = await Cluster.CreateAsync();
-
-    public async Task DisposeAsync()
-    {
-        output.WriteLine(_cluster.Logs);
-        await _cluster.DisposeAsync();
-    }
-
-    static Dictionary<string, JsonElement> Parameters(params (string Name, object Value)[] values) =>
-        values.ToDictionary(v => v.Name, v => JsonSerializer.SerializeToElement(v.Value));
 
     [Fact]
     public async Task AResultsOutageOf60Seconds_DelaysFlow2_AndDoesNotFailIt_AndTheResultIsStoredOnce()
     {
-        await _cluster.StartSchedulerAsync();
-        await _cluster.StartFileServiceAsync();
-        var results = await _cluster.StartResultsAsync();
-        await _cluster.StartWorkerAsync("worker-1");
-        var client = await _cluster.ClientAsync();
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
+        var results = await Cluster.StartResultsAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
         var first = await client.RunAsync("flow1", null,
             Parameters(("text1", "Hello"), ("text2", "Outage"), ("filename", "outage.txt"), ("filesystem_identifier", "local"))).WaitAsync(Patience);
         var fileRep = first.Snapshot!.Tasks.Single(t => t.Slug == "save_text_file").Result!.Value;
@@ -39,7 +27,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : IAsyncLifetime
         var second = client.RunAsync("flow2", null, new Dictionary<string, JsonElement> { ["file_rep"] = fileRep });
         await Task.Delay(TimeSpan.FromSeconds(60));
         Assert.False(second.IsCompleted, "flow2 ended while the Results service was down");
-        await _cluster.StartResultsAsync();
+        await Cluster.StartResultsAsync();
         var outcome = await second.WaitAsync(Patience);
 
         Assert.True(outcome.Succeeded, outcome.Failure?.Message);
@@ -47,7 +35,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : IAsyncLifetime
         var save = outcome.Snapshot.Tasks.Single(t => t.Slug == "save_db_result");
         Assert.True(save.Attempt > 1, "the outage should have cost save_db_result at least one attempt");
         Assert.All(save.PastAttempts!, a => Assert.Equal("ServiceUnavailable", a.ErrorType));
-        await using var db = new SqliteConnection($"Data Source={Path.Combine(_cluster.Root, "results", "results.db")};Mode=ReadOnly");
+        await using var db = new SqliteConnection($"Data Source={Path.Combine(Cluster.Root, "results", "results.db")};Mode=ReadOnly");
         await db.OpenAsync();
         await using var count = db.CreateCommand();
         count.CommandText = "SELECT COUNT(*) FROM results";
@@ -57,12 +45,12 @@ public sealed class LifecycleTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task TwoSchedulersOnOneStore_OneStandsBy_AndTakesOverWhenTheActiveOneDies_LosingNoRun()
     {
-        var first = await _cluster.StartSchedulerAsync("scheduler-1", ("LUME_SCHEDULER__LEASE_SECONDS", "6"));
-        var second = await _cluster.StartSchedulerAsync("scheduler-2", ("LUME_SCHEDULER__LEASE_SECONDS", "6"));
-        await _cluster.StartFileServiceAsync();
-        await _cluster.StartWorkerAsync("worker-1");
-        await _cluster.StartWorkerAsync("worker-2");
-        var client = await _cluster.ClientAsync();
+        var first = await Cluster.StartSchedulerAsync("scheduler-1", ("LUME_SCHEDULER__LEASE_SECONDS", "6"));
+        var second = await Cluster.StartSchedulerAsync("scheduler-2", ("LUME_SCHEDULER__LEASE_SECONDS", "6"));
+        await Cluster.StartFileServiceAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        await Cluster.StartWorkerAsync("worker-2");
+        var client = await Cluster.ClientAsync();
         Assert.Contains("Standing by", second.Output, StringComparison.Ordinal);
 
         // Both up: every run is taken by the active one, once.

@@ -114,14 +114,20 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
         return 0;
     }
 
+    /// <summary>Reads a run id from the command line; false (after saying why on stderr) when it is not one.</summary>
+    public static bool TryRunId(string text, out Guid runId)
+    {
+        if (Guid.TryParse(text, out runId))
+            return true;
+        Console.Error.WriteLine($"error: '{text}' is not a run id (a GUID, as lume run and lume runs print)");
+        return false;
+    }
+
     /// <summary>The stored state of a run named on the command line; null (after saying why on stderr) when there is none.</summary>
     public static async Task<Contracts.RunSnapshot?> FetchAsync(string runIdText, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(runIdText, out var runId))
-        {
-            Console.Error.WriteLine($"error: '{runIdText}' is not a run id (a GUID, as lume run and lume runs print)");
+        if (!TryRunId(runIdText, out var runId))
             return null;
-        }
 
         using var lume = LumeHost.Build();
         await lume.StartAsync(cancellationToken);
@@ -155,11 +161,8 @@ public sealed class RunsCancelCommand(IAnsiConsole console) : AsyncCommand<RunsC
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(settings.RunId, out var runId))
-        {
-            Console.Error.WriteLine($"error: '{settings.RunId}' is not a run id (a GUID, as lume run and lume runs print)");
+        if (!RunsShowCommand.TryRunId(settings.RunId, out var runId))
             return RunCommand.Rejected;
-        }
 
         using var lume = LumeHost.Build();
         await lume.StartAsync(cancellationToken);
