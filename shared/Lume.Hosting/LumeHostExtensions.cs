@@ -119,6 +119,8 @@ public static class LumeHostExtensions
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
+            // MassTransit reports usage to its makers over the internet unless told not to; a Lume deployment calls nobody.
+            bus.DisableUsageTelemetry();
             bus.ApplyLumeConsumers(builder.Services);
             if (broker is null)
             {

@@ -128,6 +128,8 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         var workers = tasks.Where(t => t.Slug != "gather").GroupBy(t => t.Worker).ToDictionary(g => g.Key!, g => g.Count());
         Output.WriteLine($"tasks per worker: {string.Join(", ", workers.Select(w => $"{w.Key}={w.Value}"))}");
         Assert.True(workers.Count > 1, "only one worker did any work");
+        // Without a crash every task ran once: one TaskCompleted each, none repeated.
+        Assert.Equal(501, events.Completed.Count);
         Assert.Equal(501, events.Completed.Select(c => c.TaskSlug).Distinct().Count());
     }
 

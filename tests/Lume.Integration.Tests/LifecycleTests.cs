@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lume.Testing;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
@@ -72,8 +73,38 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         Assert.Equal(Enumerable.Range(1, 200), outcome.Snapshot.Tasks.Select(t => t.Result!.Value.GetInt32()));
     }
 
-    sealed class Observer(Action<Contracts.TaskCompleted> completed) : Cli.IRunObserver
+    [Fact]
+    public async Task AWorkerStoppedMidTask_WithNoTaskTimeout_LosesTheTaskToAnotherWorker_AfterTheWorkerTimeout()
+    {
+        await Cluster.StartSchedulerAsync(("LUME_SCHEDULER__WORKER_TIMEOUT_SECONDS", "5"));
+        await Cluster.StartFileServiceAsync();
+        var workers = new Dictionary<string, ServiceProcess>
+        {
+            ["worker-a"] = await Cluster.StartWorkerAsync("worker-a", ("LUME_WORKER__HEARTBEAT_SECONDS", "1")),
+            ["worker-b"] = await Cluster.StartWorkerAsync("worker-b", ("LUME_WORKER__HEARTBEAT_SECONDS", "1")),
+        };
+        var client = await Cluster.ClientAsync();
+        var started = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var run = client.RunAsync("slow_save", null, Parameters(("text", "hung"), ("filename", "hung.txt"), ("seconds", 4.0)),
+            new Observer(_ => { }, s => started.TrySetResult(s.Worker)));
+        var hung = await started.Task.WaitAsync(Patience);
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // its heartbeat lists the attempt
+        await workers[hung].SignalAsync("STOP");
+        var outcome = await run.WaitAsync(Patience);
+        await workers[hung].SignalAsync("CONT");
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var task = Assert.Single(outcome.Snapshot!.Tasks);
+        Assert.NotEqual(hung, task.Worker);
+        Assert.Equal(("lost", hung), (task.PastAttempts!.Single().Outcome, task.PastAttempts!.Single().Worker));
+        Assert.Equal("hung", await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, "hung.txt")));
+    }
+
+    sealed class Observer(Action<Contracts.TaskCompleted> completed, Action<Contracts.TaskStarted>? started = null) : Cli.IRunObserver
     {
         public void TaskCompleted(Contracts.TaskCompleted message) => completed(message);
+
+        public void TaskStarted(Contracts.TaskStarted message) => started?.Invoke(message);
     }
 }

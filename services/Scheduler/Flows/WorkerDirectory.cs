@@ -44,6 +44,26 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
     public string? HolderOf(HeldAttempt attempt, string except, DateTimeOffset now) =>
         _workers.Where(w => w.Key != except && now - w.Value.At < Timeout && w.Value.Held.Contains(attempt)).Select(w => w.Key).FirstOrDefault();
 
+    /// <summary>
+    /// The attempts listed by workers that have since gone silent for the timeout (stopped, hung, cut off): each is
+    /// given once, and the worker's listing is then forgotten. Nothing while this Scheduler may not have heard everyone.
+    /// </summary>
+    public IReadOnlyList<(string Worker, HeldAttempt Attempt)> TakeAbandoned(DateTimeOffset now)
+    {
+        if (!HeardEveryone(now))
+            return [];
+        var abandoned = new List<(string, HeldAttempt)>();
+        foreach (var (worker, heard) in _workers)
+        {
+            if (now - heard.At < Timeout || heard.Held.Count == 0)
+                continue;
+            if (_workers.TryUpdate(worker, heard with { Held = new HashSet<HeldAttempt>() }, heard))
+                abandoned.AddRange(heard.Held.Select(a => (worker, a)));
+        }
+
+        return abandoned;
+    }
+
     /// <summary>Whether this Scheduler has listened for one timeout since it started: before that, a live worker may not have been heard yet.</summary>
     public bool HeardEveryone(DateTimeOffset now) => now - _startedAt >= Timeout;
 }

@@ -47,6 +47,9 @@ public sealed record AttemptClaim(ClaimAttempt Claim, string? HeldBy)
     public AttemptClaimed? Answer { get; set; }
 }
 
+/// <summary>A worker that listed the attempt as held has been silent for the worker timeout: stopped, hung or cut off.</summary>
+public sealed record AttemptAbandoned(string Worker, HeldAttempt Attempt);
+
 /// <summary>The process that ran an embedded run ended before the run did; its queued tasks went with it.</summary>
 public sealed record RunInterrupted(string Reason);
 
@@ -102,6 +105,7 @@ public static class RunProgression
         ResendUnsent => Unsent(run, now),
         RunInterrupted interrupted => Interrupt(run, interrupted.Reason, now),
         AttemptClaim claim => Claim(run, claim, now),
+        AttemptAbandoned abandoned => Abandoned(run, abandoned, now),
         _ => throw new ArgumentException($"a run takes no event of type {message.GetType().Name}", nameof(message)),
     };
 
@@ -188,11 +192,31 @@ public static class RunProgression
         }
 
         var lost = task.Attempt;
-        task.PastAttempts.Add(new AttemptRecord(lost, "lost", "WorkerLost",
-            $"task '{task.Slug}': attempt {lost} was delivered again and no live worker holds it", task.Worker, task.StartedAt, now));
+        var step = Lose(run, task, null, $"attempt {lost} was delivered again and no live worker holds it", now);
+        attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': attempt {lost} was lost; attempt {task.Attempt} replaces it");
+        return step;
+    }
+
+    /// <summary>
+    /// The worker that held the attempt went silent: the attempt counts as lost and a new one is released, for another
+    /// worker. If the silent one wakes up, its report of the old attempt changes nothing.
+    /// </summary>
+    static Step Abandoned(RunRecord run, AttemptAbandoned abandoned, DateTimeOffset now)
+    {
+        var held = abandoned.Attempt;
+        if (run.IsFinished)
+            return new Drop("ended", "the run has ended");
+        if (!run.Tasks.TryGetValue(held.TaskSlug, out var task) || task.Attempt != held.Attempt || task.State is not (TaskState.Ready or TaskState.Running))
+            return new Drop("stale_attempt", $"task '{held.TaskSlug}': attempt {held.Attempt} is no longer running");
+        return Lose(run, task, abandoned.Worker, $"worker '{abandoned.Worker}' went silent while it held attempt {task.Attempt}", now);
+    }
+
+    // A lost attempt is not the task's failure: a new one is released whatever its retry policy says.
+    static Step Lose(RunRecord run, TaskRecord task, string? worker, string why, DateTimeOffset now)
+    {
+        task.PastAttempts.Add(new AttemptRecord(task.Attempt, "lost", "WorkerLost", $"task '{task.Slug}': {why}", worker ?? task.Worker, task.StartedAt, now));
         var step = new StepBuilder();
         MakeReady(run, task, now, step);
-        attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': attempt {lost} was lost; attempt {task.Attempt} replaces it");
         return step.Build();
     }
 

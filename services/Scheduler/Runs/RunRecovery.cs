@@ -13,7 +13,7 @@ namespace Lume.Scheduler.Runs;
 /// interrupted instead, unless another embedded process is still running them.
 /// </summary>
 public sealed class RunRecovery(
-    IRunStore store, RunPipeline pipeline, RunTimers timers, IBus bus, IOptions<LumeOptions> options, TimeProvider time,
+    IRunStore store, RunPipeline pipeline, RunTimers timers, Flows.WorkerDirectory workers, IBus bus, IOptions<LumeOptions> options, TimeProvider time,
     ILogger<RunRecovery> logger) : IHostedLifecycleService, IDisposable
 {
     static readonly TimeSpan RetryTimerAfter = TimeSpan.FromSeconds(1);
@@ -21,12 +21,41 @@ public sealed class RunRecovery(
     readonly CancellationTokenSource _stopping = new();
     FileStream? _embeddedLock;
     Task _recovering = Task.CompletedTask;
+    Task _sweeping = Task.CompletedTask;
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
         timers.Start(FireAsync);
         _recovering = RecoverAsync(_stopping.Token);
+        _sweeping = SweepAsync(_stopping.Token);
         return Task.CompletedTask;
+    }
+
+    // The attempts of workers that went silent are given to others: a hung or stopped worker does not hold them forever.
+    async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        using var every = new PeriodicTimer(TimeSpan.FromSeconds(2), time);
+        try
+        {
+            while (await every.WaitForNextTickAsync(cancellationToken))
+            {
+                foreach (var (worker, attempt) in workers.TakeAbandoned(time.GetUtcNow()))
+                {
+                    try
+                    {
+                        await pipeline.ApplyAsync(bus, attempt.RunId, new AttemptAbandoned(worker, attempt), repeated: false, cancellationToken);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        logger.LogWarning("Could not release again task {TaskSlug} of run {RunId}, held by silent worker {Worker}: {Error}",
+                            attempt.TaskSlug, attempt.RunId, worker, e.Message);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     async Task RecoverAsync(CancellationToken cancellationToken)
@@ -96,6 +125,7 @@ public sealed class RunRecovery(
     {
         await _stopping.CancelAsync();
         await _recovering.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _sweeping.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

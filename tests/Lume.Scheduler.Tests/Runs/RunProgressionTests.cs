@@ -283,6 +283,44 @@ public class RunProgressionTests
     }
 
     [Fact]
+    public void AnAttemptWhoseWorkerWentSilent_IsReplaced_WithoutCountingAgainstRetries()
+    {
+        var (run, _) = Start(Diamond, ("start", 1));
+        var late = Completed(run, "a", 2);
+        Apply(run, new TaskStarted(RunId, "a", 1, "hung-worker", Now));
+
+        var step = Apply(run, new AttemptAbandoned("hung-worker", new HeldAttempt(RunId, "a", 1)), Now.AddSeconds(40));
+
+        var again = Assert.Single(step.Messages.OfType<TaskReady>());
+        Assert.Equal(2, again.Attempt);
+        var lost = Assert.Single(run.Tasks["a"].PastAttempts);
+        Assert.Equal(("lost", "hung-worker"), (lost.Outcome, lost.Worker));
+        Assert.Equal("stale_attempt", Apply(run, late).Dropped!.Kind); // the hung worker woke up: too late
+        Assert.Equal("stale_attempt", Apply(run, new AttemptAbandoned("hung-worker", new HeldAttempt(RunId, "a", 1))).Dropped!.Kind);
+    }
+
+    [Fact]
+    public void ARedeliveredAttempt_WaitsWhileAWorkerHoldsIt_AndIsReplacedOnceNobodyDoes()
+    {
+        var (run, _) = Start(Diamond, ("start", 1));
+        var task = run.Tasks["a"];
+        var claim = new ClaimAttempt(RunId, "a", 1, task.Token, "worker-2");
+
+        var held = new AttemptClaim(claim, "worker-1");
+        Apply(run, held);
+        var free = new AttemptClaim(claim, null);
+        var step = Apply(run, free);
+        var stale = new AttemptClaim(claim, null);
+        Apply(run, stale);
+
+        Assert.Equal(ClaimDecision.Wait, held.Answer!.Decision);
+        Assert.Equal(ClaimDecision.Skip, free.Answer!.Decision);
+        Assert.Equal(2, Assert.Single(step.Messages.OfType<TaskReady>()).Attempt);
+        Assert.Equal(ClaimDecision.Skip, stale.Answer!.Decision); // its attempt was replaced
+        Assert.Equal(TaskState.Ready, run.Tasks["a"].State);
+    }
+
+    [Fact]
     public void Cancel_EndsEveryUnfinishedTask_AndTheRunOnce()
     {
         var (run, _) = Start(Diamond, ("start", 1));
