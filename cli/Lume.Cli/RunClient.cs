@@ -127,7 +127,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
             clock.Stop();
             if (end is RunFailed { Kind: RunFailureKind.Rejected } rejected)
                 return new RunOutcome(runId, flow, rejected, null, clock.Elapsed);
-            snapshot = end is RunSnapshot stored ? stored : await GetAsync(runId, cancellationToken);
+            snapshot = end is RunSnapshot stored ? stored : await GetPatientlyAsync(runId, cancellationToken);
             return new RunOutcome(runId, flow, end as RunFailed ?? FailureOf(snapshot), snapshot, clock.Elapsed, end as RunCancelled ?? CancellationOf(snapshot));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && requested && !ended.Task.IsCompleted)
@@ -187,6 +187,21 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
     {
         var response = await clients.CreateRequestClient<GetRun>().GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId), cancellationToken);
         return response.Message as RunSnapshot;
+    }
+
+    // The run's state once it has ended, asked again while the Scheduler or the broker is briefly away (a restart).
+    async Task<RunSnapshot> GetPatientlyAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var since = time.GetUtcNow();
+        while (true)
+        {
+            if (await TryGetAsync(runId, cancellationToken) is { } snapshot)
+                return snapshot;
+            if (time.GetUtcNow() - since > SchedulerSilence)
+                throw new LumeServiceException(
+                    $"run {runId} ended, but the Scheduler has not answered for its state for {SchedulerSilence.TotalSeconds:0} s (see lume runs show {runId})");
+            await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
+        }
     }
 
     async Task<RunSnapshot?> TryGetAsync(Guid runId, CancellationToken cancellationToken)
