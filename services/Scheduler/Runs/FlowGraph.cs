@@ -4,8 +4,8 @@ using Lume.Flows;
 namespace Lume.Scheduler.Runs;
 
 /// <summary>
-/// A flow's graph as the Scheduler walks it: tasks by slug, their order, their downstream tasks and how many upstreams
-/// each has. Immutable, and built once per flow definition: every run started from a registered flow shares it.
+/// A flow's graph as the Scheduler walks it: tasks by slug, their order, their downstream tasks and the tasks without
+/// upstreams. Immutable, and built once per flow definition: every run started from a registered flow shares it.
 /// </summary>
 public sealed class FlowGraph
 {
@@ -14,7 +14,6 @@ public sealed class FlowGraph
     readonly Dictionary<string, TaskNode> _nodes;
     readonly Dictionary<string, int> _positions;
     readonly Dictionary<string, string[]> _downstream;
-    readonly Dictionary<string, int> _upstreamCounts;
 
     FlowGraph(FlowDefinition flow)
     {
@@ -22,17 +21,14 @@ public sealed class FlowGraph
         _nodes = flow.Tasks.ToDictionary(t => t.Slug, StringComparer.Ordinal);
         _positions = flow.Tasks.Select((t, i) => (t.Slug, i)).ToDictionary(p => p.Slug, p => p.i, StringComparer.Ordinal);
         var downstream = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        _upstreamCounts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var task in flow.Tasks)
         {
-            var upstream = FlowDefinition.UpstreamOf(task).ToArray();
-            _upstreamCounts[task.Slug] = upstream.Length;
-            foreach (var up in upstream)
+            foreach (var up in FlowDefinition.UpstreamOf(task))
                 (downstream.TryGetValue(up, out var list) ? list : downstream[up] = []).Add(task.Slug);
         }
 
         _downstream = downstream.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
-        Roots = flow.Tasks.Where(t => _upstreamCounts[t.Slug] == 0).Select(t => t.Slug).ToArray();
+        Roots = flow.Tasks.Where(t => !FlowDefinition.UpstreamOf(t).Any()).Select(t => t.Slug).ToArray();
     }
 
     /// <summary>The graph of <paramref name="flow"/>, built the first time it is asked for.</summary>
@@ -45,14 +41,9 @@ public sealed class FlowGraph
 
     public TaskNode Node(string slug) => _nodes[slug];
 
-    public bool Contains(string slug) => _nodes.ContainsKey(slug);
-
     /// <summary>Where the task stands in the flow's order.</summary>
     public int PositionOf(string slug) => _positions[slug];
 
     /// <summary>The tasks that directly depend on <paramref name="slug"/>.</summary>
     public IReadOnlyList<string> DownstreamOf(string slug) => _downstream.TryGetValue(slug, out var list) ? list : [];
-
-    /// <summary>How many tasks <paramref name="slug"/> waits for.</summary>
-    public int UpstreamCount(string slug) => _upstreamCounts[slug];
 }

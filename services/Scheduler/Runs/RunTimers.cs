@@ -37,16 +37,6 @@ public sealed class RunTimers(TimeProvider time) : IDisposable
         }
     }
 
-    /// <summary>How many wake-ups are waiting.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_lock)
-                return _due.Count;
-        }
-    }
-
     void Arm()
     {
         if (_fire is null || !_due.TryPeek(out _, out var next))
