@@ -1,5 +1,5 @@
 using Lume.Flows;
-using Microsoft.Extensions.Options;
+using Lume.Hosting;
 using Spectre.Console.Cli;
 
 namespace Lume.Cli;
@@ -20,9 +20,9 @@ public static class CliErrors
             case CommandAppException usage:
                 Console.Error.WriteLine($"error: {usage.Message}");
                 return Commands.RunCommand.Rejected;
-            case OptionsValidationException invalid:
-                foreach (var failure in invalid.Failures)
-                    Console.Error.WriteLine($"error: configuration: {failure}");
+            case var setup when LumeStartup.Describe(setup) is { } lines:
+                foreach (var line in lines)
+                    Console.Error.WriteLine($"error: {line}");
                 return CouldNotStart;
             case FlowDefinitionException broken:
                 foreach (var problem in broken.Problems)
@@ -35,7 +35,10 @@ public static class CliErrors
                 Console.Error.WriteLine("error: interrupted");
                 return Interrupted;
             default:
-                Console.Error.WriteLine($"error: {exception.GetType().Name}: {exception.Message}");
+                // A fault Lume did not foresee: its type and message; the stack trace only for whoever debugs (LUME_LOG_LEVEL=Debug).
+                Console.Error.WriteLine(Environment.GetEnvironmentVariable("LUME_LOG_LEVEL") is "Debug" or "Verbose"
+                    ? $"error: {exception}"
+                    : $"error: {exception.GetType().Name}: {exception.Message}");
                 return CouldNotStart;
         }
     }

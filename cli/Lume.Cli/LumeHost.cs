@@ -9,6 +9,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Lume.Cli;
 
@@ -64,13 +65,54 @@ public sealed class LumeHost : IDisposable
         return new LumeHost(builder.Build(), embedded);
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) => Host.StartAsync(cancellationToken);
+    /// <summary>How long a command waits for the broker before it says it cannot reach it (exit 3).</summary>
+    public static readonly TimeSpan BrokerTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Starts the host; with a broker, returns once connected, or throws naming the broker (without its password) after <see cref="BrokerTimeout"/>.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await Host.StartAsync(cancellationToken);
+        if (IsEmbedded)
+            return;
+
+        // MassTransit connects in the background and retries for ever: a broker that is down, or a port where something
+        // other than RabbitMQ listens, would leave every request waiting on its own timeout.
+        var bus = Host.Services.GetRequiredService<IBusControl>();
+        var time = Host.Services.GetRequiredService<TimeProvider>();
+        var deadline = time.GetUtcNow() + BrokerTimeout;
+        while (true)
+        {
+            var health = bus.CheckHealth();
+            if (health.Status == BusHealthStatus.Healthy)
+                return;
+            if (time.GetUtcNow() >= deadline)
+            {
+                var options = Host.Services.GetRequiredService<IOptions<LumeOptions>>().Value;
+                var reason = health.Exception?.GetBaseException().Message ?? health.Description;
+                await Host.StopAsync(CancellationToken.None);
+                throw new LumeServiceException(
+                    $"could not reach the broker at {options.BrokerAddress} (LUME_BROKER) within {BrokerTimeout.TotalSeconds:0} s ({reason}); " +
+                    "is RabbitMQ running there?");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken);
+        }
+    }
 
     /// <summary>Cancelled by Ctrl+C or SIGTERM as well as by <paramref name="cancellationToken"/>, so a command never outlives a stop request.</summary>
     public CancellationTokenSource Stopping(CancellationToken cancellationToken) =>
         CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
 
-    public Task StopAsync() => Host.StopAsync(CancellationToken.None);
+    /// <summary>Stops the host; throws when it had to stop on its own (its store was lost), so the command reports that and not a consequence of it.</summary>
+    public async Task StopAsync()
+    {
+        await Host.StopAsync(CancellationToken.None);
+        if (FatalReason is { } reason)
+            throw new LumeServiceException(reason);
+    }
+
+    /// <summary>Why the embedded services stopped on their own, or null.</summary>
+    public string? FatalReason => Host.Services.GetRequiredService<LumeFatal>().Reason;
 
     public void Dispose() => Host.Dispose();
 }

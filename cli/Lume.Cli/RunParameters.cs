@@ -35,6 +35,14 @@ public static class RunParameters
                 continue;
             }
 
+            if ((CliInput.CheckArgument(name, $"parameter '{name}' (its name)") ?? CliInput.CheckArgument(text, $"parameter '{name}'")) is { } notText)
+            {
+                // A stand-in, so the flow's checks that follow don't also call the parameter missing.
+                parameters[name] = JsonSerializer.SerializeToElement<object?>(null);
+                problems.Add(notText);
+                continue;
+            }
+
             if (!isJson)
             {
                 parameters[name] = JsonSerializer.SerializeToElement(text);
@@ -43,11 +51,10 @@ public static class RunParameters
 
             try
             {
-                parameters[name] = JsonSerializer.Deserialize<JsonElement>(text);
+                parameters[name] = CliInput.ParseJson(text);
             }
             catch (JsonException e)
             {
-                // Stand in JSON null, so the flow's checks that follow don't also call the parameter missing.
                 parameters[name] = JsonSerializer.SerializeToElement<object?>(null);
                 problems.Add($"parameter '{name}': the value is not JSON ({e.Message}); use {name}=... to pass it as a string");
             }
@@ -58,15 +65,16 @@ public static class RunParameters
 
     static void ReadFile(string path, Dictionary<string, JsonElement> parameters, List<string> problems)
     {
-        if (!File.Exists(path))
+        var (text, unreadable) = CliInput.ReadTextFile(path, "--params-file");
+        if (text is null)
         {
-            problems.Add($"--params-file '{path}': no such file");
+            problems.Add(unreadable!);
             return;
         }
 
         try
         {
-            var document = JsonSerializer.Deserialize<JsonElement>(File.ReadAllText(path));
+            var document = CliInput.ParseJson(text);
             if (document.ValueKind != JsonValueKind.Object)
             {
                 problems.Add($"--params-file '{path}': expected a JSON object of parameters, found {document.ValueKind.ToString().ToLowerInvariant()}");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lume.Contracts;
@@ -41,7 +42,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         }
 
         foreach (var task in snapshot.Tasks.Where(t => !t.HasDownstream))
-            console.Profile.Out.Writer.WriteLine($"{task.Slug}: {(task.Result is { } result ? JsonSerializer.Serialize(result) : "null")}");
+            console.Profile.Out.Writer.WriteLine($"{task.Slug}: {(task.Result is { } result ? Compact(result) : "null")}");
     }
 
     /// <summary>The JSON form shared by <c>lume run --json</c> and later <c>lume runs show --json</c>.</summary>
@@ -69,7 +70,15 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         };
     }
 
-    public static string Write(JsonNode node) => node.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    // Plain UTF-8 JSON, escaping only what JSON requires: "+00:00" stays "+00:00", not "\u002B00:00", for people and scripts alike.
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    static readonly JsonSerializerOptions OneLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Indented JSON for output.</summary>
+    public static string Write(JsonNode node) => node.ToJsonString(Indented);
+
+    /// <summary>One-line JSON for output.</summary>
+    public static string Compact(object value) => JsonSerializer.Serialize(value, OneLine);
 
     public static string StateMarkup(string state) => state switch
     {

@@ -18,4 +18,4 @@ builder.Services.AddLumeFlow(Flow.Define("shout", f =>
 }));
 
 builder.AddLumeBus();
-builder.Build().Run();
+return builder.RunLume();

@@ -6,4 +6,4 @@ var builder = Host.CreateApplicationBuilder(args);
 builder.AddLumeDefaults("lume-scheduler");
 builder.AddLumeScheduler();
 builder.AddLumeBus();
-builder.Build().Run();
+return builder.RunLume();

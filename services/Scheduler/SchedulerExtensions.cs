@@ -3,7 +3,6 @@ using Lume.Hosting;
 using Lume.Scheduler.Consumers;
 using Lume.Scheduler.Runs;
 using MassTransit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -22,13 +21,18 @@ public static class SchedulerExtensions
     {
         var services = builder.Services;
         services.AddOptions<SchedulerOptions>()
-            .Bind(builder.Configuration.GetSection("SCHEDULER"))
+            .BindLume(builder.Configuration.GetSection("SCHEDULER"), "LUME_SCHEDULER__")
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        var mongo = builder.Configuration.GetSection("SCHEDULER_DB").Get<MongoSettings>() ?? new MongoSettings();
-        services.AddSingleton<IRunStore>(sp => mongo.IsConfigured
-            ? new MongoRunStore(mongo.Open("LUME_SCHEDULER_DB__"))
-            : new SqliteRunStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "scheduler.db")));
+        var configuration = builder.Configuration;
+        // Read when the store is first needed, at start: a bad value then stops the start with its variable named.
+        services.AddSingleton<IRunStore>(sp =>
+        {
+            var mongo = LumeConfiguration.Read<MongoSettings>(configuration.GetSection("SCHEDULER_DB"), "LUME_SCHEDULER_DB__");
+            return mongo.IsConfigured
+                ? new MongoRunStore(mongo.Open("LUME_SCHEDULER_DB__"))
+                : new SqliteRunStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "scheduler.db"), sp.GetRequiredService<LumeFatal>().Stop);
+        });
         // Both adapters keep flows beside runs, in the same database.
         services.AddSingleton(sp => (IFlowStore)sp.GetRequiredService<IRunStore>());
         services.AddSingleton(sp => (ISchedulerLease)sp.GetRequiredService<IRunStore>());

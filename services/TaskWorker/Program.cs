@@ -8,4 +8,4 @@ builder.AddLumeDefaults("lume-taskworker");
 builder.AddLumeTaskWorker();
 builder.AddLumeExamples();
 builder.AddLumeBus();
-builder.Build().Run();
+return builder.RunLume();

@@ -36,7 +36,7 @@ public static class TaskWorkerExtensions
         var services = builder.Services;
         services.AddOptions<WorkerOptions>()
             .Configure(options => options.Pool = pool ?? options.Pool)
-            .Bind(builder.Configuration.GetSection("WORKER"))
+            .BindLume(builder.Configuration.GetSection("WORKER"), "LUME_WORKER__")
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<TaskRegistry>();

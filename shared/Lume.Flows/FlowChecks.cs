@@ -101,6 +101,8 @@ public static class FlowChecks
             {
                 if (value.ValueKind == JsonValueKind.Undefined)
                     problems.Add($"parameter '{parameter.Name}': the value is not JSON");
+                else if (JsonLimits.Check(value, parameter.Name) is { } problem)
+                    problems.Add($"parameter '{parameter.Name}': {problem}");
                 else
                     resolved[parameter.Name] = value;
             }
@@ -116,8 +118,20 @@ public static class FlowChecks
 
         foreach (var name in given.Keys.Where(k => !declared.Contains(k)).Order(StringComparer.Ordinal))
             problems.Add($"parameter '{name}': not declared by flow '{flow.Name}' (it declares: {DescribeParameters(flow)})");
+
+        // Every task of the run gets the parameters it names, and the store keeps them: large data travels as a file.
+        var size = given.Values.Where(v => v.ValueKind != JsonValueKind.Undefined).Sum(v => (long)JsonLimits.Size(v));
+        if (size > JsonLimits.MaxParameterBytes)
+        {
+            var largest = given.Where(p => p.Value.ValueKind != JsonValueKind.Undefined).MaxBy(p => JsonLimits.Size(p.Value));
+            problems.Add($"parameter '{largest.Key}': the parameters are {Mebibytes(size)} in all, more than the limit of {Mebibytes(JsonLimits.MaxParameterBytes)}; " +
+                "save large data to a file (e.g. with save_file) and pass its file rep or path instead");
+        }
+
         return (resolved, problems);
     }
+
+    static string Mebibytes(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.#} MiB");
 
     /// <summary>The flow's parameters as a short list for messages and listings, e.g. <c>text1, text2, create_dir=false</c>.</summary>
     public static string DescribeParameters(FlowDefinition flow) =>

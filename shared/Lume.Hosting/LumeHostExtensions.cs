@@ -1,6 +1,5 @@
 using Lume.Flows;
 using MassTransit;
-using MassTransit.MessageData;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -28,17 +27,24 @@ public static class LumeHostExtensions
     {
         builder.Configuration.AddEnvironmentVariables("LUME_");
         builder.Services.AddOptions<LumeOptions>()
-            .Bind(builder.Configuration)
+            .BindLume(builder.Configuration, "LUME_")
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddHealthChecks();
         // Large content travels by claim check through this folder; it is touched only when such content is sent.
-        builder.Services.AddSingleton<IMessageDataRepository>(sp =>
-            new FileSystemMessageDataRepository(new DirectoryInfo(sp.GetRequiredService<IOptions<LumeOptions>>().Value.MessageDataPath)));
+        builder.Services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<LumeOptions>>().Value;
+            return new MessageDataFolder(options.MessageDataPath, TimeSpan.FromHours(options.MessageDataHours), sp.GetRequiredService<TimeProvider>());
+        });
+        builder.Services.AddSingleton<IMessageDataRepository>(sp => sp.GetRequiredService<MessageDataFolder>());
+        builder.Services.AddHostedService<MessageDataSweeper>();
         builder.Services.AddHostedService<HealthFile>();
+        builder.Services.AddSingleton(sp => new LumeFatal(
+            sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<LumeFatal>>(), log: !logToStandardError));
 
-        var options = builder.Configuration.Get<LumeOptions>() ?? new LumeOptions();
+        var options = Lenient(builder.Configuration);
         var level = Enum.TryParse<LogEventLevel>(options.LogLevel, out var parsed) ? parsed : LogEventLevel.Information;
         builder.Services.AddSerilog(log =>
         {
@@ -54,12 +60,19 @@ public static class LumeHostExtensions
             var toStderr = logToStandardError ? LogEventLevel.Verbose : (LogEventLevel?)null;
             if (logToStandardError)
                 log.MinimumLevel.Override("Microsoft.Extensions.Hosting", LogEventLevel.Fatal); // a command reports its own start-up errors
+            if (logToStandardError)
+                // A command says itself what went wrong with the broker or the bus; MassTransit's retries would repeat it.
+                log.MinimumLevel.Override("MassTransit", LogEventLevel.Error);
+            // A host that failed to start stops a bus it never started, and MassTransit warns about that: noise before the real error.
+            log.Filter.ByExcluding(e => e.Level <= LogEventLevel.Warning && e.MessageTemplate.Text.StartsWith("Failed to stop bus", StringComparison.Ordinal));
             if (options.LogFormat == "json")
                 log.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: toStderr);
             else
-                log.WriteTo.Console(
-                    // Properties carries what LogContext adds while a run is handled: RunId, TaskSlug, TraceId.
-                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Service}: {Message:lj} {Properties:j}{NewLine}{Exception}",
+                log.Enrich.With<ErrorSummary>().WriteTo.Console(
+                    // Properties carries what LogContext adds while a run is handled: RunId, TaskSlug, TraceId. Stack traces
+                    // are for whoever debugs Lume: at Debug and below; above, an error is its type and message.
+                    outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Service}: {Message:lj} {Properties:j}{NewLine}" +
+                        (level <= LogEventLevel.Debug ? "{Exception}" : "{" + ErrorSummary.Property + ":l}"),
                     standardErrorFromLevel: toStderr);
         });
 
@@ -90,6 +103,20 @@ public static class LumeHostExtensions
         return builder;
     }
 
+    // The settings as far as they can be read while the host is built (logging, the transport). A bad value is left at
+    // its default here: the validation at start reports it, by name, in the one place every setting error goes.
+    static LumeOptions Lenient(IConfiguration configuration)
+    {
+        try
+        {
+            return LumeConfiguration.Read<LumeOptions>(configuration, "LUME_");
+        }
+        catch (OptionsValidationException)
+        {
+            return new LumeOptions();
+        }
+    }
+
     /// <summary>Makes a flow known to this host: the Scheduler serves it, the TaskWorker checks it offers its task types.</summary>
     public static IServiceCollection AddLumeFlow(this IServiceCollection services, FlowDefinition flow) =>
         services.AddSingleton(flow);
@@ -115,7 +142,7 @@ public static class LumeHostExtensions
     /// </summary>
     public static IHostApplicationBuilder AddLumeBus(this IHostApplicationBuilder builder)
     {
-        var broker = (builder.Configuration.Get<LumeOptions>() ?? new LumeOptions()).BrokerAddress;
+        var broker = Lenient(builder.Configuration).BrokerAddress;
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();

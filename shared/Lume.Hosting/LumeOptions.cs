@@ -40,6 +40,14 @@ public sealed class LumeOptions : IValidatableObject
     [ConfigurationKeyName("MESSAGE_DATA_DIR")]
     public string? MessageDataDir { get; set; }
 
+    /// <summary>
+    /// <c>LUME_MESSAGE_DATA_HOURS</c>: how long a claim-check copy is kept for a consumer that has not read it yet (a
+    /// message waiting in a queue); the folder is swept of older copies. Default 24.
+    /// </summary>
+    [ConfigurationKeyName("MESSAGE_DATA_HOURS")]
+    [Range(1, 8760, ErrorMessage = "LUME_MESSAGE_DATA_HOURS must be between {1} and {2}")]
+    public int MessageDataHours { get; set; } = 24;
+
     /// <summary>The message data folder as a full path.</summary>
     public string MessageDataPath => Path.GetFullPath(MessageDataDir ?? Path.Combine(DataDir, "message-data"));
 

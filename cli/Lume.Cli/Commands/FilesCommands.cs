@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lume.Contracts;
+using Lume.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -24,6 +26,12 @@ public sealed class FilesGetCommand : AsyncCommand<FilesGetCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (((settings.Output is null ? null : CliInput.CheckOutputFile(settings.Output)) ?? CliInput.CheckArgument(settings.FileRep, "the file rep")) is { } problem)
+        {
+            Console.Error.WriteLine($"error: {problem}");
+            return RunCommand.Rejected;
+        }
+
         FileRep? rep;
         try
         {
@@ -41,30 +49,43 @@ public sealed class FilesGetCommand : AsyncCommand<FilesGetCommand.Settings>
             return RunCommand.Rejected;
         }
 
-        var answer = await ServiceRequest.AskAsync<LoadFile, FileLoaded, FileRequestFailed>(new LoadFile(rep, Raw: true), cancellationToken);
+        return await ServiceRequest.WithHostAsync(lume => GetAsync(lume, rep, settings.Output, cancellationToken), cancellationToken);
+    }
+
+    static async Task<int> GetAsync(LumeHost lume, FileRep rep, string? output, CancellationToken cancellationToken)
+    {
+        var answer = await ServiceRequest.AskAsync<LoadFile, FileLoaded, FileRequestFailed>(lume, new LoadFile(rep, Raw: true), cancellationToken);
         if (answer is FileRequestFailed failed)
             return ServiceRequest.Refused(failed.ErrorType, failed.Message);
 
         var loaded = (FileLoaded)answer;
         if (loaded.Content is { HasValue: true } claim)
         {
-            // A large file arrives by claim check: streamed to its destination, never held whole.
-            if (settings.Output is null)
+            // A large file arrives by claim check: streamed to its destination, never held whole. The copy was made for
+            // this command alone, so it goes as soon as it is read (or refused), not when the sweep finds it.
+            try
             {
-                Console.Error.WriteLine($"error: '{rep.Filename}' is large; write it to a file with -o");
-                return RunCommand.Rejected;
-            }
+                if (output is null)
+                {
+                    Console.Error.WriteLine($"error: '{rep.Filename}' is large; write it to a file with -o");
+                    return RunCommand.Rejected;
+                }
 
-            await using var source = await claim.Value;
-            await using var target = File.Create(settings.Output);
-            await source.CopyToAsync(target, cancellationToken);
-            return 0;
+                await using var source = await claim.Value;
+                await WriteOutputAsync(output, source, cancellationToken);
+                return 0;
+            }
+            finally
+            {
+                lume.Host.Services.GetRequiredService<MessageDataFolder>().Delete(claim.Address);
+            }
         }
 
         var bytes = loaded.Obj.GetBytesFromBase64();
-        if (settings.Output is not null)
+        if (output is not null)
         {
-            await File.WriteAllBytesAsync(settings.Output, bytes, cancellationToken);
+            await using var source = new MemoryStream(bytes, writable: false);
+            await WriteOutputAsync(output, source, cancellationToken);
             return 0;
         }
 
@@ -77,6 +98,25 @@ public sealed class FilesGetCommand : AsyncCommand<FilesGetCommand.Settings>
         await using var stdout = Console.OpenStandardOutput();
         await stdout.WriteAsync(bytes, cancellationToken);
         return 0;
+    }
+
+    // Beside the target, then renamed over it: an interrupted get leaves no half-written file under the user's name.
+    static async Task WriteOutputAsync(string output, Stream source, CancellationToken cancellationToken)
+    {
+        var temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, $".lume-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            await using (var target = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+                await source.CopyToAsync(target, cancellationToken);
+            File.Move(temporary, output, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            File.Delete(temporary);
+            if (e is OperationCanceledException)
+                throw;
+            throw new LumeServiceException($"-o '{output}': cannot be written ({(e is UnauthorizedAccessException ? "permission denied" : e.Message)})");
+        }
     }
 }
 

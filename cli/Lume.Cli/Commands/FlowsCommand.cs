@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lume.Contracts;
 using Spectre.Console;
@@ -41,12 +40,20 @@ public sealed class FlowsCommand(IAnsiConsole console) : AsyncCommand<FlowsComma
             table.AddRow(
                 Markup.Escape(flow.Name),
                 Markup.Escape(flow.Version),
-                Markup.Escape(string.Join(", ", flow.Parameters.Select(p => p.Default is { } d ? $"{p.Name}={JsonSerializer.Serialize(d)}" : p.Name))),
-                Markup.Escape(string.Join(", ", flow.Tasks)),
+                Markup.Escape(string.Join(", ", flow.Parameters.Select(p => p.Default is { } d ? $"{p.Name}={RunReport.Compact(d)}" : p.Name))),
+                Markup.Escape(Summarise(flow.Tasks)),
                 flow.PoolAlive ? Markup.Escape(flow.Pool) : $"{Markup.Escape(flow.Pool)} [red](no live worker)[/]");
         console.Write(table);
         return 0;
     }
+
+    /// <summary>How many task names the table shows before it counts the rest; <c>--json</c> lists them all.</summary>
+    public const int TasksShown = 8;
+
+    // A 500-task flow would fill screens: the first few names, then how many more.
+    static string Summarise(IReadOnlyList<string> tasks) => tasks.Count <= TasksShown
+        ? string.Join(", ", tasks)
+        : $"{string.Join(", ", tasks.Take(TasksShown))} … and {tasks.Count - TasksShown} more ({tasks.Count} in all; --json lists them)";
 
     static IReadOnlyList<FlowInfo> LocalFlows(LumeHost lume) => lume.LocalFlows.Latest
         .Select(f => new FlowInfo(f.Name, f.Version, "default", f.Parameters.Select(p => new FlowParameterInfo(p.Name, p.Default)).ToArray(),

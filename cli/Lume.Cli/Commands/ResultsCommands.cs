@@ -17,7 +17,7 @@ static class ResultsClient
 
     public static int Refused(ResultRequestFailed failed) => ServiceRequest.Refused(failed.ErrorType, failed.Message);
 
-    public static string Compact(object value) => JsonSerializer.Serialize(value);
+    public static string Compact(object value) => RunReport.Compact(value);
 }
 
 /// <summary><c>lume results save FILE.json</c>: stores a result document and prints its rep.</summary>
@@ -32,14 +32,21 @@ public sealed class ResultsSaveCommand(IAnsiConsole console) : AsyncCommand<Resu
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        var (text, unreadable) = CliInput.ReadTextFile(settings.File, "result file");
+        if (text is null)
+        {
+            Console.Error.WriteLine($"error: {unreadable}");
+            return RunCommand.Rejected;
+        }
+
         JsonElement result;
         try
         {
-            result = JsonSerializer.Deserialize<JsonElement>(await System.IO.File.ReadAllTextAsync(settings.File, cancellationToken));
+            result = CliInput.ParseJson(text);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (JsonException e)
         {
-            Console.Error.WriteLine($"error: '{settings.File}': {(e is JsonException ? "not JSON: " : "")}{e.Message}");
+            Console.Error.WriteLine($"error: result file '{settings.File}': not JSON: {e.Message}");
             return RunCommand.Rejected;
         }
 
@@ -65,8 +72,12 @@ public sealed class ResultsListCommand(IAnsiConsole console) : AsyncCommand<Resu
         public string Project { get; init; } = "local";
 
         [CommandOption("-n|--limit <N>")]
-        [Description("How many results at most (default 50)")]
-        public int Limit { get; init; } = 50;
+        [Description("How many results at most, 1 to 10000 (default 50)")]
+        public string? LimitText { get; init; }
+
+        public int Limit => CliInput.Count(LimitText, "-n/--limit", 50, 1, 10_000).Value;
+
+        public override ValidationResult Validate() => CliInput.Validate(CliInput.Count(LimitText, "-n/--limit", 50, 1, 10_000).Problem);
 
         [CommandOption("--json")]
         [Description("Print the db-dicts as a JSON array")]
@@ -123,7 +134,7 @@ public sealed class ResultsShowCommand(IAnsiConsole console) : AsyncCommand<Resu
             JsonElement rep;
             try
             {
-                rep = JsonSerializer.Deserialize<JsonElement>(settings.Result);
+                rep = CliInput.ParseJson(settings.Result);
             }
             catch (JsonException e)
             {

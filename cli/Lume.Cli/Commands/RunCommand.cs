@@ -83,7 +83,7 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
                     settings.Flow, settings.FlowVersion, parameters, settings.Json || settings.NoWait ? null : report, wait: !settings.NoWait, stopping.Token,
                     settings.Timeout, cancelOnInterrupt: !settings.DetachOnInterrupt);
             }
-            catch (RunInterruptedException interrupted)
+            catch (RunInterruptedException interrupted) when (lume.FatalReason is null)
             {
                 Console.Error.WriteLine(interrupted.Cancelled
                     ? $"interrupted: run {interrupted.RunId} was cancelled"

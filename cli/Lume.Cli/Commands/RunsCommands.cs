@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -13,8 +12,12 @@ public sealed class RunsCommand(IAnsiConsole console) : AsyncCommand<RunsCommand
     public sealed class Settings : CommandSettings
     {
         [CommandOption("-n|--limit <N>")]
-        [Description("How many runs to list (default 20)")]
-        public int Limit { get; init; } = 20;
+        [Description("How many runs to list, 1 to 10000 (default 20)")]
+        public string? LimitText { get; init; }
+
+        public int Limit => CliInput.Count(LimitText, "-n/--limit", 20, 1, 10_000).Value;
+
+        public override ValidationResult Validate() => CliInput.Validate(CliInput.Count(LimitText, "-n/--limit", 20, 1, 10_000).Problem);
 
         [CommandOption("--json")]
         [Description("Print the runs as JSON")]
@@ -107,7 +110,7 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
                 Markup.Escape(task.Worker ?? ""),
                 Markup.Escape(task.RetryAt is { } retryAt
                     ? $"{task.ErrorType}: {task.Error} (next attempt at {retryAt.UtcDateTime:HH:mm:ss} UTC)"
-                    : task.Error is not null ? $"{task.ErrorType}: {task.Error}" : task.Result is { } r ? JsonSerializer.Serialize(r) : ""));
+                    : task.Error is not null ? $"{task.ErrorType}: {task.Error}" : task.Result is { } r ? RunReport.Compact(r) : ""));
         }
 
         console.Write(table);
@@ -200,8 +203,12 @@ public sealed class RunsTraceCommand(IAnsiConsole console) : AsyncCommand<RunsTr
         public string RunId { get; init; } = "";
 
         [CommandOption("--width <COLUMNS>")]
-        [Description("Width of the waterfall bars (default 40)")]
-        public int Width { get; init; } = 40;
+        [Description("Width of the waterfall bars, 10 to 200 (default 40)")]
+        public string? WidthText { get; init; }
+
+        public int Width => CliInput.Count(WidthText, "--width", 40, 10, 200).Value;
+
+        public override ValidationResult Validate() => CliInput.Validate(CliInput.Count(WidthText, "--width", 40, 10, 200).Problem);
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -209,7 +216,7 @@ public sealed class RunsTraceCommand(IAnsiConsole console) : AsyncCommand<RunsTr
         var snapshot = await RunsShowCommand.FetchAsync(settings.RunId, cancellationToken);
         if (snapshot is null)
             return RunCommand.Rejected;
-        console.Profile.Out.Writer.WriteLine(Waterfall(snapshot, Math.Clamp(settings.Width, 10, 200)));
+        console.Profile.Out.Writer.WriteLine(Waterfall(snapshot, settings.Width));
         return 0;
     }
 

@@ -6,17 +6,30 @@ namespace Lume.Cli.Commands;
 /// <summary>One request to a service, through the embedded services or over the broker, answered with a result or a refusal.</summary>
 static class ServiceRequest
 {
-    public static async Task<object> AskAsync<TRequest, TAnswer, TRefusal>(TRequest request, CancellationToken cancellationToken)
+    public static Task<object> AskAsync<TRequest, TAnswer, TRefusal>(TRequest request, CancellationToken cancellationToken)
+        where TRequest : class
+        where TAnswer : class
+        where TRefusal : class =>
+        WithHostAsync(lume => AskAsync<TRequest, TAnswer, TRefusal>(lume, request, cancellationToken), cancellationToken);
+
+    /// <summary>Asks through a host the caller has started (see <see cref="WithHostAsync{T}"/>).</summary>
+    public static async Task<object> AskAsync<TRequest, TAnswer, TRefusal>(LumeHost lume, TRequest request, CancellationToken cancellationToken)
         where TRequest : class
         where TAnswer : class
         where TRefusal : class
+    {
+        var client = lume.Host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<TRequest>();
+        return (await client.GetResponse<TAnswer, TRefusal>(request, cancellationToken)).Message;
+    }
+
+    /// <summary>Runs <paramref name="body"/> with a started host, stopped afterwards.</summary>
+    public static async Task<T> WithHostAsync<T>(Func<LumeHost, Task<T>> body, CancellationToken cancellationToken)
     {
         using var lume = LumeHost.Build();
         await lume.StartAsync(cancellationToken);
         try
         {
-            var client = lume.Host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<TRequest>();
-            return (await client.GetResponse<TAnswer, TRefusal>(request, cancellationToken)).Message;
+            return await body(lume);
         }
         finally
         {

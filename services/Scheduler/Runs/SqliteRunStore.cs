@@ -7,9 +7,11 @@ using Microsoft.Data.Sqlite;
 namespace Lume.Scheduler.Runs;
 
 /// <summary>The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.</summary>
-public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, ISchedulerLease, IDisposable
+/// <param name="path">The file.</param>
+/// <param name="lost">Told when the file is removed while in use (see <see cref="SqliteDatabase"/>).</param>
+public sealed class SqliteRunStore(string path, Action<string>? lost = null) : IRunStore, IFlowStore, ISchedulerLease, IDisposable
 {
-    readonly SqliteDatabase _database = new(path);
+    readonly SqliteDatabase _database = new(path, "the Scheduler's store", lost);
     readonly SemaphoreSlim _writing = new(1, 1);
     Writer? _writer;
 
@@ -131,6 +133,7 @@ public sealed class SqliteRunStore(string path) : IRunStore, IFlowStore, ISchedu
         await _writing.WaitAsync(cancellationToken);
         try
         {
+            _database.EnsurePresent();
             _writer ??= await Writer.OpenAsync(_database, cancellationToken);
             using var transaction = _writer.Begin();
             var result = write(_writer);
