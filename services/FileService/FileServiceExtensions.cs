@@ -62,6 +62,7 @@ public static class FileServiceExtensions
         services.AddLumeFileType<BinaryFileType>();
         services.AddSingleton<FileTypeRegistry>();
         services.AddHostedService<FilesystemPreparer>();
+        services.AddHostedService<TemporaryFileSweeper>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<SaveFileConsumer, FileConsumerDefinition<SaveFileConsumer>>();
@@ -109,5 +110,15 @@ public static class FileServiceExtensions
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    // Temporary files of saves a crash interrupted, swept once at start; in the background, as a large mount takes a while.
+    sealed class TemporaryFileSweeper(IEnumerable<IFilesystem> filesystems) : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() =>
+        {
+            foreach (var folder in filesystems.OfType<DirectoryFilesystem>())
+                folder.SweepTemporaryFiles(stoppingToken);
+        }, stoppingToken);
     }
 }
