@@ -168,4 +168,19 @@ public sealed class FileConsumerTests : IAsyncLifetime
         Assert.Equal("NotADirectory", failed.ErrorType);
         Assert.Contains("'file.txt' is a file, not a folder", failed.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Requests_MissingTheirNames_AnswerNamedFailures()
+    {
+        var files = _host.Services.GetRequiredService<IClientFactory>();
+
+        var noFilename = Failure(await SaveAsync("local", null!, "x"));
+        var noFilesystem = Failure(await files.CreateRequestClient<ListFiles>().GetResponse<FilesListed, FileRequestFailed>(new ListFiles(null!, null)));
+        var noRep = Failure(await files.CreateRequestClient<LoadFile>().GetResponse<FileLoaded, FileRequestFailed>(new LoadFile(null!)));
+
+        Assert.Equal(("InvalidPath", "filesystem 'local': the file name is empty; give the path of a file"), (noFilename.ErrorType, noFilename.Message));
+        Assert.Equal("FilesystemNotConfigured", noFilesystem.ErrorType);
+        Assert.Equal("InvalidPath", noRep.ErrorType);
+        Assert.Contains("names no file", noRep.Message, StringComparison.Ordinal);
+    }
 }
