@@ -1,4 +1,5 @@
 using System.IO.Pipes;
+using System.Runtime.Versioning;
 using System.Text;
 using Lume.FileService.Filesystems;
 using Lume.Testing;
@@ -106,6 +107,42 @@ public sealed class TemporaryFileTests : IDisposable
         await save;
         Assert.Equal("first second", await File.ReadAllTextAsync(Path.Combine(root, name)));
         Assert.Equal([name], Names(root));
+    }
+
+    [SkippableFact]
+    [UnsupportedOSPlatform("windows")]
+    public void TheSweep_PassesOverUnreadableFolders_AndGoesOn()
+    {
+        var root = Folder("root");
+        var locked = Folder("root", "locked");
+        var beyond = Leave(Folder("root", "other", "deeper"), ".lume-" + Hex + ".tmp", LongAgo);
+        File.SetUnixFileMode(locked, UnixFileMode.None);
+        try
+        {
+            Skip.If(CanRead(locked), "this process may read anywhere (it runs as root)");
+
+            var removed = TemporaryFiles.Sweep(root, recursive: true, DateTimeOffset.UtcNow);
+
+            Assert.Equal([beyond], removed);
+            Assert.False(File.Exists(beyond));
+        }
+        finally
+        {
+            File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    static bool CanRead(string folder)
+    {
+        try
+        {
+            _ = Directory.GetFileSystemEntries(folder);
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>A clock that stands still, whose timer fires only when told.</summary>
