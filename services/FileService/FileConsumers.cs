@@ -54,6 +54,13 @@ public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeReg
     public async Task Consume(ConsumeContext<LoadFile> context)
     {
         var rep = context.Message.File;
+        if (rep is null)
+        {
+            await context.RespondAsync(new FileRequestFailed("InvalidPath",
+                "the load request names no file; give a file rep (filename, file_type_string, filesystem_identifier), as save_file returns it"));
+            return;
+        }
+
         using var activity = LumeTelemetry.Source.StartActivity("file load");
         activity?.SetTag("lume.filesystem", rep.FilesystemIdentifier);
         activity?.SetTag("lume.path", rep.Filename);

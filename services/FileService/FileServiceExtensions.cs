@@ -5,6 +5,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Lume.FileService;
@@ -36,8 +37,8 @@ public static class FileServiceExtensions
     {
         var services = builder.Services;
         var configuration = builder.Configuration;
-        services.AddSingleton<IFilesystem>(sp => new DirectoryFilesystem("local",
-            configuration["LOCAL_FILESYSTEM:ROOT"] ?? Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "files")));
+        services.AddSingleton<IFilesystem>(sp => Folder(sp, "local",
+            configuration["LOCAL_FILESYSTEM:ROOT"] ?? Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "files"), null));
         var mounts = new List<(string Variables, FilesystemSettings Settings)>();
         if (configuration.GetSection("MOUNTED_FILESYSTEM").GetChildren().Any())
             mounts.Add(("LUME_MOUNTED_FILESYSTEM__", configuration.GetSection("MOUNTED_FILESYSTEM").Get<FilesystemSettings>()!));
@@ -51,7 +52,7 @@ public static class FileServiceExtensions
         services.AddSingleton(new MountedFilesystems(mounts));
         foreach (var (variables, settings) in mounts)
             if (!string.IsNullOrWhiteSpace(settings.MountPath) && !string.IsNullOrWhiteSpace(settings.Identifier))
-                services.AddSingleton<IFilesystem>(new DirectoryFilesystem(settings.Identifier, settings.MountPath, settings.MountAlias));
+                services.AddSingleton<IFilesystem>(sp => Folder(sp, settings.Identifier, settings.MountPath, settings.MountAlias));
         services.AddSingleton<FilesystemRegistry>();
         services.AddLumeFileType<TextFileType>();
         services.AddLumeFileType<YamlFileType>();
@@ -61,6 +62,7 @@ public static class FileServiceExtensions
         services.AddLumeFileType<BinaryFileType>();
         services.AddSingleton<FileTypeRegistry>();
         services.AddHostedService<FilesystemPreparer>();
+        services.AddHostedService<TemporaryFileSweeper>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<SaveFileConsumer, FileConsumerDefinition<SaveFileConsumer>>();
@@ -73,6 +75,9 @@ public static class FileServiceExtensions
     /// <summary>Adds a file type (its type string, aliases and serializer) to those the FileService reads and writes.</summary>
     public static IServiceCollection AddLumeFileType<TFileType>(this IServiceCollection services)
         where TFileType : class, IFileType => services.AddSingleton<IFileType, TFileType>();
+
+    static DirectoryFilesystem Folder(IServiceProvider sp, string identifier, string root, string? alias) =>
+        new(identifier, root, alias, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<DirectoryFilesystem>>());
 
     sealed record MountedFilesystems(IReadOnlyList<(string Variables, FilesystemSettings Settings)> Mounts);
 
@@ -105,5 +110,15 @@ public static class FileServiceExtensions
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    // Temporary files of saves a crash interrupted, swept once at start; in the background, as a large mount takes a while.
+    sealed class TemporaryFileSweeper(IEnumerable<IFilesystem> filesystems) : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() =>
+        {
+            foreach (var folder in filesystems.OfType<DirectoryFilesystem>())
+                folder.SweepTemporaryFiles(stoppingToken);
+        }, stoppingToken);
     }
 }

@@ -100,4 +100,87 @@ public sealed class FileConsumerTests : IAsyncLifetime
 
         Assert.Equal("FileNotFound", failed.ErrorType);
     }
+
+    string[] RootTree() => Directory.GetFileSystemEntries(Root, "*", SearchOption.AllDirectories)
+        .Order(StringComparer.Ordinal)
+        .Select(p => File.Exists(p) ? $"{p} {File.ReadAllText(p)}" : $"{p}/")
+        .ToArray();
+
+    void Seed()
+    {
+        Directory.CreateDirectory(Path.Combine(Root, "dirA"));
+        File.WriteAllText(Path.Combine(Root, "file.txt"), "original");
+    }
+
+    [Theory]
+    [InlineData("a\0b.txt", "InvalidPath", "control character U+0000")]
+    [InlineData("dirA/", "InvalidPath", "path 'dirA/' is refused")]
+    [InlineData("new/", "InvalidPath", "path 'new/' is refused")]
+    [InlineData("dirA", "IsADirectory", "'dirA' is a folder, not a file")]
+    [InlineData("file.txt/x.txt", "NotADirectory", "which is a file, not a folder")]
+    [InlineData(".lume-0123456789abcdef0123456789abcdef.tmp", "InvalidPath", "reserved")]
+    [InlineData("../x.txt", "PathNotInRoot", "'..' may not appear in a path")]
+    public async Task SaveFile_OfABadName_AnswersANamedFailure_AndLeavesTheRootUnchanged(string filename, string errorType, string fragment)
+    {
+        Seed();
+        var before = RootTree();
+
+        var failed = Failure(await SaveAsync("local", filename, "x", createDir: true));
+
+        Assert.Equal(errorType, failed.ErrorType);
+        Assert.Contains(fragment, failed.Message, StringComparison.Ordinal);
+        Assert.StartsWith("filesystem 'local': ", failed.Message, StringComparison.Ordinal);
+        Assert.Equal(before, RootTree());
+    }
+
+    [Fact]
+    public async Task SaveFile_OfANameTooLong_AnswersInvalidPath_AndOf255Characters_Saves()
+    {
+        var failed = Failure(await SaveAsync("local", new string('n', 256), "x"));
+        var saved = Assert.IsType<FileSaved>((await SaveAsync("local", new string('n', 255), "x")).Message);
+
+        Assert.Equal("InvalidPath", failed.ErrorType);
+        Assert.Contains("name too long", failed.Message, StringComparison.Ordinal);
+        Assert.Equal("x", Assert.IsType<FileLoaded>((await LoadAsync(saved.File)).Message).Obj.GetString());
+        Assert.Equal([new string('n', 255)], Directory.GetFileSystemEntries(Root).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task LoadFile_OfAFolder_AnswersIsADirectory()
+    {
+        Seed();
+
+        var failed = Failure(await LoadAsync(new FileRep("dirA", "TextFile", "local")));
+
+        Assert.Equal("IsADirectory", failed.ErrorType);
+        Assert.Contains("'dirA' is a folder, not a file", failed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ListFiles_OfAFile_AnswersNotADirectory()
+    {
+        Seed();
+        var client = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<ListFiles>();
+
+        var response = await client.GetResponse<FilesListed, FileRequestFailed>(new ListFiles("local", "file.txt"));
+
+        var failed = Failure(response);
+        Assert.Equal("NotADirectory", failed.ErrorType);
+        Assert.Contains("'file.txt' is a file, not a folder", failed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Requests_MissingTheirNames_AnswerNamedFailures()
+    {
+        var files = _host.Services.GetRequiredService<IClientFactory>();
+
+        var noFilename = Failure(await SaveAsync("local", null!, "x"));
+        var noFilesystem = Failure(await files.CreateRequestClient<ListFiles>().GetResponse<FilesListed, FileRequestFailed>(new ListFiles(null!, null)));
+        var noRep = Failure(await files.CreateRequestClient<LoadFile>().GetResponse<FileLoaded, FileRequestFailed>(new LoadFile(null!)));
+
+        Assert.Equal(("InvalidPath", "filesystem 'local': the file name is empty; give the path of a file"), (noFilename.ErrorType, noFilename.Message));
+        Assert.Equal("FilesystemNotConfigured", noFilesystem.ErrorType);
+        Assert.Equal("InvalidPath", noRep.ErrorType);
+        Assert.Contains("names no file", noRep.Message, StringComparison.Ordinal);
+    }
 }

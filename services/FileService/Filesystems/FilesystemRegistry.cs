@@ -7,7 +7,7 @@ public sealed class FilesystemRegistry(IEnumerable<IFilesystem> filesystems)
 
     /// <summary>The filesystem; an unknown identifier is FilesystemNotConfigured, listing the configured ones.</summary>
     public IFilesystem Get(string identifier) =>
-        _byId.TryGetValue(identifier, out var filesystem)
+        identifier is not null && _byId.TryGetValue(identifier, out var filesystem)
             ? filesystem
             : throw new FileServiceException("FilesystemNotConfigured",
                 $"filesystem '{identifier}' is not configured; configured: {string.Join(", ", _byId.Keys.Order(StringComparer.Ordinal))}");

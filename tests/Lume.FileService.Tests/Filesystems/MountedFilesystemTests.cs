@@ -46,6 +46,36 @@ public sealed class MountedFilesystemTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(MountPath));
     }
 
+    [Fact]
+    public async Task Messages_OfPathsOutsideTheMount_SayWhatToDo()
+    {
+        var mounted = new DirectoryFilesystem("mounted", MountPath, "/data");
+        Directory.CreateSymbolicLink(Path.Combine(MountPath, "escape"), _top);
+
+        var outside = await Assert.ThrowsAsync<FileServiceException>(() => mounted.ReadAsync("/other/x", CancellationToken.None));
+        var dotted = await Assert.ThrowsAsync<FileServiceException>(() => mounted.ReadAsync("/data/../x", CancellationToken.None));
+        var linked = await Assert.ThrowsAsync<FileServiceException>(() => mounted.ReadAsync("/data/escape/x", CancellationToken.None));
+
+        var remedy = $"give a path under /data (files there live in the host folder {MountPath})";
+        Assert.Equal($"filesystem 'mounted': path '/other/x' is outside the mount alias /data; {remedy}", outside.Message);
+        Assert.Equal($"filesystem 'mounted': path '/data/../x' is refused: '..' may not appear in a path; {remedy}", dotted.Message);
+        Assert.Equal($"filesystem 'mounted': path '/data/escape/x' is refused: '/data/escape' is a symbolic link that leads outside; {remedy}", linked.Message);
+    }
+
+    [Fact]
+    public async Task TheAliasItself_IsAFolder_ListedButNotSavedTo()
+    {
+        var mounted = new DirectoryFilesystem("mounted", MountPath, "/data");
+
+        var error = await Assert.ThrowsAsync<FileServiceException>(() =>
+            mounted.WriteAsync("/data", Encoding.UTF8.GetBytes("x"), createDir: true, overwrite: true, CancellationToken.None));
+
+        Assert.Equal("InvalidPath", error.ErrorType);
+        Assert.Contains("path '/data' is refused: it names the filesystem's top folder", error.Message, StringComparison.Ordinal);
+        Assert.Empty(mounted.List("/data"));
+        Assert.Empty(Directory.GetFileSystemEntries(MountPath));
+    }
+
     [Theory]
     [InlineData(null, "PathNotInRoot")]
     [InlineData("/data", "PathNotInMount")]
