@@ -103,9 +103,13 @@ public static class FileServiceExtensions
             var duplicates = filesystems.GroupBy(f => f.Identifier).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
             problems.AddRange(duplicates.Select(d => $"filesystem '{d}' is configured more than once"));
             if (problems.Count > 0)
-                throw new InvalidOperationException($"the FileService's filesystems are misconfigured: {string.Join("; ", problems)}");
+                throw new LumeStartupException($"the FileService's filesystems are misconfigured: {string.Join("; ", problems)}");
             foreach (var folder in filesystems.OfType<DirectoryFilesystem>())
-                Directory.CreateDirectory(folder.Root);
+            {
+                var variables = mounted.Mounts.FirstOrDefault(m => m.Settings.Identifier == folder.Identifier).Variables;
+                DataFolder.Ensure(folder.Root, variables is null ? "LUME_LOCAL_FILESYSTEM__ROOT (by default under LUME_DATA_DIR)" : $"{variables}MOUNT_PATH");
+            }
+
             return Task.CompletedTask;
         }
 

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Lume.Contracts;
 using Lume.FileService.Filesystems;
+using Lume.Hosting;
 using Lume.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -155,7 +156,7 @@ public sealed class MountedFilesystemTests : IDisposable
         if (broken == "MOUNT_PATH")
             settings.Remove("MOUNTED_FILESYSTEM:MOUNT_PATH");
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => LumeTestHost.StartAsync(builder => builder.AddLumeFileService(), settings));
+        var error = await Assert.ThrowsAsync<LumeStartupException>(() => LumeTestHost.StartAsync(builder => builder.AddLumeFileService(), settings));
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_top, "missing")));
