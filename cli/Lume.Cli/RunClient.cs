@@ -34,7 +34,13 @@ public sealed class RunInterruptedException(Guid runId, bool cancelled, Cancella
 }
 
 /// <summary>A service could not handle a request, or none answered.</summary>
-public sealed class LumeServiceException(string message) : Exception(message);
+public class LumeServiceException(string message) : Exception(message);
+
+/// <summary>The client stopped waiting for a run the Scheduler accepted, because the Scheduler stopped answering; the run itself may go on.</summary>
+public sealed class RunWaitAbandonedException(Guid runId, string message) : LumeServiceException(message)
+{
+    public Guid RunId { get; } = runId;
+}
 
 /// <summary>Submits runs over the bus and follows them, like any client that references Lume.Contracts.</summary>
 public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider time)
@@ -168,7 +174,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
                     return await Task.WhenAny(ended, Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken)) == ended ? await ended : snapshot;
             }
             else if (time.GetUtcNow() - lastAnswer > SchedulerSilence)
-                throw new LumeServiceException(
+                throw new RunWaitAbandonedException(runId,
                     $"the Scheduler has not answered for {SchedulerSilence.TotalSeconds:0} s; run {runId} may still go on (see lume runs show {runId})");
         }
     }
@@ -198,7 +204,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
             if (await TryGetAsync(runId, cancellationToken) is { } snapshot)
                 return snapshot;
             if (time.GetUtcNow() - since > SchedulerSilence)
-                throw new LumeServiceException(
+                throw new RunWaitAbandonedException(runId,
                     $"run {runId} ended, but the Scheduler has not answered for its state for {SchedulerSilence.TotalSeconds:0} s (see lume runs show {runId})");
             await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
         }
