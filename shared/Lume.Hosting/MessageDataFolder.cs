@@ -35,6 +35,21 @@ public sealed class MessageDataFolder(string path, TimeSpan timeToLive, TimeProv
         if (!File.Exists(file))
             return false;
         File.Delete(file);
+        // The folders of its expiry hour go too once empty, so a fetched copy leaves nothing behind.
+        for (var folder = System.IO.Path.GetDirectoryName(file); folder is not null && folder.Length > path.Length; folder = System.IO.Path.GetDirectoryName(folder))
+        {
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(folder).Any())
+                    break;
+                Directory.Delete(folder);
+            }
+            catch (IOException)
+            {
+                break; // another copy landed in it meanwhile
+            }
+        }
+
         return true;
     }
 

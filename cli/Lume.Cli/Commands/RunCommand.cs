@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Globalization;
 using Lume.Flows;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -40,7 +41,14 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
 
         [CommandOption("--timeout <SECONDS>")]
         [Description("Cancel the run if it has not ended after this many seconds (default: the flow's own timeout, if any)")]
-        public double? Timeout { get; init; }
+        public string? TimeoutText { get; init; }
+
+        public double? Timeout => double.TryParse(TimeoutText, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) ? seconds : null;
+
+        public override ValidationResult Validate() =>
+            TimeoutText is null || Timeout is > 0 and <= FlowChecks.MaxSeconds
+                ? ValidationResult.Success()
+                : ValidationResult.Error($"--timeout: '{TimeoutText}' is not a number of seconds above 0 and at most {FlowChecks.MaxSeconds}");
 
         [CommandOption("--detach-on-interrupt")]
         [Description("On Ctrl+C, leave the run going and print its id, instead of cancelling it (needs LUME_BROKER)")]
@@ -50,8 +58,6 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var (parameters, problems) = RunParameters.Parse(settings.Parameters, settings.ParamsFile);
-        if (settings.Timeout is { } timeout && !(timeout > 0 && timeout <= FlowChecks.MaxSeconds))
-            problems.Add($"--timeout: must be above 0 and at most {FlowChecks.MaxSeconds} seconds, not {timeout}");
         using var lume = LumeHost.Build();
         if (lume.IsEmbedded)
         {

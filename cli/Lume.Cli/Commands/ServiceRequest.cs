@@ -37,10 +37,13 @@ static class ServiceRequest
         }
     }
 
-    /// <summary>A service refused the request: its error on stderr, and the exit code of a rejected request.</summary>
+    /// <summary>
+    /// A service refused the request: its error on stderr, and the exit code: 2 for the request's own fault, 3 when the
+    /// service could not do its work (its store is away or misconfigured), as for any service that failed.
+    /// </summary>
     public static int Refused(string errorType, string message)
     {
         Console.Error.WriteLine($"error: {errorType}: {message}");
-        return RunCommand.Rejected;
+        return errorType is "ServiceUnavailable" or "StoreUnavailable" or "StoreMisconfigured" ? CliErrors.CouldNotStart : RunCommand.Rejected;
     }
 }
