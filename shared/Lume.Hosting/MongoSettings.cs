@@ -103,6 +103,26 @@ public sealed class MongoSettings
         return null;
     }
 
+    /// <summary>Runs an operation on the database, raising what <see cref="Explain"/> makes of its failure instead of the driver's exception.</summary>
+    public static async Task<T> GuardAsync<T>(IMongoDatabase database, Func<Task<T>> operation)
+    {
+        try
+        {
+            return await operation();
+        }
+        catch (Exception e) when (Explain(database, e) is { } unavailable)
+        {
+            throw unavailable;
+        }
+    }
+
+    /// <inheritdoc cref="GuardAsync{T}"/>
+    public static Task GuardAsync(IMongoDatabase database, Func<Task> operation) => GuardAsync(database, async () =>
+    {
+        await operation();
+        return true;
+    });
+
     public override string ToString() => FromConnectionString
         ? $"MongoDB (connection string), database {Database}"
         : $"MongoDB at {Host}:{Port ?? "27017"}, database {Database}{(string.IsNullOrEmpty(Username) ? "" : $", user {Username}")}";

@@ -27,7 +27,6 @@ public sealed class MongoResultStore(IMongoDatabase database) : IResultStore
     {
         foreach (var name in await (await database.ListCollectionNamesAsync(cancellationToken: cancellationToken)).ToListAsync(cancellationToken))
             await EnsureIndexAsync(name);
-        return true;
     });
 
     public async Task<(JsonObject Stored, bool Created)> InsertAsync(JsonObject dbDict, CancellationToken cancellationToken)
@@ -88,17 +87,9 @@ public sealed class MongoResultStore(IMongoDatabase database) : IResultStore
         }
     }
 
-    async Task<T> GuardAsync<T>(Func<Task<T>> operation)
-    {
-        try
-        {
-            return await operation();
-        }
-        catch (Exception e) when (MongoSettings.Explain(database, e) is { } unavailable)
-        {
-            throw unavailable;
-        }
-    }
+    Task<T> GuardAsync<T>(Func<Task<T>> operation) => MongoSettings.GuardAsync(database, operation);
+
+    Task GuardAsync(Func<Task> operation) => MongoSettings.GuardAsync(database, operation);
 
     static ResultException TooLarge(BsonDocument document)
     {

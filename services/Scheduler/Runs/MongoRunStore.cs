@@ -187,23 +187,9 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             .Select(d => new RegisteredFlow(FlowJson.Parse(d["definition"].AsString), d["pool"].AsString, Parse(d["registered_at"])!.Value))
             .ToArray();
 
-    async Task<T> GuardAsync<T>(Func<Task<T>> operation)
-    {
-        try
-        {
-            return await operation();
-        }
-        catch (Exception e) when (MongoSettings.Explain(database, e) is { } unavailable)
-        {
-            throw unavailable;
-        }
-    }
+    Task<T> GuardAsync<T>(Func<Task<T>> operation) => MongoSettings.GuardAsync(database, operation);
 
-    async Task GuardAsync(Func<Task> operation) => await GuardAsync(async () =>
-    {
-        await operation();
-        return true;
-    });
+    Task GuardAsync(Func<Task> operation) => MongoSettings.GuardAsync(database, operation);
 
     static BsonDocument Task(TaskRecord task) => new()
     {
