@@ -136,11 +136,10 @@ public static class StorableJson
         }
     }
 
-    /// <summary>A path for messages: the document itself has none.</summary>
-    public static string Name(string path) => path.Length == 0 ? "the result" : path;
+    // The document itself has no path.
+    static string Name(string path) => path.Length == 0 ? "the result" : path;
 
-    /// <summary>The path of a key under <paramref name="path"/>.</summary>
-    public static string Step(string path, string key) => path.Length == 0 ? key : $"{path}.{key}";
+    static string Step(string path, string key) => path.Length == 0 ? key : $"{path}.{key}";
 
     static bool IsText(string text)
     {
