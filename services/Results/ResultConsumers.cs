@@ -31,6 +31,12 @@ public sealed class QueryResultsConsumer(ResultService results) : IConsumer<Quer
 
 static class ResultAnswers
 {
+    /// <summary>
+    /// StoreMisconfigured when the settings are at fault (refused credentials or rights, values that cannot work), which
+    /// only a change of settings mends; ServiceUnavailable when the server did not answer, which asking again later may mend.
+    /// </summary>
+    public static string ErrorTypeOf(StoreUnavailableException e) => e.Misconfigured ? "StoreMisconfigured" : "ServiceUnavailable";
+
     public static async Task AnswerAsync(ConsumeContext context, Func<Task<object>> answer)
     {
         using var activity = LumeTelemetry.Source.StartActivity($"results {context.SupportedMessageTypes.FirstOrDefault()?.Split(':').Last()}");
@@ -43,6 +49,11 @@ static class ResultAnswers
         {
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.ErrorType);
             response = new ResultRequestFailed(e.ErrorType, e.Message);
+        }
+        catch (StoreUnavailableException e)
+        {
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ErrorTypeOf(e));
+            response = new ResultRequestFailed(ErrorTypeOf(e), e.Message);
         }
 
         await context.RespondAsync(response);

@@ -36,11 +36,17 @@ public sealed class ResultService(IResultStore store, ResultTypeRegistry types, 
 
     /// <summary>The db-dicts of a collection whose fields equal the given values, newest first.</summary>
     public async Task<IReadOnlyList<JsonElement>> QueryAsync(
-        string collection, IReadOnlyDictionary<string, JsonElement> fields, int limit, CancellationToken cancellationToken)
+        string? collection, IReadOnlyDictionary<string, JsonElement>? fields, int limit, CancellationToken cancellationToken)
     {
-        if (!await store.CollectionExistsAsync(collection, cancellationToken))
+        var problems = new List<string>();
+        if ((collection is null ? "it is missing" : StorableJson.CollectionProblem(collection)) is { } badCollection)
+            problems.Add($"the project name cannot name a collection: {badCollection}");
+        var wanted = QueryFields(fields ?? new Dictionary<string, JsonElement>(), "fields", problems);
+        if (problems.Count > 0)
+            throw new ResultException("MalformedQuery", string.Join("; ", problems));
+        if (!await store.CollectionExistsAsync(collection!, cancellationToken))
             throw new ResultException("UnknownCollection", $"collection (project_name) '{collection}' holds no results");
-        var found = await store.FindAsync(collection, fields, Math.Clamp(limit, 1, 10_000), cancellationToken);
+        var found = await store.FindAsync(collection!, wanted, Math.Clamp(limit, 1, 10_000), cancellationToken);
         return found.Select(d => JsonSerializer.SerializeToElement(d)).ToArray();
     }
 
@@ -57,8 +63,43 @@ public sealed class ResultService(IResultStore store, ResultTypeRegistry types, 
             || !rep.TryGetProperty("result_type_string", out var type) || type.ValueKind != JsonValueKind.String
             || !rep.TryGetProperty("query", out var query) || query.ValueKind != JsonValueKind.Object || !query.EnumerateObject().Any())
             throw new ResultException("MalformedResultRep", $"malformed result rep {Shorten(rep)}: {expected}");
+
+        var problems = new List<string>();
+        StorableJson.Check(project, "project_name", 1, problems);
+        StorableJson.Check(type, "result_type_string", 1, problems);
+        if (problems.Count == 0 && StorableJson.CollectionProblem(project.GetString()!) is { } badCollection)
+            problems.Add($"project_name cannot name a collection: {badCollection}");
+        var named = new List<KeyValuePair<string, JsonElement>>();
+        foreach (var property in query.EnumerateObject())
+        {
+            if (StorableJson.TryGetName(property, out var field))
+                named.Add(new(field, property.Value));
+            else
+                problems.Add($"query.{field}: the field name holds an unpaired UTF-16 surrogate");
+        }
+
+        var fields = QueryFields(named, "query", problems);
+        if (problems.Count > 0)
+            throw new ResultException("MalformedResultRep", $"malformed result rep {Shorten(rep)}: {string.Join("; ", problems)}");
         types.Get(type.GetString()!);
-        return (project.GetString()!, query.EnumerateObject().ToDictionary(p => p.Name, p => p.Value));
+        return (project.GetString()!, fields);
+    }
+
+    // Query values are checked as stored values are: MongoDB would read {"$ne": ...} in one as an operator, not a value.
+    static Dictionary<string, JsonElement> QueryFields(IEnumerable<KeyValuePair<string, JsonElement>> query, string path, List<string> problems)
+    {
+        var fields = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var (field, value) in query)
+        {
+            if (StorableJson.QueryFieldProblem(field) is { } problem)
+                problems.Add($"{path}.{field}: {problem}");
+            else if (!fields.TryAdd(field, value))
+                problems.Add($"{path}.{field}: the field appears more than once");
+            else
+                StorableJson.Check(value, $"{path}.{field}", 2, problems);
+        }
+
+        return fields;
     }
 
     static JsonNode? Index(JsonNode document, IReadOnlyList<JsonElement> index)
@@ -69,7 +110,7 @@ public sealed class ResultService(IResultStore store, ResultTypeRegistry types, 
         {
             node = (node, step.ValueKind) switch
             {
-                (JsonObject o, JsonValueKind.String) when o.TryGetPropertyValue(step.GetString()!, out var next) => next,
+                (JsonObject o, JsonValueKind.String) when StorableJson.IsText(step) && o.TryGetPropertyValue(step.GetString()!, out var next) => next,
                 (JsonArray a, JsonValueKind.Number) when step.TryGetInt32(out var i) && i >= 0 && i < a.Count => a[i],
                 _ => throw new ResultException("BadAttributeIndex",
                     $"attribute index step {step.GetRawText()} after [{path}] does not exist in the result" +

@@ -60,15 +60,27 @@ public static class ResultDocuments
     public static JsonObject ToDbDict(JsonElement result, ResultTypeRegistry types, DateTimeOffset now)
     {
         if (result.ValueKind != JsonValueKind.Object)
-            throw new ResultException("InvalidResult", $"a result must be a JSON object, not {result.ValueKind.ToString().ToLowerInvariant()}");
-        var type = types.Get(OptionalString(result, "result_type_string") ?? ResultType.Generic.TypeString);
+            throw new ResultException("InvalidResult", $"a result must be a JSON object, not {KindOf(result)}");
+        var unstorable = new List<string>();
+        StorableJson.Check(result, "", 1, unstorable);
+        if (unstorable.Count > 0)
+            throw new ResultException("InvalidResult", $"the result cannot be stored unchanged: {string.Join("; ", unstorable)}");
+
         var problems = new List<string>();
+        var typeName = OptionalString(result, "result_type_string", problems);
+        if (problems.Count > 0)
+            throw new ResultException("InvalidResult", $"invalid result: {problems[0]}");
+        var type = types.Get(typeName ?? ResultType.Generic.TypeString);
         foreach (var property in result.EnumerateObject())
             if (!Generic.Contains(property.Name) && type.Fields.All(f => f.Name != property.Name))
                 problems.Add($"field '{property.Name}' is not a field of {type.TypeString}");
 
-        var flowId = OptionalString(result, "flow_id");
-        if (flowId is null)
+        var collectionField = IsGiven(result, "project_name") ? "project_name" : "collection";
+        var collection = OptionalString(result, "project_name", problems) ?? OptionalString(result, "collection", problems) ?? "local";
+        if (StorableJson.CollectionProblem(collection) is { } badCollection)
+            problems.Add($"{collectionField} '{collection}' cannot name a collection: {badCollection}");
+        var flowId = OptionalString(result, "flow_id", problems);
+        if (!IsGiven(result, "flow_id"))
             problems.Add("flow_id is missing");
         var inputs = ObjectField(result, "inputs", problems);
         var outputs = ObjectField(result, "outputs", problems);
@@ -90,7 +102,6 @@ public static class ResultDocuments
         if (problems.Count > 0)
             throw new ResultException("InvalidResult", $"invalid {type.TypeString}: {string.Join("; ", problems)}");
 
-        var collection = OptionalString(result, "project_name") ?? OptionalString(result, "collection") ?? "local";
         var dbDict = new JsonObject
         {
             ["collection"] = collection,
@@ -106,14 +117,39 @@ public static class ResultDocuments
         return dbDict;
     }
 
-    static string? OptionalString(JsonElement result, string name) =>
-        result.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    /// <summary>How messages name the kind of a JSON value.</summary>
+    public static string KindOf(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Undefined => "nothing",
+        JsonValueKind.Null => "null",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        var kind => $"a {kind.ToString().ToLowerInvariant()}",
+    };
+
+    // Absent and null both mean "not given", as for a type's own optional fields.
+    static bool IsGiven(JsonElement result, string name) =>
+        result.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null;
+
+    static string? OptionalString(JsonElement result, string name, List<string> problems)
+    {
+        if (!IsGiven(result, name))
+            return null;
+        var value = result.GetProperty(name);
+        if (value.ValueKind == JsonValueKind.String)
+            return value.GetString();
+        problems.Add($"{name} must be a string, not {KindOf(value)}");
+        return null;
+    }
 
     static JsonElement ObjectField(JsonElement result, string name, List<string> problems)
     {
         if (result.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Object)
             return value;
-        problems.Add($"{name} must be a JSON object");
+        problems.Add(value.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null
+            ? $"{name} is missing"
+            : $"{name} must be a JSON object, not {KindOf(value)}");
         return JsonDocument.Parse("{}").RootElement;
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Lume.Flows;
+using Lume.Hosting;
 using MongoDB.Bson;
 using MongoDB.Driver;
 
@@ -8,7 +9,8 @@ namespace Lume.Scheduler.Runs;
 
 /// <summary>
 /// The production Scheduler store on MongoDB: a document per run in <c>runs</c>, its tasks an array in flow order
-/// (so an event updates one element in place), and a document per flow version in <c>flows</c>.
+/// (so an event updates one element in place), and a document per flow version in <c>flows</c>. A server that does not
+/// answer or refuses the settings is reported as a <see cref="StoreUnavailableException"/> naming the variables to check.
 /// </summary>
 public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowStore, ISchedulerLease
 {
@@ -16,13 +18,13 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
     readonly IMongoCollection<BsonDocument> _flows = database.GetCollection<BsonDocument>("flows");
     readonly IMongoCollection<BsonDocument> _lease = database.GetCollection<BsonDocument>("scheduler_lease");
 
-    public Task InitializeAsync(CancellationToken cancellationToken) =>
+    public Task InitializeAsync(CancellationToken cancellationToken) => GuardAsync(() =>
         _runs.Indexes.CreateManyAsync(
             [
                 new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Descending("created_at")),
                 new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("ending")),
             ],
-            cancellationToken);
+            cancellationToken));
 
     public async Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken)
     {
@@ -43,7 +45,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         AddRunState(document, run);
         try
         {
-            await _runs.InsertOneAsync(document, cancellationToken: cancellationToken);
+            await GuardAsync(() => _runs.InsertOneAsync(document, cancellationToken: cancellationToken));
         }
         catch (MongoWriteException e) when (e.WriteError.Category == ServerErrorCategory.DuplicateKey)
         {
@@ -64,7 +66,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
 
         var update = new BsonDocument { ["$set"] = set, ["$inc"] = new BsonDocument("row_version", 1L) };
         var filter = new BsonDocument { ["_id"] = run.RunId.ToString(), ["row_version"] = run.RowVersion };
-        var result = await _runs.UpdateOneAsync(filter, update, cancellationToken: cancellationToken);
+        var result = await GuardAsync(() => _runs.UpdateOneAsync(filter, update, cancellationToken: cancellationToken));
         if (result.MatchedCount == 0)
             throw new RunConcurrencyException(run.RunId);
         run.RowVersion += 1;
@@ -73,7 +75,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
 
     public async Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)
     {
-        var document = await _runs.Find(new BsonDocument("_id", runId.ToString())).FirstOrDefaultAsync(cancellationToken);
+        var document = await GuardAsync(() => _runs.Find(new BsonDocument("_id", runId.ToString())).FirstOrDefaultAsync(cancellationToken));
         if (document is null)
             return null;
         return new RunRecord
@@ -124,7 +126,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         var update = new BsonDocument("$set", new BsonDocument { ["holder"] = holder, ["expires_at"] = Format(until) });
         try
         {
-            await _lease.UpdateOneAsync(filter, update, new UpdateOptions { IsUpsert = true }, cancellationToken);
+            await GuardAsync(() => _lease.UpdateOneAsync(filter, update, new UpdateOptions { IsUpsert = true }, cancellationToken));
             return true;
         }
         catch (MongoWriteException e) when (e.WriteError.Category == ServerErrorCategory.DuplicateKey)
@@ -134,11 +136,11 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
     }
 
     public Task ReleaseLeaseAsync(string holder, CancellationToken cancellationToken) =>
-        _lease.DeleteOneAsync(new BsonDocument { ["_id"] = "scheduler", ["holder"] = holder }, cancellationToken);
+        GuardAsync(() => _lease.DeleteOneAsync(new BsonDocument { ["_id"] = "scheduler", ["holder"] = holder }, cancellationToken));
 
     public async Task<(string Holder, DateTimeOffset Until)?> LeaseHolderAsync(CancellationToken cancellationToken)
     {
-        var lease = await _lease.Find(new BsonDocument("_id", "scheduler")).FirstOrDefaultAsync(cancellationToken);
+        var lease = await GuardAsync(() => _lease.Find(new BsonDocument("_id", "scheduler")).FirstOrDefaultAsync(cancellationToken));
         return lease is null ? null : (lease["holder"].AsString, Parse(lease["expires_at"])!.Value);
     }
 
@@ -149,23 +151,23 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             new BsonDocument("state", RunState.Running.ToString()),
             new BsonDocument("ending", new BsonDocument("$ne", Outbox.Sent.ToString())),
         });
-        var documents = await _runs.Find(filter).Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(cancellationToken);
+        var documents = await GuardAsync(() => _runs.Find(filter).Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(cancellationToken));
         return documents.Select(d => Guid.Parse(d["_id"].AsString)).ToArray();
     }
 
     public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken)
     {
-        var documents = await _runs.Find(FilterDefinition<BsonDocument>.Empty)
+        var documents = await GuardAsync(() => _runs.Find(FilterDefinition<BsonDocument>.Empty)
             .Project(Builders<BsonDocument>.Projection.Exclude("tasks").Exclude("definition").Exclude("parameters"))
             .Sort(Builders<BsonDocument>.Sort.Descending("created_at"))
             .Limit(limit)
-            .ToListAsync(cancellationToken);
+            .ToListAsync(cancellationToken));
         return documents.Select(d => new RunSummary(
             Guid.Parse(d["_id"].AsString), d["flow"].AsString, d["version"].AsString, Enum.Parse<RunState>(d["state"].AsString),
             Parse(d["created_at"])!.Value, Parse(d["finished_at"]))).ToArray();
     }
 
-    public Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken) =>
+    public Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken) => GuardAsync(() =>
         _flows.ReplaceOneAsync(
             new BsonDocument("_id", $"{flow.Flow.Name}@{flow.Flow.Version}"),
             new BsonDocument
@@ -178,12 +180,16 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
                 ["registered_at"] = Format(flow.RegisteredAt),
             },
             new ReplaceOptions { IsUpsert = true },
-            cancellationToken);
+            cancellationToken));
 
     public async Task<IReadOnlyList<RegisteredFlow>> ListFlowsAsync(CancellationToken cancellationToken) =>
-        (await _flows.Find(FilterDefinition<BsonDocument>.Empty).ToListAsync(cancellationToken))
+        (await GuardAsync(() => _flows.Find(FilterDefinition<BsonDocument>.Empty).ToListAsync(cancellationToken)))
             .Select(d => new RegisteredFlow(FlowJson.Parse(d["definition"].AsString), d["pool"].AsString, Parse(d["registered_at"])!.Value))
             .ToArray();
+
+    Task<T> GuardAsync<T>(Func<Task<T>> operation) => MongoSettings.GuardAsync(database, operation);
+
+    Task GuardAsync(Func<Task> operation) => MongoSettings.GuardAsync(database, operation);
 
     static BsonDocument Task(TaskRecord task) => new()
     {
