@@ -30,7 +30,7 @@ public static class ResultsExtensions
         var mongo = builder.Configuration.GetSection("RESULTS_DB").Get<MongoSettings>() ?? new MongoSettings();
         services.AddSingleton<IResultStore>(sp => mongo.IsConfigured
             ? OpenMongo(mongo)
-            : new SqliteResultStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "results.db")));
+            : new SqliteResultStore(Path.Combine(sp.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "results.db"), sp.GetRequiredService<LumeFatal>().Stop));
         services.AddSingleton<ResultService>();
         services.AddHostedService<ResultStoreInitializer>();
         services.AddLumeConsumers(bus =>

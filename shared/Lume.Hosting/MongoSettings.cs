@@ -216,7 +216,7 @@ public sealed class MongoSettings
 /// A store's database cannot be used: its server did not answer, or it refused the settings. The message names the
 /// <c>LUME_*</c> variables to check and never a password, so a host prints it as it is, without a stack trace.
 /// </summary>
-public sealed class StoreUnavailableException(string message, bool misconfigured) : Exception(message)
+public sealed class StoreUnavailableException(string message, bool misconfigured) : LumeStartupException(message)
 {
     /// <summary>Whether the settings are at fault (refused credentials or rights, values that cannot work) rather than a server that did not answer.</summary>
     public bool Misconfigured { get; } = misconfigured;

@@ -5,9 +5,11 @@ using Lume.Hosting;
 namespace Lume.Results.Stores;
 
 /// <summary>The embedded result store: one SQLite table, unique on (collection, unique_hash), each document as JSON text.</summary>
-public sealed class SqliteResultStore(string path) : IResultStore
+/// <param name="path">The file.</param>
+/// <param name="lost">Told when the file is removed while in use (see <see cref="SqliteDatabase"/>).</param>
+public sealed class SqliteResultStore(string path, Action<string>? lost = null) : IResultStore
 {
-    readonly SqliteDatabase _database = new(path);
+    readonly SqliteDatabase _database = new(path, "the Results store", lost);
 
     public Task InitializeAsync(CancellationToken cancellationToken) => _database.InitializeAsync("""
         CREATE TABLE IF NOT EXISTS results (
