@@ -35,8 +35,8 @@ public sealed class MessageDataFolder(string path, TimeSpan timeToLive, TimeProv
         if (!File.Exists(file))
             return false;
         File.Delete(file);
-        // The folders of its expiry hour go too once empty, so a fetched copy leaves nothing behind.
-        for (var folder = System.IO.Path.GetDirectoryName(file); folder is not null && folder.Length > path.Length; folder = System.IO.Path.GetDirectoryName(folder))
+        // The folders of its expiry hour go too once empty, and the folder itself, so a fetched copy leaves nothing behind.
+        for (var folder = System.IO.Path.GetDirectoryName(file); folder is not null && folder.Length >= System.IO.Path.TrimEndingDirectorySeparator(path).Length; folder = System.IO.Path.GetDirectoryName(folder))
         {
             try
             {

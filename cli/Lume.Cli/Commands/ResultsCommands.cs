@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lume.Contracts;
+using Lume.Flows;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -50,6 +51,9 @@ public sealed class ResultsSaveCommand(IAnsiConsole console) : AsyncCommand<Resu
             return RunCommand.Rejected;
         }
 
+        // What cannot even be sent (an escaped lone surrogate, nesting past the envelope's limit) is refused here, as the service would.
+        if (JsonLimits.Check(result, "result") is { } unsendable)
+            return ServiceRequest.Refused("InvalidResult", $"result file '{settings.File}': {unsendable}");
         var answer = await ResultsClient.AskAsync<StoreResult, ResultStored>(new StoreResult(result), cancellationToken);
         if (answer is ResultRequestFailed failed)
             return ResultsClient.Refused(failed);
@@ -142,6 +146,8 @@ public sealed class ResultsShowCommand(IAnsiConsole console) : AsyncCommand<Resu
                 return RunCommand.Rejected;
             }
 
+            if (JsonLimits.Check(rep, "rep") is { } unsendable)
+                return ServiceRequest.Refused("MalformedResultRep", unsendable);
             answer = await ResultsClient.AskAsync<LoadResult, ResultLoaded>(new LoadResult(rep, null), cancellationToken);
         }
         else
