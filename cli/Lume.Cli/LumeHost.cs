@@ -60,6 +60,9 @@ public sealed class LumeHost : IDisposable
             builder.AddLumeExamples();
         }
 
+        // A command ends promptly: what the services still hold when it stops (a message retried against a store that is
+        // gone) is not worth waiting the host's default 30 s for.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         configure?.Invoke(builder);
         builder.AddLumeBus();
         return new LumeHost(builder.Build(), embedded);

@@ -68,15 +68,21 @@ public sealed class LoadFileConsumer(FilesystemRegistry filesystems, FileTypeReg
         {
             var filesystem = filesystems.Get(rep.FilesystemIdentifier);
             var type = types.Get(rep.FileTypeString);
-            if (context.Message.Raw)
+            await using (var stream = filesystem.OpenRead(rep.Filename))
             {
-                await using var stream = filesystem.OpenRead(rep.Filename);
-                if (stream.Length > InlineLimit)
+                if (stream.Length > InlineLimit && context.Message.Raw)
                 {
                     var claim = await messageData.PutStream(stream, context.CancellationToken);
                     await context.RespondAsync(new FileLoaded(rep, JsonSerializer.SerializeToElement<object?>(null), claim));
                     return;
                 }
+
+                // A file loaded as a value becomes a task's result, which is at most 1 MiB; reading and converting a bigger
+                // one would cost many times its size in memory only to be refused after. Large data is read raw, streamed.
+                if (stream.Length > TaskLimits.MaxResultBytes && !context.Message.Raw)
+                    throw new FileServiceException("FileTooLarge",
+                        $"filesystem '{filesystem.Identifier}': '{rep.Filename}' is {stream.Length / 1048576.0:0.#} MiB; a file loaded as a value (load_file) may be at most " +
+                        $"{TaskLimits.MaxResultBytes >> 20} MiB, as a task's result is; pass its file rep on, and read it in the task that needs it, or fetch it with lume files get -o");
             }
 
             var content = await filesystem.ReadAsync(rep.Filename, context.CancellationToken);

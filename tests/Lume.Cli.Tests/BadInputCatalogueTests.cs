@@ -79,6 +79,7 @@ public sealed partial class BadInputCatalogueTests(BadInputCatalogueTests.Seed s
         ["path: through a file"] = new(Flow1With("-p", "filename=hello.txt/x.txt"), Failed, "hello.txt"),
         ["path: symbolic link out of the root"] = new(Flow1With("-p", "filename=outside/x.txt"), Failed, "PathNotInRoot",
             Setup: (dir, data) => File.CreateSymbolicLink(Path.Combine(data, "files", "outside"), Directory.CreateDirectory(Path.Combine(dir, "elsewhere")).FullName)),
+        ["path: a file over 1 MiB loaded as a value"] = new(["run", "flow2", "-p", $"file_rep:={Rep("big.bin", type: "BinaryFile")}"], Failed, "FileTooLarge"),
         ["path: unknown filesystem"] = new(["run", "flow1", "-p", "text1=a", "-p", "text2=b", "-p", "filename=x.txt", "-p", "filesystem_identifier=nowhere"],
             Failed, "FilesystemNotConfigured"),
 

@@ -329,4 +329,28 @@ public sealed class CliProcessTests : IDisposable
         Assert.Contains("flow3", flows.Keys);
         Assert.Contains("failing_flow", flows.Keys);
     }
+
+    [Fact]
+    public async Task SchedulerDbRemovedDuringARun_StopsLume_WithExit3_NamingTheFile_AndNoStackTrace()
+    {
+        var (process, stdout, stderr) = Launch("run", "slow_save", "-p", "text=kept?", "-p", "filename=removed.txt", "-p", "seconds:=3");
+        using (process)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(40);
+            while (!stdout.ToString().Contains("slow_save_text started", StringComparison.Ordinal) && DateTime.UtcNow < deadline && !process.HasExited)
+                await Task.Delay(100);
+            Assert.True(stdout.ToString().Contains("slow_save_text started", StringComparison.Ordinal), $"{stdout}\n{stderr}");
+
+            File.Delete(Path.Combine(DataDir, "scheduler.db"));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(40));
+            await process.WaitForExitAsync(timeout.Token);
+
+            var output = $"{stdout}\n{stderr}";
+            Assert.True(process.ExitCode == 3, $"exit {process.ExitCode}: {output}");
+            Assert.Contains("scheduler.db was removed while Lume was using it", stderr.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotMatch(@"(?m)^\s+at \S+\(", output);
+            // Lume never recreates the store behind the user's back: the file stays gone until they restore it or start again.
+            Assert.False(File.Exists(Path.Combine(DataDir, "scheduler.db")));
+        }
+    }
 }
