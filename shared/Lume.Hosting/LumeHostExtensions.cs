@@ -65,6 +65,8 @@ public static class LumeHostExtensions
                 log.MinimumLevel.Override("MassTransit", LogEventLevel.Error);
             // A host that failed to start stops a bus it never started, and MassTransit warns about that: noise before the real error.
             log.Filter.ByExcluding(e => e.Level <= LogEventLevel.Warning && e.MessageTemplate.Text.StartsWith("Failed to stop bus", StringComparison.Ordinal));
+            // A setup error is printed once, as a line naming the setting or file, by whoever runs the host (RunLume, the CLI).
+            log.Filter.ByExcluding(e => e.Exception is { } error && LumeStartup.Describe(error) is not null);
             if (options.LogFormat == "json")
                 log.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: toStderr);
             else

@@ -136,7 +136,14 @@ sealed class MessageDataSweeper(MessageDataFolder folder, TimeProvider time, ILo
                 logger.LogWarning("Could not sweep the claim-check folder {Folder} (LUME_MESSAGE_DATA_DIR): {Error}", folder.Path, e.Message);
             }
 
-            await Task.Delay(Interval, time, stoppingToken);
+            try
+            {
+                await Task.Delay(Interval, time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return; // the host stops
+            }
         }
     }
 }
