@@ -106,8 +106,23 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             await Task.Delay(TimeSpan.FromSeconds(3));
             await hung.SignalAsync("CONT");
             await Task.Delay(TimeSpan.FromSeconds(10)); // the client's own connection comes back too
-            Submit("chaos_fanout", "completed"); // work for every worker, the one just continued too
-            Submit("chaos_fanout", "completed");
+            // Work for every worker, the one just continued too, until each has taken some since the restart: a worker
+            // whose consumer did not come back never does, while one that only reconnected slowly is not blamed for it.
+            var (restartedAt, restarted) = restarts[^1];
+            var reconnectDeadline = DateTimeOffset.UtcNow.AddSeconds(60);
+            do
+            {
+                Submit("chaos_fanout", "completed");
+                try
+                {
+                    await expected[^1].Run.WaitAsync(Patience);
+                }
+                catch (RunWaitAbandonedException)
+                {
+                    // Checked in the store with every other run at the end.
+                }
+            }
+            while (restarted.Any(name => !WorkedSince(name, restartedAt)) && DateTimeOffset.UtcNow < reconnectDeadline);
 
             // A Results outage longer than a request's 30 s timeout, while a flow2 wants to store its result.
             var first = await flow1[0].WaitAsync(Patience);
@@ -192,4 +207,10 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine($"{round} rounds, {outcomes.Count} runs, {lines.Length} executions of {byAttempt.Length} attempts; " +
             $"{byAttempt.Count(g => g.Count() > 1)} attempts ran again after their worker was killed");
     }
+
+    // Whether the worker's execution log has a line written after the given moment (unix ms).
+    bool WorkedSince(string worker, long at) =>
+        Directory.Exists(ExecutionLog) && Directory.GetFiles(ExecutionLog, $"{worker}-*.log")
+            .SelectMany(File.ReadAllLines).Select(l => l.Split(' '))
+            .Any(l => l.Length == 6 && long.Parse(l[5], System.Globalization.CultureInfo.InvariantCulture) > at);
 }
