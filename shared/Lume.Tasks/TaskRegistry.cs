@@ -41,20 +41,27 @@ public sealed class TaskRegistry
         return ToJson(result, context);
     }
 
+    // The result as JSON, checked to travel: NaN and infinities have no JSON form, and what JSON can write may still
+    // break a message envelope (nesting past 32 levels, a lone surrogate), which would leave the report unsendable.
     static JsonElement ToJson(object? result, TaskContext context)
     {
-        if (result is JsonElement element)
-            return element;
+        JsonElement element;
         try
         {
-            return JsonSerializer.SerializeToElement(result, result?.GetType() ?? typeof(object));
+            element = result is JsonElement given ? given : JsonSerializer.SerializeToElement(result, result?.GetType() ?? typeof(object));
         }
         catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException)
         {
-            throw new TaskFailedException("ResultNotJson",
-                $"task '{context.TaskSlug}': the result ({result?.GetType().Name}) is not JSON: {e.Message}");
+            throw new TaskFailedException(InvalidResult, $"task '{context.TaskSlug}': the result ({result?.GetType().Name}) is not JSON: {e.Message}");
         }
+
+        return JsonLimits.Check(element, "result") is { } problem
+            ? throw new TaskFailedException(InvalidResult, $"task '{context.TaskSlug}': the result cannot travel as JSON: {problem}")
+            : element;
     }
+
+    /// <summary>The error type of a result that is not JSON, or cannot travel as JSON.</summary>
+    public const string InvalidResult = "InvalidResult";
 }
 
 /// <summary>Registers task types.</summary>

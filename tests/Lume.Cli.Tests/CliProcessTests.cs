@@ -75,7 +75,16 @@ public sealed class CliProcessTests : IDisposable
             using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
                 await kill.WaitForExitAsync();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(timeout.Token);
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill();
+                Assert.Fail($"lume did not exit within 30 s of SIGINT\n{stdout}\n{stderr}");
+            }
+
             interrupted.Stop();
 
             Assert.Equal(130, process.ExitCode);

@@ -81,7 +81,7 @@ public sealed class LargeFileTests(ITestOutputHelper output) : ClusterTest(outpu
         var save = SaveAsync("out/huge.bin", source, TimeSpan.FromMinutes(5));
         var folder = Path.Combine(Cluster.FilesRoot, "out");
         var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (!(Directory.Exists(folder) && Directory.EnumerateFiles(folder, ".huge.bin.*.tmp").Any()))
+        while (!(Directory.Exists(folder) && Directory.EnumerateFiles(folder, ".lume-*.tmp").Any()))
         {
             Assert.True(DateTime.UtcNow < deadline, "the FileService never started writing");
             Assert.False(save.IsCompleted, "the write finished before it could be interrupted");

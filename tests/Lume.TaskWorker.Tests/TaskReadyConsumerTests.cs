@@ -25,6 +25,11 @@ public sealed class TaskReadyConsumerTests : IAsyncLifetime
             return ms;
         });
         builder.Services.AddLumeTask("huge", (int length) => new string('x', length));
+        builder.Services.AddLumeTask("unsendable", (string kind) => kind switch
+        {
+            "nan" => (object)new { x = double.NaN },
+            _ => Enumerable.Range(0, 40).Aggregate((object)1, (inner, _) => new[] { inner }),
+        });
     }, new Dictionary<string, string?> { ["WORKER:NAME"] = "worker-under-test" });
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
@@ -104,6 +109,20 @@ public sealed class TaskReadyConsumerTests : IAsyncLifetime
 
         Assert.Equal(TaskErrors.ResultTooLarge, failed.ErrorType);
         Assert.Contains("save_file", failed.Message, StringComparison.Ordinal);
+        Assert.False(failed.Retryable);
+    }
+
+    [Theory]
+    [InlineData("nan", "is not JSON")]
+    [InlineData("deep", "nested more than 32")]
+    public async Task AResultThatCannotTravelAsJson_FailsTheTask_AsInvalidResult(string kind, string named)
+    {
+        var runId = await ReadyAsync("unsendable", new { kind });
+
+        var failed = await _host.PublishedAsync<TaskFailed>(m => m.RunId == runId);
+
+        Assert.Equal(TaskRegistry.InvalidResult, failed.ErrorType);
+        Assert.Contains(named, failed.Message, StringComparison.Ordinal);
         Assert.False(failed.Retryable);
     }
 

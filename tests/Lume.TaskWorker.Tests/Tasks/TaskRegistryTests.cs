@@ -104,7 +104,7 @@ public class TaskRegistryTests
     {
         var error = await Assert.ThrowsAsync<TaskFailedException>(() => RunAsync(s => s.AddLumeTask("nan", () => double.NaN), "nan", new { }));
 
-        Assert.Equal("ResultNotJson", error.ErrorType);
+        Assert.Equal(TaskRegistry.InvalidResult, error.ErrorType);
         Assert.Contains("task 'the_task'", error.Message, StringComparison.Ordinal);
     }
 
