@@ -165,6 +165,9 @@ public sealed class CliProcessTests : IDisposable
         var run = Assert.Single(JsonSerializer.Deserialize<JsonElement>(listed).EnumerateArray());
         Assert.Equal(runId, run.GetProperty("run_id").GetString());
         Assert.Equal("completed", run.GetProperty("state").GetString());
+        // Plain UTF-8 JSON: the offset of a time reads "+00:00", not "\u002B00:00".
+        Assert.Matches(@"""created_at"": ""[^""]+\+00:00""", listed);
+        Assert.DoesNotContain("\\u002B", listed, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -337,6 +340,18 @@ public sealed class CliProcessTests : IDisposable
             flows["flow1"].GetProperty("parameters").EnumerateArray().Select(p => p.GetString()!).ToArray());
         Assert.Contains("flow3", flows.Keys);
         Assert.Contains("failing_flow", flows.Keys);
+        Assert.Equal(501, flows["fanout_500"].GetProperty("tasks").GetArrayLength()); // --json keeps every task
+    }
+
+    [Fact]
+    public async Task Flows_SummarisesAWideFlow_InItsTable()
+    {
+        var (exit, stdout, _) = await LumeAsync("flows");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("493", stdout, StringComparison.Ordinal); // "… and 493 more (501 in all; --json lists them)", as the table wraps it
+        Assert.DoesNotContain("item-250", stdout, StringComparison.Ordinal);
+        Assert.True(stdout.Split('\n').Length < 150, $"{stdout.Split('\n').Length} lines");
     }
 
     [Fact]
