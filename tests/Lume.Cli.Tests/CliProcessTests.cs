@@ -31,12 +31,16 @@ public sealed class CliProcessTests : IDisposable
     // The built lume.dll, run in this test's folder with its data folder and no colours.
     ProcessStartInfo StartInfo(Dictionary<string, string> environment, string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // Through env, which gives SIGINT back its default: a test run started in the background (nohup, CI) passes an
+        // ignored SIGINT down to every child, and a command that inherits it rightly takes no notice of Ctrl+C.
+        var start = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = Directory.CreateDirectory(_top).FullName,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lume.dll"));
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
