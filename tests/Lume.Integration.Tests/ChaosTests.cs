@@ -157,12 +157,8 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         // Every accepted run ended, as it should have.
-        // chaos_timeout allows one retry: when a fault took one attempt away (its worker killed) and another timed out (on
-        // its own, or on a worker the test hung), the retries are spent and the run rightly fails. Every attempt counts.
-        static bool SpentByFaults(RunOutcome outcome, string flow) => flow == "chaos_timeout" && outcome.Snapshot is { State: "failed" } run
-            && run.Tasks.Single(t => t.Slug == "sleepy") is { ErrorType: "TimedOut" } sleepy && sleepy.PastAttempts!.Any(a => a.Outcome == "lost");
         foreach (var (outcome, flow, state) in outcomes)
-            Assert.True(outcome.Snapshot?.State == state || SpentByFaults(outcome, flow),
+            Assert.True(outcome.Snapshot?.State == state,
                 $"run {outcome.RunId} of {flow} is {outcome.Snapshot?.State ?? "unknown"}, not {state}: {outcome.Failure?.Message}");
 
         // No attempt ran twice, except where the worker running it was killed; and every completed step really ran.

@@ -366,10 +366,12 @@ public static class RunProgression
         task.Worker = worker;
         task.FinishedAt = finishedAt;
         task.DueAt = null;
-        if (node.Retry is { } retry && retry.ShouldRetry(task.Attempt, errorType, retryable))
+        // Attempts lost with their worker are not the task's failures: they count neither against its retries nor in its backoff.
+        var counted = task.Attempt - task.PastAttempts.Count(a => a.Outcome == "lost");
+        if (node.Retry is { } retry && retry.ShouldRetry(counted, errorType, retryable))
         {
             task.PastAttempts.Add(new AttemptRecord(task.Attempt, timedOut ? "timed_out" : "failed", errorType, error, worker, task.StartedAt, finishedAt));
-            var delay = retry.DelayAfter(task.Attempt, Random.Shared.NextDouble());
+            var delay = retry.DelayAfter(counted, Random.Shared.NextDouble());
             if (delay <= TimeSpan.Zero)
                 MakeReady(run, task, now, step);
             else

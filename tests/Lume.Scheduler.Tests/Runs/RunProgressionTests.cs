@@ -300,6 +300,21 @@ public class RunProgressionTests
     }
 
     [Fact]
+    public void ALostAttempt_LeavesTheTasksRetriesWhole()
+    {
+        var (run, _) = Start(Slow); // one retry, on TimedOut
+        Apply(run, new TaskStarted(RunId, "slow", 1, "killed-worker", Now));
+        Apply(run, new AttemptAbandoned("killed-worker", new HeldAttempt(RunId, "slow", 1)), Now.AddSeconds(5));
+        Apply(run, new TaskStarted(RunId, "slow", 2, "hung-worker", Now.AddSeconds(6)));
+
+        var fired = Apply(run, TimersDue.Instance, Now.AddSeconds(36) + RunProgression.TimeoutGrace);
+
+        var retry = Assert.Single(fired.Messages.OfType<TaskReady>()); // the timeout is the task's first failure: its retry is owed
+        Assert.Equal(3, retry.Attempt);
+        Assert.Equal(["lost", "timed_out"], run.Tasks["slow"].PastAttempts.Select(a => a.Outcome).ToArray());
+    }
+
+    [Fact]
     public void ARedeliveredAttempt_WaitsWhileAWorkerHoldsIt_AndIsReplacedOnceNobodyDoes()
     {
         var (run, _) = Start(Diamond, ("start", 1));
