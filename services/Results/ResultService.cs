@@ -1,3 +1,4 @@
+using Lume.Flows;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lume.Contracts;
@@ -110,7 +111,7 @@ public sealed class ResultService(IResultStore store, ResultTypeRegistry types, 
         {
             node = (node, step.ValueKind) switch
             {
-                (JsonObject o, JsonValueKind.String) when StorableJson.IsText(step) && o.TryGetPropertyValue(step.GetString()!, out var next) => next,
+                (JsonObject o, JsonValueKind.String) when JsonLimits.IsText(step) && o.TryGetPropertyValue(step.GetString()!, out var next) => next,
                 (JsonArray a, JsonValueKind.Number) when step.TryGetInt32(out var i) && i >= 0 && i < a.Count => a[i],
                 _ => throw new ResultException("BadAttributeIndex",
                     $"attribute index step {step.GetRawText()} after [{path}] does not exist in the result" +

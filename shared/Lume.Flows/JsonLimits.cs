@@ -57,7 +57,7 @@ public static class JsonLimits
     {
         try
         {
-            return !HasUnpairedSurrogate(property.Name);
+            return IsText(property.Name);
         }
         catch (InvalidOperationException)
         {
@@ -65,12 +65,12 @@ public static class JsonLimits
         }
     }
 
-    // System.Text.Json refuses to decode a lone surrogate escape into a string, which is the check wanted here.
-    static bool IsText(JsonElement value)
+    /// <summary>Whether a JSON string decodes to text: System.Text.Json refuses to decode a lone surrogate escape, which is the check wanted.</summary>
+    public static bool IsText(JsonElement value)
     {
         try
         {
-            return !HasUnpairedSurrogate(value.GetString()!);
+            return IsText(value.GetString()!);
         }
         catch (InvalidOperationException)
         {
@@ -78,16 +78,17 @@ public static class JsonLimits
         }
     }
 
-    static bool HasUnpairedSurrogate(string text)
+    /// <summary>Whether <paramref name="text"/> is well-formed UTF-16: every surrogate in a pair.</summary>
+    public static bool IsText(string text)
     {
         for (var i = 0; i < text.Length; i++)
         {
             if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
                 i++;
             else if (char.IsSurrogate(text[i]))
-                return true;
+                return false;
         }
 
-        return false;
+        return true;
     }
 }

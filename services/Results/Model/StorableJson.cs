@@ -1,3 +1,4 @@
+using Lume.Flows;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -62,7 +63,7 @@ public static class StorableJson
                 foreach (var item in value.EnumerateArray())
                     Check(item, $"{path}[{index++}]", depth + 1, problems);
                 break;
-            case JsonValueKind.String when !IsText(value):
+            case JsonValueKind.String when !JsonLimits.IsText(value):
                 problems.Add($"{Name(path)}: the string holds an unpaired UTF-16 surrogate, which cannot be stored as text");
                 break;
             case JsonValueKind.Number when NumberProblem(value.GetRawText()) is { } problem:
@@ -102,7 +103,7 @@ public static class StorableJson
             return "it may not hold '$' or a NUL character";
         if (name.StartsWith("system.", StringComparison.Ordinal))
             return "it may not start with 'system.', which MongoDB keeps for itself";
-        if (!IsText(name))
+        if (!JsonLimits.IsText(name))
             return "it holds an unpaired UTF-16 surrogate";
         return Encoding.UTF8.GetByteCount(name) > MaxCollectionBytes ? $"it is longer than {MaxCollectionBytes} bytes (UTF-8)" : null;
     }
@@ -122,37 +123,10 @@ public static class StorableJson
         }
     }
 
-    /// <summary>Whether a JSON string decodes to valid UTF-16; System.Text.Json refuses to read one that does not.</summary>
-    public static bool IsText(JsonElement value)
-    {
-        try
-        {
-            _ = value.GetString();
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-    }
-
     // The document itself has no path.
     static string Name(string path) => path.Length == 0 ? "the result" : path;
 
     static string Step(string path, string key) => path.Length == 0 ? key : $"{path}.{key}";
-
-    static bool IsText(string text)
-    {
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-                i++;
-            else if (char.IsSurrogate(text[i]))
-                return false;
-        }
-
-        return true;
-    }
 
     // Integers beyond 64 bits are refused as pymongo refuses them upstream; MongoDB has no wider integer, and a double would round them.
     static string? NumberProblem(string raw)
