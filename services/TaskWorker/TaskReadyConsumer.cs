@@ -32,6 +32,7 @@ public sealed class TaskReadyConsumer(
     public async Task Consume(ConsumeContext<TaskReady> context)
     {
         var ready = context.Message;
+        using var delivery = held.Receive();
         if (cancellations.IsCancelled(ready.RunId))
         {
             logger.LogDebug("Task {TaskSlug} of cancelled run {RunId} not started", ready.TaskSlug, ready.RunId);

@@ -42,6 +42,7 @@ public static class TaskWorkerExtensions
         services.AddSingleton<TaskRegistry>();
         services.AddSingleton<RunCancellations>();
         services.AddSingleton<HeldAttempts>();
+        services.AddSingleton<TaskQueueProbe>();
         services.AddLumeTask<ConfigureLumeServices>("configure_lume_services");
         services.AddLumeTask<SaveFileTask>("save_file", ServiceUnavailableRetry);
         services.AddLumeTask<LoadFileTask>("load_file", ServiceUnavailableRetry);

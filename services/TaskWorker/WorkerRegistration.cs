@@ -15,15 +15,17 @@ namespace Lume.TaskWorker;
 /// heartbeat every few seconds. Start-up waits for the first answer, so flows can be run as soon as the host
 /// has started; if no Scheduler answers in time, the worker starts anyway and keeps trying in the background.
 /// Flows the Scheduler refuses stop the start with their problems.
-/// The same loop watches the worker itself: a worker whose task consumer has been unhealthy, or whose heartbeats have
-/// failed, for <see cref="WorkerOptions.UnhealthyExitSeconds"/> stops with exit code 1, so that its supervisor starts
-/// a fresh one, instead of living on without taking work.
+/// The same loop watches the worker itself: a worker whose task consumer has been unhealthy, whose heartbeats have
+/// failed, for <see cref="WorkerOptions.UnhealthyExitSeconds"/>, or that has been deaf for four heartbeats (the broker
+/// has tasks waiting on the pool's queue, this worker has free slots and gets none) stops with exit code 1, so that its
+/// supervisor starts a fresh one, instead of living on without taking work.
 /// </summary>
 public sealed class WorkerRegistration(
     IClientFactory clients,
     IBusControl bus,
     IHostApplicationLifetime lifetime,
     HeldAttempts held,
+    TaskQueueProbe probe,
     TaskRegistry registry,
     IEnumerable<FlowDefinition> flows,
     IOptions<WorkerOptions> options,
@@ -78,7 +80,8 @@ public sealed class WorkerRegistration(
     {
         var interval = TimeSpan.FromSeconds(options.Value.HeartbeatSeconds);
         var lastHeartbeat = time.GetUtcNow();
-        DateTimeOffset? unhealthySince = null;
+        var delivered = held.Delivered;
+        DateTimeOffset? unhealthySince = null, deafSince = null;
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -86,7 +89,11 @@ public sealed class WorkerRegistration(
                 await Task.Delay(interval, time, stopping);
                 var now = time.GetUtcNow();
                 unhealthySince = ConsumerHealthy() ? null : unhealthySince ?? now;
-                if (Stuck(now - (unhealthySince ?? now), now - lastHeartbeat))
+                var waiting = await probe.WaitingAsync(stopping);
+                var deliveredNow = held.Delivered;
+                deafSince = LooksDeaf(waiting, held.Handling, options.Value.Concurrency, deliveredNow, delivered) ? deafSince ?? now : null;
+                delivered = deliveredNow;
+                if (Stuck(now - (unhealthySince ?? now), now - lastHeartbeat, now - (deafSince ?? now), waiting))
                     return;
                 if (_registered)
                     await bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow(), held.Running), stopping);
@@ -110,6 +117,14 @@ public sealed class WorkerRegistration(
         }
     }
 
+    /// <summary>
+    /// Whether a worker looks deaf between two checks: tasks wait on its queue, it has a free slot, and nothing was
+    /// delivered to it since the last check. A live consumer with a free slot is given a waiting task at once, so this
+    /// holding for a while means the broker no longer delivers to this worker, whatever MassTransit reports.
+    /// </summary>
+    public static bool LooksDeaf(uint? waiting, int handling, int concurrency, long delivered, long deliveredBefore) =>
+        waiting > 0 && handling < concurrency && delivered == deliveredBefore;
+
     // The endpoint of the pool's task queue, as MassTransit sees it: faulted or stopped after a broker restart it took badly.
     bool ConsumerHealthy()
     {
@@ -120,15 +135,23 @@ public sealed class WorkerRegistration(
             .Any(e => e.Status == BusHealthStatus.Healthy);
     }
 
-    bool Stuck(TimeSpan unhealthyFor, TimeSpan sinceHeartbeat)
+    // Deafness is seen, not guessed (see LooksDeaf), so a few heartbeats of it are enough; runs wait on a deaf worker's queue.
+    TimeSpan DeafLimit => TimeSpan.FromSeconds(Math.Min(options.Value.UnhealthyExitSeconds, 4 * options.Value.HeartbeatSeconds));
+
+    bool Stuck(TimeSpan unhealthyFor, TimeSpan sinceHeartbeat, TimeSpan deafFor, uint? waiting)
     {
         var limit = TimeSpan.FromSeconds(options.Value.UnhealthyExitSeconds);
-        if (unhealthyFor < limit && sinceHeartbeat < limit)
+        string reason;
+        if (deafFor >= DeafLimit)
+            reason = $"the broker has had tasks waiting on {LumeQueues.Tasks(options.Value.Pool)} ({waiting} now) for {deafFor.TotalSeconds:0} s " +
+                "and delivered none to this worker, which has free slots: its consumer is gone";
+        else if (unhealthyFor >= limit)
+            reason = $"its task consumer has been unhealthy for {unhealthyFor.TotalSeconds:0} s";
+        else if (sinceHeartbeat >= limit)
+            reason = $"its last heartbeat went out {sinceHeartbeat.TotalSeconds:0} s ago";
+        else
             return false;
-        logger.LogCritical(
-            "This worker has not been able to take tasks or send heartbeats for {Seconds:0} s (consumer unhealthy for {Unhealthy:0} s, " +
-            "last heartbeat {Heartbeat:0} s ago); stopping with exit code 1 so that its supervisor starts a fresh one",
-            limit.TotalSeconds, unhealthyFor.TotalSeconds, sinceHeartbeat.TotalSeconds);
+        logger.LogCritical("This worker cannot take tasks: {Reason}; stopping with exit code 1 so that its supervisor starts a fresh one", reason);
         Environment.ExitCode = 1;
         lifetime.StopApplication();
         // A bus that cannot reach its broker may take long to stop; the supervisor is owed an exit, not a wait.

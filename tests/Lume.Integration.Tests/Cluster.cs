@@ -28,6 +28,9 @@ public sealed class Cluster : IAsyncDisposable
 
     public string BrokerUrl { get; }
 
+    /// <summary>The RabbitMQ virtual host the cluster uses.</summary>
+    public string VirtualHost => _vhost ?? "/";
+
     public string Root { get; }
 
     /// <summary>The claim-check folder every process of the cluster shares.</summary>

@@ -101,6 +101,29 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         Assert.Equal("hung", await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, "hung.txt")));
     }
 
+    [Fact]
+    public async Task AWorkerTheBrokerNoLongerDeliversTo_ExitsWithCode1_AndAFreshWorkerRunsWhatWaited()
+    {
+        await Cluster.StartSchedulerAsync();
+        var deaf = await Cluster.StartWorkerAsync("worker-deaf", ("LUME_WORKER__HEARTBEAT_SECONDS", "1"));
+        var client = await Cluster.ClientAsync();
+        var before = await client.RunAsync("chaos_retry", null, Parameters()).WaitAsync(Patience);
+        Assert.True(before.Succeeded, before.Failure?.Message);
+
+        // Heartbeats go on and MassTransit still calls the endpoint healthy; only the broker knows it delivers nothing.
+        await Broker.DropConsumersAsync(Cluster.VirtualHost, "lume-tasks");
+        var run = client.RunAsync("chaos_chain", null, Parameters());
+        using (var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            await deaf.WaitForExitAsync(patience.Token);
+        Assert.Equal(1, deaf.ExitCode);
+        Assert.Contains("its consumer is gone", deaf.Output, StringComparison.Ordinal);
+
+        await Cluster.StartWorkerAsync("worker-fresh");
+        var outcome = await run.WaitAsync(Patience);
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        Assert.All(outcome.Snapshot!.Tasks, t => Assert.Equal(("worker-fresh", 1), (t.Worker, t.Attempt)));
+    }
+
     sealed class Observer(Action<Contracts.TaskCompleted> completed, Action<Contracts.TaskStarted>? started = null) : Cli.IRunObserver
     {
         public void TaskCompleted(Contracts.TaskCompleted message) => completed(message);

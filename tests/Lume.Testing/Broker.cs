@@ -36,6 +36,28 @@ public static class Broker
 
     public static Task StopNodeAsync(string node, int port) => NodeScriptAsync(node, port, "stop");
 
+    /// <summary>
+    /// Removes every consumer from a queue inside the broker, and tells neither their channels nor their clients: the
+    /// state a broker restart has left a worker in now and then (its channel open, MassTransit's endpoint healthy, and
+    /// nothing delivered). <paramref name="node"/> is the node's short name ("rabbit" for the shared broker).
+    /// </summary>
+    public static async Task DropConsumersAsync(string virtualHost, string queue, string node = "rabbit")
+    {
+        await EnsureRunningAsync();
+        var start = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-n", $"{node}@localhost", "eval",
+            $"{{ok, Q}} = rabbit_amqqueue:lookup(rabbit_misc:r(<<\"{virtualHost}\">>, queue, <<\"{queue}\">>)), " +
+            "[gen_server2:call(amqqueue:get_pid(Q), {basic_cancel, Ch, Tag, undefined, <<\"lume-test\">>}, infinity) " +
+            "|| {Ch, Tag, _, _, _, _, _, _} <- rabbit_amqqueue:consumers(Q)]." })
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0 || !output.Contains("ok", StringComparison.Ordinal))
+            throw new InvalidOperationException($"dropping the consumers of {queue} failed ({process.ExitCode}): {output}{errors}");
+    }
+
     static Task NodeScriptAsync(string node, int port, string command) =>
         ScriptAsync(new Dictionary<string, string>
         {

@@ -67,6 +67,12 @@ public sealed class ServiceProcess : IAsyncDisposable
             _ready.TrySetResult();
     }
 
+    /// <summary>The exit code, once <see cref="HasExited"/>.</summary>
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Waits until the process exits by itself.</summary>
+    public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
+
     /// <summary>kill -9: the process gets no chance to finish anything.</summary>
     public async Task KillAsync()
     {

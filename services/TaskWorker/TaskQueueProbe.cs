@@ -1,0 +1,61 @@
+using Lume.Hosting;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+
+namespace Lume.TaskWorker;
+
+/// <summary>
+/// Asks the broker, on a small connection of its own, how many tasks wait on this worker's pool queue. MassTransit can
+/// report a task endpoint healthy while the broker no longer delivers to it (seen after broker restarts: the queue lost
+/// the consumer, the channel lived on); only the broker's own count shows that work waits while this worker gets none.
+/// </summary>
+public sealed class TaskQueueProbe(IOptions<LumeOptions> lume, IOptions<WorkerOptions> worker) : IAsyncDisposable
+{
+    IConnection? _connection;
+
+    /// <summary>Tasks ready on the pool's queue; null when there is no broker (in-memory) or it could not be asked now.</summary>
+    public async Task<uint?> WaitingAsync(CancellationToken cancellationToken)
+    {
+        if (lume.Value.BrokerAddress is not { } broker)
+            return null;
+        try
+        {
+            _connection ??= await Factory(broker).CreateConnectionAsync("lume-worker-probe", cancellationToken);
+            await using var channel = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            return (await channel.QueueDeclarePassiveAsync(LumeQueues.Tasks(worker.Value.Pool), cancellationToken)).MessageCount;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The broker away, or the queue not declared yet: no evidence either way. The next ask opens a fresh connection.
+            await DisposeAsync();
+            return null;
+        }
+    }
+
+    static ConnectionFactory Factory(BrokerAddress broker) => new()
+    {
+        HostName = broker.Host,
+        Port = broker.Port,
+        VirtualHost = broker.VirtualHost,
+        UserName = broker.Username,
+        Password = broker.Password,
+        Ssl = new SslOption { Enabled = broker.UseTls, ServerName = broker.Host },
+        AutomaticRecoveryEnabled = false,
+        RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        var connection = Interlocked.Exchange(ref _connection, null);
+        if (connection is null)
+            return;
+        try
+        {
+            await connection.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // A connection the broker already dropped has nothing left to close.
+        }
+    }
+}
