@@ -18,11 +18,14 @@ public sealed class TaskQueueProbe(IOptions<LumeOptions> lume, IOptions<WorkerOp
     {
         if (lume.Value.BrokerAddress is not { } broker)
             return null;
+        // A broker that accepts the connection and then stalls must not hold up the worker's watch.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
-            _connection ??= await Factory(broker).CreateConnectionAsync("lume-worker-probe", cancellationToken);
-            await using var channel = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
-            return (await channel.QueueDeclarePassiveAsync(LumeQueues.Tasks(worker.Value.Pool), cancellationToken)).MessageCount;
+            _connection ??= await Factory(broker).CreateConnectionAsync("lume-worker-probe", limit.Token);
+            await using var channel = await _connection.CreateChannelAsync(cancellationToken: limit.Token);
+            return (await channel.QueueDeclarePassiveAsync(LumeQueues.Tasks(worker.Value.Pool), limit.Token)).MessageCount;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

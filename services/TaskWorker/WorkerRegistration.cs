@@ -34,6 +34,13 @@ public sealed class WorkerRegistration(
 {
     static readonly TimeSpan FirstAnswerTimeout = TimeSpan.FromSeconds(10);
 
+    // How long a heartbeat or a registration may take to go out before the loop stops waiting for it. A broker restart
+    // can leave MassTransit's bus wedged (seen after a SIGSTOP across one): a publish that never returns must not stop
+    // the watch that would see it and end the worker.
+    static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
+
+    Task _sending = Task.CompletedTask;
+
     readonly CancellationTokenSource _stopping = new();
     Task _heartbeats = Task.CompletedTask;
     bool _registered;
@@ -92,13 +99,18 @@ public sealed class WorkerRegistration(
                 var waiting = await probe.WaitingAsync(stopping);
                 var deliveredNow = held.Delivered;
                 deafSince = LooksDeaf(waiting, held.Handling, options.Value.Concurrency, deliveredNow, delivered) ? deafSince ?? now : null;
+                logger.LogDebug("Self-check: {Waiting} tasks waiting on the queue, {Handling} slots busy, {Delivered} delivered since the last check, " +
+                    "endpoint {Health}, deaf for {Deaf:0} s", waiting?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown",
+                    held.Handling, deliveredNow - delivered, unhealthySince is null ? "healthy" : "unhealthy", (now - (deafSince ?? now)).TotalSeconds);
                 delivered = deliveredNow;
                 if (Stuck(now - (unhealthySince ?? now), now - lastHeartbeat, now - (deafSince ?? now), waiting))
                     return;
-                if (_registered)
-                    await bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow(), held.Running), stopping);
-                else
-                    await RegisterAsync(stopping);
+                if (!_sending.IsCompleted)
+                    throw new TimeoutException($"the last heartbeat has not gone out after {(now - lastHeartbeat).TotalSeconds:0} s");
+                _sending = _registered
+                    ? bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow(), held.Running), stopping)
+                    : RegisterAsync(stopping);
+                await _sending.WaitAsync(SendTimeout, time, stopping);
                 lastHeartbeat = time.GetUtcNow();
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
