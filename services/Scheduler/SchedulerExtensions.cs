@@ -44,6 +44,7 @@ public static class SchedulerExtensions
         services.AddSingleton<RunPipeline>();
         services.AddHostedService<RunStoreInitializer>();
         // Before the bus starts (MassTransit's hosted service is added last): a standby waits here.
+        services.AddSingleton<SchedulerBrokerLock>();
         services.AddHostedService<SchedulerLeaseHolder>();
         services.AddHostedService<RunRecovery>();
         services.AddLumeConsumers(bus =>

@@ -23,7 +23,7 @@ public sealed class TaskQueueProbe(IOptions<LumeOptions> lume, IOptions<WorkerOp
         limit.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
-            _connection ??= await Factory(broker).CreateConnectionAsync("lume-worker-probe", limit.Token);
+            _connection ??= await broker.ConnectionFactory().CreateConnectionAsync("lume-worker-probe", limit.Token);
             await using var channel = await _connection.CreateChannelAsync(cancellationToken: limit.Token);
             return (await channel.QueueDeclarePassiveAsync(LumeQueues.Tasks(worker.Value.Pool), limit.Token)).MessageCount;
         }
@@ -34,18 +34,6 @@ public sealed class TaskQueueProbe(IOptions<LumeOptions> lume, IOptions<WorkerOp
             return null;
         }
     }
-
-    static ConnectionFactory Factory(BrokerAddress broker) => new()
-    {
-        HostName = broker.Host,
-        Port = broker.Port,
-        VirtualHost = broker.VirtualHost,
-        UserName = broker.Username,
-        Password = broker.Password,
-        Ssl = new SslOption { Enabled = broker.UseTls, ServerName = broker.Host },
-        AutomaticRecoveryEnabled = false,
-        RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
-    };
 
     public async ValueTask DisposeAsync()
     {

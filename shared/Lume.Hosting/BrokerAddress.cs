@@ -23,6 +23,24 @@ public sealed record BrokerAddress(string Host, ushort Port, string VirtualHost,
             tls);
     }
 
+    /// <summary>
+    /// A plain RabbitMQ client connection to this broker, for the few things MassTransit's bus does not do: asking a
+    /// queue's depth, holding an exclusive queue as a lock. It does not recover by itself; its user decides what a lost
+    /// connection means.
+    /// </summary>
+    public RabbitMQ.Client.ConnectionFactory ConnectionFactory(TimeSpan? heartbeat = null) => new()
+    {
+        HostName = Host,
+        Port = Port,
+        VirtualHost = VirtualHost,
+        UserName = Username,
+        Password = Password,
+        Ssl = new RabbitMQ.Client.SslOption { Enabled = UseTls, ServerName = Host },
+        AutomaticRecoveryEnabled = false,
+        RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
+        RequestedHeartbeat = heartbeat ?? TimeSpan.FromSeconds(60),
+    };
+
     /// <summary>The address without its password, fit for logs.</summary>
     public override string ToString() => $"{(UseTls ? "amqps" : "amqp")}://{Username}@{Host}:{Port}/{Uri.EscapeDataString(VirtualHost)}";
 }

@@ -102,6 +102,23 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
     }
 
     [Fact]
+    public async Task ASecondSchedulerWithAnotherStore_IsRefusedAtStart_AndTheActiveOneLosesNothing()
+    {
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
+
+        // Its own data folder, so its own SQLite store: it would take its own store's lease and half of every event.
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => Cluster.StartServiceAsync("scheduler-other", "Lume.Scheduler"));
+        Assert.Contains("exited with code 3", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("another Scheduler is active on this broker with a different store", refused.Message, StringComparison.Ordinal);
+
+        var runs = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => client.RunAsync("fanout_20", null, Parameters())));
+        Assert.All(runs, r => Assert.True(r.Succeeded, r.Failure?.Message));
+        Assert.All(runs, r => Assert.All(r.Snapshot!.Tasks, t => Assert.Equal(("completed", 1), (t.State, t.Attempt))));
+    }
+
+    [Fact]
     public async Task AWorkerTheBrokerNoLongerDeliversTo_ExitsWithCode1_AndAFreshWorkerRunsWhatWaited()
     {
         await Cluster.StartSchedulerAsync();

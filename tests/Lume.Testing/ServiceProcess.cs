@@ -48,7 +48,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         service._process.OutputDataReceived += (_, e) => service.Record(e.Data);
         service._process.ErrorDataReceived += (_, e) => service.Record(e.Data);
         service._process.Exited += (_, _) => service._ready.TrySetException(
-            new InvalidOperationException($"{name} exited before it was ready:\n{service.Output}"));
+            new InvalidOperationException($"{name} exited with code {service._process.ExitCode} before it was ready:\n{service.Output}"));
         service._process.Start();
         service._process.BeginOutputReadLine();
         service._process.BeginErrorReadLine();

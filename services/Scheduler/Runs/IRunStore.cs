@@ -42,4 +42,10 @@ public interface ISchedulerLease
 
     /// <summary>Who holds the lease and until when, or null.</summary>
     Task<(string Holder, DateTimeOffset Until)?> LeaseHolderAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// This store's identity: made once, when first asked, and the same for every Scheduler that opens the store. It tells
+    /// two Schedulers on one broker whether they share a store.
+    /// </summary>
+    Task<string> StoreIdAsync(CancellationToken cancellationToken);
 }

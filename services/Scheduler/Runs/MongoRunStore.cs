@@ -144,6 +144,14 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         return lease is null ? null : (lease["holder"].AsString, Parse(lease["expires_at"])!.Value);
     }
 
+    public async Task<string> StoreIdAsync(CancellationToken cancellationToken)
+    {
+        var update = new BsonDocument("$setOnInsert", new BsonDocument("store_id", Guid.NewGuid().ToString("N")));
+        var options = new FindOneAndUpdateOptions<BsonDocument> { IsUpsert = true, ReturnDocument = ReturnDocument.After };
+        var identity = await GuardAsync(() => _lease.FindOneAndUpdateAsync<BsonDocument>(new BsonDocument("_id", "store"), update, options, cancellationToken));
+        return identity["store_id"].AsString;
+    }
+
     public async Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken)
     {
         var filter = new BsonDocument("$or", new BsonArray

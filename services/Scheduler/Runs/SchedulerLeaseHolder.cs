@@ -10,10 +10,12 @@ namespace Lume.Scheduler.Runs;
 /// starts; while another holds it, this one stands by (its start waits here) and takes over once the lease lapses,
 /// within <see cref="SchedulerOptions.LeaseSeconds"/> of the active one's death. The holder renews the lease every
 /// third of that time, and stops at once, with exit code 1, if it cannot: a Scheduler that may no longer be the only
-/// one must not go on. Embedded (in-memory) Schedulers each run their own process's runs and take no lease.
+/// one must not go on. The store's lease keeps apart Schedulers that share a store; <see cref="SchedulerBrokerLock"/>
+/// refuses one whose store differs from the active one's. Embedded (in-memory) Schedulers each run their own process's
+/// runs and take no lease.
 /// </summary>
 public sealed class SchedulerLeaseHolder(
-    ISchedulerLease lease, IOptions<SchedulerOptions> options, IOptions<LumeOptions> lume, TimeProvider time,
+    ISchedulerLease lease, SchedulerBrokerLock brokerLock, IOptions<SchedulerOptions> options, IOptions<LumeOptions> lume, TimeProvider time,
     IHostApplicationLifetime lifetime, ILogger<SchedulerLeaseHolder> logger) : IHostedService, IDisposable
 {
     readonly string _holder = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
@@ -52,9 +54,19 @@ public sealed class SchedulerLeaseHolder(
         }
 
         _held = true;
+        _renewing = RenewAsync(_stopping.Token);
+        try
+        {
+            await brokerLock.AcquireAsync(Lost, cancellationToken);
+        }
+        catch (Exception)
+        {
+            await StopAsync(CancellationToken.None);
+            throw;
+        }
+
         if (said)
             logger.LogWarning("Taking over as the active Scheduler");
-        _renewing = RenewAsync(_stopping.Token);
     }
 
     // The holder's lease end, when the holder was a process of this machine that is gone.

@@ -61,6 +61,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             CREATE INDEX runs_unfinished ON runs (state, ending);
             """,
             "CREATE TABLE scheduler_lease (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, expires_at TEXT NOT NULL);",
+            "CREATE TABLE store_identity (id INTEGER PRIMARY KEY CHECK (id = 1), store_id TEXT NOT NULL);",
         ];
         for (var step = 0; step < migrations.Length; step++)
         {
@@ -278,6 +279,18 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         select.CommandText = "SELECT holder, expires_at FROM scheduler_lease WHERE id = 1";
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? (reader.GetString(0), Parse(reader.GetString(1))!.Value) : null;
+    }
+
+    public async Task<string> StoreIdAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var select = connection.CreateCommand();
+        select.CommandText = """
+            INSERT INTO store_identity (id, store_id) VALUES (1, $id) ON CONFLICT (id) DO NOTHING;
+            SELECT store_id FROM store_identity WHERE id = 1;
+            """;
+        select.Parameters.AddWithValue("$id", Guid.NewGuid().ToString("N"));
+        return (string)(await select.ExecuteScalarAsync(cancellationToken))!;
     }
 
     public async Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken)

@@ -133,6 +133,19 @@ public abstract class RunStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task StoreId_IsMadeOnce_AndEverySchedulerThatOpensTheStoreSeesTheSameOne()
+    {
+        var first = await ((ISchedulerLease)Store).StoreIdAsync(CancellationToken.None);
+        var reopened = Create();
+        await reopened.InitializeAsync(CancellationToken.None);
+
+        Assert.Matches("^[0-9a-f]{32}$", first);
+        Assert.Equal(first, await ((ISchedulerLease)Store).StoreIdAsync(CancellationToken.None));
+        Assert.Equal(first, await ((ISchedulerLease)reopened).StoreIdAsync(CancellationToken.None));
+        (reopened as IDisposable)?.Dispose();
+    }
+
+    [SkippableFact]
     public async Task Find_OfAnUnknownRun_ReturnsNull() =>
         Assert.Null(await Store.FindAsync(Guid.NewGuid(), CancellationToken.None));
 }
@@ -142,6 +155,17 @@ public sealed class SqliteRunStoreTests : RunStoreContract
     readonly string _dir = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
 
     protected override IRunStore Create() => new SqliteRunStore(Path.Combine(_dir, "nested", "runs.db"));
+
+    [Fact]
+    public async Task AnotherFile_IsAnotherStore_WithAnotherId()
+    {
+        using var one = (SqliteRunStore)Create();
+        using var other = new SqliteRunStore(Path.Combine(_dir, "other", "runs.db"));
+        await one.InitializeAsync(CancellationToken.None);
+        await other.InitializeAsync(CancellationToken.None);
+
+        Assert.NotEqual(await one.StoreIdAsync(CancellationToken.None), await other.StoreIdAsync(CancellationToken.None));
+    }
 
     protected override Task CleanUpAsync()
     {
