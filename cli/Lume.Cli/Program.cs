@@ -18,6 +18,7 @@ app.Configure(config =>
         runs.SetDefaultCommand<RunsCommand>();
         runs.AddCommand<RunsShowCommand>("show").WithDescription("Show a run's tasks, states and results");
         runs.AddCommand<RunsCancelCommand>("cancel").WithDescription("Cancel a run: running tasks are told to stop, the others never start");
+        runs.AddCommand<RunsApproveCommand>("approve").WithDescription("Release a task that waits for approval (trigger manual_only)");
         runs.AddCommand<RunsTraceCommand>("trace").WithDescription("Show a run's timeline: each task's release, wait and run time");
     });
     config.AddBranch("files", files =>

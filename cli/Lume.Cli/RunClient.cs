@@ -230,6 +230,13 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         return response.Message as RunSnapshot;
     }
 
+    /// <summary>Approves a task that waits for approval: whether it was released and why not, or null when the Scheduler does not know the run.</summary>
+    public async Task<TaskApproval?> ApproveAsync(Guid runId, string taskSlug, CancellationToken cancellationToken = default)
+    {
+        var response = await clients.CreateRequestClient<ApproveTask>().GetResponse<TaskApproval, RunNotFound>(new ApproveTask(runId, taskSlug), cancellationToken);
+        return response.Message as TaskApproval;
+    }
+
     async Task TryCancelAsync(Guid runId, string reason)
     {
         try

@@ -87,6 +87,8 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         "skipped" => "[grey]skipped[/]",
         "cancelled" => "[yellow]cancelled[/]",
         "timed_out" => "[red]timed_out[/]",
+        "trigger_failed" => "[red]trigger_failed[/]",
+        "paused" => "[yellow]paused[/]",
         "retrying" => "[yellow]retrying[/]",
         _ => Markup.Escape(state),
     };

@@ -19,7 +19,7 @@ public static class ExamplesExtensions
         services.AddLumeTask<GatherTask>("gather");
         services.AddLumeTask<SlowSaveTextTask>("slow_save_text");
         services.AddLumeTask<ChaosStepTask>("chaos_step");
-        foreach (var flow in ExampleFlows.All.Concat(ScaleFlows.All).Concat(ChaosFlows.All))
+        foreach (var flow in ExampleFlows.All.Concat(SemanticsFlows.All).Concat(ScaleFlows.All).Concat(ChaosFlows.All))
             services.AddLumeFlow(flow);
         return builder;
     }

@@ -13,7 +13,7 @@ namespace Lume.Scheduler;
 public static class SchedulerExtensions
 {
     /// <summary>
-    /// The Scheduler: consumes RunRequested, CancelRun, ClaimAttempt, TaskStarted, TaskCompleted, TaskFailed, RegisterWorker, WorkerHeartbeat,
+    /// The Scheduler: consumes RunRequested, CancelRun, ApproveTask, ClaimAttempt, TaskStarted, TaskCompleted, TaskFailed, RegisterWorker, WorkerHeartbeat,
     /// GetRun, ListRuns and ListFlows; publishes RunAccepted, RunCompleted, RunFailed and RunCancelled, and sends TaskReady to the
     /// queue of each run's worker pool. Runs and registered flows are kept in SQLite under the data folder.
     /// </summary>
@@ -54,6 +54,7 @@ public static class SchedulerExtensions
             bus.AddConsumer<TaskCompletedConsumer, TaskCompletedDefinition>();
             bus.AddConsumer<TaskFailedConsumer, TaskFailedDefinition>();
             bus.AddConsumer<CancelRunConsumer, CancelRunDefinition>();
+            bus.AddConsumer<ApproveTaskConsumer, ApproveTaskDefinition>();
             bus.AddConsumer<ClaimAttemptConsumer, ClaimAttemptDefinition>();
             bus.AddConsumer<GetRunConsumer, GetRunDefinition>();
             bus.AddConsumer<ListRunsConsumer, ListRunsDefinition>();

@@ -51,6 +51,15 @@ public sealed record RunFailed(
 public sealed record CancelRun(Guid RunId, string Reason);
 
 /// <summary>
+/// Approves a task that waits for approval (trigger <c>manual_only</c>): it is released to the workers. Answered with
+/// <see cref="TaskApproval"/>, or <see cref="RunNotFound"/>.
+/// </summary>
+public sealed record ApproveTask(Guid RunId, string TaskSlug);
+
+/// <summary>The answer to <see cref="ApproveTask"/>: whether the task was released, and if not, why (it is not waiting for approval, the run has ended).</summary>
+public sealed record TaskApproval(Guid RunId, string TaskSlug, bool Approved, string Reason);
+
+/// <summary>
 /// The run was cancelled (by <see cref="CancelRun"/>, or because it ran past its timeout). Workers cancel the run's
 /// tasks they hold when they hear it.
 /// </summary>

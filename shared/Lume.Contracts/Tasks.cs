@@ -81,6 +81,12 @@ public static class TaskErrors
     /// <summary>The attempt ran past its timeout (on the worker, or on a worker that stopped answering).</summary>
     public const string TimedOut = "TimedOut";
 
+    /// <summary>A task that never ran because a task upstream of it failed (its state is skipped).</summary>
+    public const string UpstreamFailed = "UpstreamFailed";
+
+    /// <summary>A task whose trigger was not met by the states of its upstream tasks (its state is trigger_failed).</summary>
+    public const string TriggerFailed = "TriggerFailed";
+
     /// <summary>The task's result is larger than <see cref="TaskLimits.MaxResultBytes"/>.</summary>
     public const string ResultTooLarge = "ResultTooLarge";
 

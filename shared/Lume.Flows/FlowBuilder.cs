@@ -39,6 +39,7 @@ public sealed class FlowBuilder
     readonly List<FlowParameter> _parameters = [];
     readonly List<TaskRef> _tasks = [];
     readonly TimeSpan? _timeout;
+    string[]? _referenceTasks;
 
     internal FlowBuilder(string name, string version, TimeSpan? timeout)
     {
@@ -72,6 +73,17 @@ public sealed class FlowBuilder
         var task = new TaskRef(slug, type, ReadArguments(slug, arguments));
         _tasks.Add(task);
         return task;
+    }
+
+    /// <summary>
+    /// The tasks whose states decide whether a run of the flow completed or failed. By default these are the terminal
+    /// tasks, except that a terminal task with a trigger other than all_successful (a cleanup that always runs, a
+    /// notification on failure) stands aside for its own upstream tasks, so that it does not hide their failure.
+    /// </summary>
+    public FlowBuilder ReferenceTasks(params TaskRef[] tasks)
+    {
+        _referenceTasks = tasks.Select(t => t.Slug).ToArray();
+        return this;
     }
 
     string UniqueSlug(string type)
@@ -114,8 +126,9 @@ public sealed class FlowBuilder
         _name,
         _version,
         _parameters.ToArray(),
-        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds)).ToArray(),
-        _timeout?.TotalSeconds);
+        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds, t.TriggerRule)).ToArray(),
+        _timeout?.TotalSeconds,
+        _referenceTasks);
 }
 
 /// <summary>A flow parameter, passed as a task argument.</summary>
@@ -146,6 +159,18 @@ public sealed class TaskRef
     internal RetryPolicy? RetryPolicy { get; private set; }
 
     internal double? TimeoutSeconds { get; private set; }
+
+    internal Trigger TriggerRule { get; private set; }
+
+    /// <summary>
+    /// When the task runs, decided once every upstream task has ended: <see cref="Flows.Trigger.AllFinished"/> for a
+    /// cleanup that always runs, <see cref="Flows.Trigger.AnyFailed"/> for a notification on failure, and so on.
+    /// </summary>
+    public TaskRef Trigger(Trigger trigger)
+    {
+        TriggerRule = trigger;
+        return this;
+    }
 
     /// <summary>
     /// Retries a failed attempt up to <paramref name="retries"/> times, the first after <paramref name="delay"/>, each

@@ -27,6 +27,14 @@ public static class FlowChecks
 
         var parameters = flow.Parameters.Select(p => p.Name).ToHashSet();
         var slugs = flow.Tasks.Select(t => t.Slug).ToHashSet();
+        if (flow.ReferenceTasks is { } references)
+        {
+            if (references.Count == 0)
+                problems.Add($"{where}: reference_tasks is empty; leave it out to use the terminal tasks");
+            foreach (var slug in references.Where(r => !slugs.Contains(r)))
+                problems.Add($"{where}: reference task '{slug}' is not in the flow");
+        }
+
         foreach (var task in flow.Tasks)
         {
             var at = $"{where}, task '{task.Slug}'";

@@ -9,7 +9,8 @@ public sealed record FlowDefinition(
     [property: JsonPropertyName("version")] string Version,
     [property: JsonPropertyName("parameters")] IReadOnlyList<FlowParameter> Parameters,
     [property: JsonPropertyName("tasks")] IReadOnlyList<TaskNode> Tasks,
-    [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null)
+    [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null,
+    [property: JsonPropertyName("reference_tasks"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? ReferenceTasks = null)
 {
     /// <summary>The task with this slug, or null.</summary>
     public TaskNode? FindTask(string slug) => Tasks.FirstOrDefault(t => t.Slug == slug);
@@ -31,13 +32,45 @@ public sealed record FlowParameter(
 /// <param name="Upstream">Extra tasks that must be done first although no output of theirs is used (Prefect's <c>set_upstream</c>).</param>
 /// <param name="Retry">How failed attempts are retried; null: they are not.</param>
 /// <param name="TimeoutSeconds">How long one attempt may run before it is cancelled and counted as timed out; null: no limit.</param>
+/// <param name="Trigger">What the states of its upstream tasks must be for the task to run (Prefect 1's triggers).</param>
 public sealed record TaskNode(
     [property: JsonPropertyName("slug")] string Slug,
     [property: JsonPropertyName("type")] string Type,
     [property: JsonPropertyName("inputs")] IReadOnlyDictionary<string, TaskInput> Inputs,
     [property: JsonPropertyName("upstream")] IReadOnlyList<string> Upstream,
     [property: JsonPropertyName("retry"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RetryPolicy? Retry = null,
-    [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null);
+    [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null,
+    [property: JsonPropertyName("trigger"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] Trigger Trigger = Trigger.AllSuccessful);
+
+/// <summary>
+/// When a task runs, decided once every upstream task has ended (Prefect 1's triggers). A task whose trigger is not met
+/// ends <c>trigger_failed</c>; with the default, a task whose upstream failed or was skipped is skipped instead.
+/// Written in JSON in snake case: <c>all_finished</c>.
+/// </summary>
+[JsonConverter(typeof(TriggerJsonConverter))]
+public enum Trigger
+{
+    /// <summary>Every upstream task completed (the default).</summary>
+    AllSuccessful,
+
+    /// <summary>Every upstream task failed (failed, timed out or its trigger failed).</summary>
+    AllFailed,
+
+    /// <summary>At least one upstream task completed.</summary>
+    AnySuccessful,
+
+    /// <summary>At least one upstream task failed.</summary>
+    AnyFailed,
+
+    /// <summary>Always, once every upstream task has ended, however: for cleanup and notification.</summary>
+    AllFinished,
+
+    /// <summary>Every upstream task completed, and then someone approved it (<c>lume runs approve RUN_ID TASK</c>, or an ApproveTask message).</summary>
+    ManualOnly,
+}
+
+/// <summary>Triggers as JSON: <c>all_successful</c>, <c>any_failed</c>, and so on; numbers are refused.</summary>
+public sealed class TriggerJsonConverter() : JsonStringEnumConverter<Trigger>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false);
 
 /// <summary>
 /// Retries of a task: after the n-th failed attempt (n = 1, 2, ...) the next one starts

@@ -294,6 +294,22 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task ACleanupAndANoticeOnFailure_RunAfterTheFailure_AndTheRunStillFails()
+    {
+        var (exit, stdout, stderr) = await LumeAsync("run", "cleanup_after_failure", "-p", "run_name=tuesday", "--json");
+        var run = JsonSerializer.Deserialize<JsonElement>(stdout);
+        var tasks = run.GetProperty("tasks");
+
+        Assert.True(exit == 1, stderr);
+        Assert.Equal("failed", run.GetProperty("state").GetString());
+        Assert.Equal("failed", tasks.GetProperty("simulate").GetProperty("state").GetString());
+        Assert.Equal(("completed", "scratch space removed"),
+            (tasks.GetProperty("cleanup").GetProperty("state").GetString(), tasks.GetProperty("cleanup").GetProperty("result").GetString()));
+        Assert.Equal(("completed", "model run failed: tuesday"),
+            (tasks.GetProperty("notify").GetProperty("state").GetString(), tasks.GetProperty("notify").GetProperty("result").GetString()));
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");

@@ -231,6 +231,48 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
     }
 
     [Fact]
+    public async Task AManualOnlyTask_WaitsPaused_UntilLumeRunsApproveReleasesIt()
+    {
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+
+        var (exit, stdout, stderr) = await LumeAsync("run", "approval", "--no-wait");
+        Assert.True(exit == 0, stderr);
+        var runId = stdout.Trim();
+        var paused = await ShowUntilAsync(runId, run => run.GetProperty("tasks").GetProperty("publish").GetProperty("state").GetString() == "paused");
+        Assert.Equal("running", paused.GetProperty("state").GetString());
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal("paused", (await ShowUntilAsync(runId, _ => true)).GetProperty("tasks").GetProperty("publish").GetProperty("state").GetString());
+
+        var (wrongExit, _, wrongErr) = await LumeAsync("runs", "approve", runId, "prepare");
+        Assert.Equal(2, wrongExit);
+        Assert.Contains("task 'prepare' is completed, not waiting for approval", wrongErr, StringComparison.Ordinal);
+        var (approveExit, approveOut, approveErr) = await LumeAsync("runs", "approve", runId, "publish");
+        Assert.True(approveExit == 0, approveErr);
+        Assert.Contains("task 'publish' released", approveOut, StringComparison.Ordinal);
+
+        var done = await ShowUntilAsync(runId, run => run.GetProperty("state").GetString() != "running");
+        Assert.Equal("completed", done.GetProperty("state").GetString());
+        Assert.Equal(42, done.GetProperty("tasks").GetProperty("publish").GetProperty("result").GetInt32());
+    }
+
+    async Task<JsonElement> ShowUntilAsync(string runId, Func<JsonElement, bool> done)
+    {
+        JsonElement shown = default;
+        for (var attempt = 0; attempt < 120; attempt++)
+        {
+            var (exit, json, errors) = await LumeAsync("runs", "show", runId, "--json");
+            Assert.True(exit == 0, errors);
+            shown = JsonSerializer.Deserialize<JsonElement>(json);
+            if (done(shown))
+                return shown;
+            await Task.Delay(500);
+        }
+
+        return shown;
+    }
+
+    [Fact]
     public async Task Cli_NoWait_PrintsTheRunId_AndRunsShowFollowsTheRunToItsEnd()
     {
         await Cluster.StartSchedulerAsync();

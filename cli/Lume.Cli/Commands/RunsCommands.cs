@@ -190,6 +190,52 @@ public sealed class RunsCancelCommand(IAnsiConsole console) : AsyncCommand<RunsC
     }
 }
 
+/// <summary><c>lume runs approve RUN_ID TASK</c>: releases a task that waits for approval (trigger manual_only).</summary>
+public sealed class RunsApproveCommand(IAnsiConsole console) : AsyncCommand<RunsApproveCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<RUN_ID>")]
+        [Description("The run id that lume run printed")]
+        public string RunId { get; init; } = "";
+
+        [CommandArgument(1, "<TASK>")]
+        [Description("The task that waits for approval (runs show lists it as paused)")]
+        public string Task { get; init; } = "";
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        if (!RunsShowCommand.TryRunId(settings.RunId, out var runId))
+            return RunCommand.Rejected;
+
+        using var lume = LumeHost.Build();
+        await lume.StartAsync(cancellationToken);
+        try
+        {
+            var approval = await lume.Client.ApproveAsync(runId, settings.Task, cancellationToken);
+            if (approval is null)
+            {
+                Console.Error.WriteLine($"error: run {runId} is not known to the Scheduler");
+                return RunCommand.Rejected;
+            }
+
+            if (!approval.Approved)
+            {
+                Console.Error.WriteLine($"error: run {runId}: {approval.Reason}");
+                return RunCommand.Rejected;
+            }
+
+            console.MarkupLine($"Approved: {Markup.Escape(approval.Reason)} (run {runId})");
+            return 0;
+        }
+        finally
+        {
+            await lume.StopAsync();
+        }
+    }
+}
+
 /// <summary>
 /// <c>lume runs trace RUN_ID</c>: the run's timeline from the Scheduler's stored state, as a waterfall: when each task was
 /// released, how long it waited for a worker, and how long it ran. Where time went, without a tracing tool.

@@ -46,6 +46,8 @@ public sealed class TaskFailedDefinition : SchedulerConsumerDefinition<TaskFaile
 
 public sealed class CancelRunDefinition : SchedulerConsumerDefinition<CancelRunConsumer, CancelRun>;
 
+public sealed class ApproveTaskDefinition : SchedulerConsumerDefinition<ApproveTaskConsumer, ApproveTask>;
+
 public sealed class ClaimAttemptDefinition : SchedulerConsumerDefinition<ClaimAttemptConsumer, ClaimAttempt>;
 
 public sealed class GetRunDefinition : SchedulerConsumerDefinition<GetRunConsumer, GetRun>;

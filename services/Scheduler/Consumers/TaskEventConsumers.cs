@@ -83,6 +83,23 @@ public sealed class CancelRunConsumer(RunPipeline pipeline, ActiveRuns runs) : I
     }
 }
 
+/// <summary>Approves a task that waits for approval; answers with TaskApproval, or RunNotFound.</summary>
+public sealed class ApproveTaskConsumer(RunPipeline pipeline) : IConsumer<ApproveTask>
+{
+    public async Task Consume(ConsumeContext<ApproveTask> context)
+    {
+        var request = context.Message;
+        var approval = new Approval(request);
+        var run = await pipeline.ApplyAsync(context, request.RunId, approval);
+        if (context.RequestId is null)
+            return;
+        await (run is null
+            ? context.RespondAsync(new RunNotFound(request.RunId))
+            : context.RespondAsync(new TaskApproval(request.RunId, request.TaskSlug, approval.Refused is null,
+                approval.Refused ?? $"task '{request.TaskSlug}' released to the workers")));
+    }
+}
+
 /// <summary>Answers with the most recent runs.</summary>
 public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
 {

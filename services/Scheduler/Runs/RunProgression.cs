@@ -19,6 +19,12 @@ public sealed record Drop(string Kind, string Reason)
     public static implicit operator Step(Drop drop) => new(false, [], drop);
 }
 
+/// <summary>Someone approves a task that waits for approval; <see cref="Refused"/> says why not, when it was not released.</summary>
+public sealed record Approval(ApproveTask Request)
+{
+    public string? Refused { get; set; }
+}
+
 /// <summary>The run's timers may be due: retries to release, attempts past their time, the run's own timeout.</summary>
 public sealed record TimersDue
 {
@@ -87,7 +93,16 @@ public static class RunProgression
         var step = new StepBuilder();
         step.Messages.Add(new RunAccepted(runId, flow.Name, flow.Version, flow.Tasks.Count, now));
         foreach (var slug in run.Graph.Roots)
-            MakeReady(run, run.Tasks[slug], now, step);
+        {
+            var root = run.Tasks[slug];
+            if (Decide(run, root) is var (state, _, error))
+            {
+                run.Transition(root, state); // a manual_only task first waits for approval
+                root.Error = error;
+            }
+            else
+                MakeReady(run, root, now, step);
+        }
         step.Wake(run.DeadlineAt);
         return (run, step.Build());
     }
@@ -99,6 +114,7 @@ public static class RunProgression
         TaskCompleted completed => Completed(run, completed, now),
         TaskFailed failed => Failed(run, failed, now),
         CancelRun cancel => Cancel(run, cancel.Reason, now),
+        Approval approval => Approve(run, approval, now),
         TimersDue => Due(run, now),
         MessagesSent sent => Sent(run, sent.Messages, Outbox.Sent),
         MessagesNotSent notSent => Sent(run, notSent.Messages, Outbox.Unsent),
@@ -128,7 +144,7 @@ public static class RunProgression
         return step.Build();
     }
 
-    /// <summary>Records the result, releases every downstream task whose upstreams are now all complete, and ends the run when nothing is left.</summary>
+    /// <summary>Records the result, decides every downstream task whose upstreams have now all ended, and ends the run when nothing is left.</summary>
     static Step Completed(RunRecord run, TaskCompleted message, DateTimeOffset now)
     {
         if (Refused(run, message.TaskSlug, message.Attempt, message.Token, out var task) is { } refused)
@@ -146,14 +162,7 @@ public static class RunProgression
         task.DueAt = null;
 
         var step = new StepBuilder();
-        foreach (var slug in run.Graph.DownstreamOf(task.Slug))
-        {
-            var next = run.Tasks[slug];
-            if (next.State == TaskState.Pending && run.WaitingOn(slug) == 0)
-                MakeReady(run, next, now, step);
-        }
-
-        FinishIfDone(run, now, step);
+        Settle(run, task, now, step);
         return step.Build();
     }
 
@@ -217,6 +226,25 @@ public static class RunProgression
         task.PastAttempts.Add(new AttemptRecord(task.Attempt, "lost", "WorkerLost", $"task '{task.Slug}': {why}", worker ?? task.Worker, task.StartedAt, now));
         var step = new StepBuilder();
         MakeReady(run, task, now, step);
+        return step.Build();
+    }
+
+    /// <summary>Releases a task that waits for approval.</summary>
+    static Step Approve(RunRecord run, Approval approval, DateTimeOffset now)
+    {
+        var slug = approval.Request.TaskSlug;
+        Drop? refused = run.IsFinished ? new Drop("ended", $"the run has ended ({State(run.State)})")
+            : !run.Tasks.TryGetValue(slug, out var task) ? new Drop("unknown_task", $"the run has no task '{slug}'")
+            : task.State != TaskState.Paused ? new Drop("not_paused", $"task '{slug}' is {State(task.State)}, not waiting for approval")
+            : null;
+        if (refused is not null)
+        {
+            approval.Refused = refused.Reason;
+            return refused;
+        }
+
+        var step = new StepBuilder();
+        MakeReady(run, run.Tasks[slug], now, step);
         return step.Build();
     }
 
@@ -390,19 +418,80 @@ public static class RunProgression
             run.Error = $"{errorType}: {error}";
         }
 
-        var toSkip = new Stack<string>(run.Graph.DownstreamOf(task.Slug));
-        while (toSkip.TryPop(out var slug))
+        Settle(run, task, now, step);
+    }
+
+    /// <summary>
+    /// A task ended: every downstream task whose upstream tasks have now all ended has its trigger decided. It is
+    /// released, or it ends without running (skipped, trigger_failed), and then the same goes on further down. The run
+    /// ends when nothing is left.
+    /// </summary>
+    static void Settle(RunRecord run, TaskRecord ended, DateTimeOffset now, StepBuilder step)
+    {
+        // Breadth first, so that a fan-out's tasks are released in the flow's order.
+        var toDecide = new Queue<string>(run.Graph.DownstreamOf(ended.Slug));
+        while (toDecide.TryDequeue(out var slug))
         {
             var next = run.Tasks[slug];
-            if (next.State != TaskState.Pending)
+            if (next.State != TaskState.Pending || run.WaitingOn(slug) != 0)
                 continue;
-            run.Transition(next, TaskState.Skipped);
+            if (Decide(run, next) is not var (state, errorType, error))
+            {
+                MakeReady(run, next, now, step);
+                continue;
+            }
+
+            run.Transition(next, state);
+            next.ErrorType = errorType;
+            next.Error = error;
+            if (state == TaskState.Paused)
+                continue; // until it is approved
             next.FinishedAt = now;
             foreach (var further in run.Graph.DownstreamOf(slug))
-                toSkip.Push(further);
+                toDecide.Enqueue(further);
         }
 
         FinishIfDone(run, now, step);
+    }
+
+    /// <summary>
+    /// Whether a task whose upstream tasks have all ended runs (null), or how it ends without running. With the default
+    /// trigger a failure or a skip upstream skips it; any other trigger that is not met ends it trigger_failed; a task all
+    /// of whose upstream tasks were skipped without a failure (a branch not taken) is skipped whatever its trigger.
+    /// </summary>
+    public static (TaskState State, string? ErrorType, string Error)? Decide(RunRecord run, TaskRecord task)
+    {
+        var node = run.Graph.Node(task.Slug);
+        var upstream = run.Graph.UpstreamOf(task.Slug).Select(u => run.Tasks[u]).ToArray();
+        if (upstream.Length == 0) // a first task: every trigger is met, as in Prefect
+            return node.Trigger == Trigger.ManualOnly
+                ? (TaskState.Paused, null, $"task '{task.Slug}' waits for approval: lume runs approve {run.RunId} {task.Slug}")
+                : null;
+        var failed = upstream.FirstOrDefault(u => u.HasFailed);
+        var completed = upstream.Count(u => u.State == TaskState.Completed);
+        if (node.Trigger is Trigger.AllSuccessful or Trigger.ManualOnly)
+        {
+            if (completed == upstream.Length)
+                return node.Trigger == Trigger.ManualOnly
+                    ? (TaskState.Paused, null, $"task '{task.Slug}' waits for approval: lume runs approve {run.RunId} {task.Slug}")
+                    : null;
+            if (failed is not null)
+                return (TaskState.Skipped, TaskErrors.UpstreamFailed, $"task '{task.Slug}': upstream task '{failed.Slug}' {State(failed.State)}");
+            return (TaskState.Skipped, null, $"task '{task.Slug}': upstream task '{upstream.First(u => u.State != TaskState.Completed).Slug}' was skipped");
+        }
+
+        if (upstream.All(u => u.State == TaskState.Skipped && !u.HasFailed))
+            return (TaskState.Skipped, null, $"task '{task.Slug}': every upstream task was skipped");
+        var met = node.Trigger switch
+        {
+            Trigger.AllFinished => true,
+            Trigger.AllFailed => upstream.All(u => u.HasFailed),
+            Trigger.AnySuccessful => completed > 0,
+            Trigger.AnyFailed => failed is not null,
+            _ => throw new InvalidOperationException($"task '{task.Slug}': unknown trigger {node.Trigger}"),
+        };
+        return met ? null : (TaskState.TriggerFailed, TaskErrors.TriggerFailed,
+            $"task '{task.Slug}': trigger {State(node.Trigger)} not met by its upstream tasks ({string.Join(", ", upstream.Select(u => $"{u.Slug} {State(u.State)}"))})");
     }
 
     /// <summary>Releases a new attempt of the task, with a token of its own.</summary>
@@ -429,10 +518,29 @@ public static class RunProgression
         return new TaskReady(run.RunId, run.Flow.Name, task.Slug, task.Type, task.Attempt, task.Token, inputs, task.ReadyAt ?? run.CreatedAt, node.TimeoutSeconds);
     }
 
+    // The reference tasks decide how the run ends: a failure that a trigger handled (a task that ran because of it)
+    // does not fail the run, one that reached a reference task does.
     static void FinishIfDone(RunRecord run, DateTimeOffset now, StepBuilder step)
     {
-        if (run.Unfinished == 0)
-            End(run, run.FailedTask is null ? RunState.Completed : RunState.Failed, run.Error, now, step);
+        if (run.Unfinished != 0)
+            return;
+        var failing = run.Graph.References.Select(slug => run.Tasks[slug]).FirstOrDefault(t => t.HasFailed);
+        if (failing is null)
+        {
+            run.FailedTask = null;
+            End(run, RunState.Completed, null, now, step);
+            return;
+        }
+
+        if (run.FailedTask is null)
+        {
+            // The cause, not its echo: a task skipped after a failure names the task that failed.
+            var cause = run.OrderedTasks.FirstOrDefault(t => t.HasFailed && t.State != TaskState.Skipped) ?? failing;
+            run.FailedTask = cause.Slug;
+            run.Error = $"{cause.ErrorType}: {cause.Error}";
+        }
+
+        End(run, RunState.Failed, run.Error, now, step);
     }
 
     static void End(RunRecord run, RunState state, string? error, DateTimeOffset now, StepBuilder step)

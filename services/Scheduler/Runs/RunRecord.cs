@@ -12,7 +12,7 @@ public enum RunState
     Cancelled,
 }
 
-/// <summary>Where a task of a run is. Completed, Failed, TimedOut, Skipped and Cancelled are final.</summary>
+/// <summary>Where a task of a run is. Completed, Failed, TimedOut, Skipped, TriggerFailed and Cancelled are final.</summary>
 public enum TaskState
 {
     /// <summary>Waiting for upstream tasks.</summary>
@@ -32,11 +32,17 @@ public enum TaskState
     /// <summary>The last attempt ran past the task's timeout.</summary>
     TimedOut,
 
-    /// <summary>Never run, because a task upstream of it failed.</summary>
+    /// <summary>Never run, because a task upstream of it failed or was skipped (see <see cref="TaskRecord.ErrorType"/>).</summary>
     Skipped,
 
     /// <summary>The run was cancelled before the task ended.</summary>
     Cancelled,
+
+    /// <summary>Never run: the states of its upstream tasks did not meet its trigger.</summary>
+    TriggerFailed,
+
+    /// <summary>A manual_only task whose upstream tasks completed: it waits for someone to approve it.</summary>
+    Paused,
 }
 
 /// <summary>Whether the message a state calls for (a task's TaskReady, a run's end) has gone out.</summary>
@@ -103,20 +109,20 @@ public sealed class RunRecord
     public int Unfinished => _unfinished >= 0 ? _unfinished : _unfinished = Tasks.Values.Count(t => !t.IsFinal);
 
     /// <summary>
-    /// How many of the task's upstreams have not completed. Counted once per loaded run, then kept up to date by
+    /// How many of the task's upstreams have not ended. Counted once per loaded run, then kept up to date by
     /// <see cref="Transition"/>, so releasing the fan-in of n tasks costs n steps, not n².
     /// </summary>
     public int WaitingOn(string slug)
     {
         _waiting ??= Flow.Tasks.ToDictionary(
-            t => t.Slug, t => FlowDefinition.UpstreamOf(t).Count(u => Tasks[u].State != TaskState.Completed), StringComparer.Ordinal);
+            t => t.Slug, t => FlowDefinition.UpstreamOf(t).Count(u => !Tasks[u].IsFinal), StringComparer.Ordinal);
         return _waiting[slug];
     }
 
     /// <summary>Moves a task to a state; every state change goes through here so the counts above stay right.</summary>
     internal void Transition(TaskRecord task, TaskState state)
     {
-        if (_waiting is not null && state == TaskState.Completed && task.State != TaskState.Completed)
+        if (_waiting is not null && TaskRecord.Final(state) && !task.IsFinal)
             foreach (var downstream in Graph.DownstreamOf(task.Slug))
                 _waiting[downstream]--;
         if (_unfinished >= 0 && !task.IsFinal && TaskRecord.Final(state))
@@ -193,7 +199,11 @@ public sealed class TaskRecord
     public bool IsFinal => Final(State);
 
     internal static bool Final(TaskState state) =>
-        state is TaskState.Completed or TaskState.Failed or TaskState.TimedOut or TaskState.Skipped or TaskState.Cancelled;
+        state is TaskState.Completed or TaskState.Failed or TaskState.TimedOut or TaskState.Skipped or TaskState.Cancelled or TaskState.TriggerFailed;
+
+    /// <summary>Whether the task ended as a failure, as triggers and reference tasks count it: failed, timed out, its trigger failed, or skipped because of a failure upstream.</summary>
+    public bool HasFailed => State is TaskState.Failed or TaskState.TimedOut or TaskState.TriggerFailed
+        || (State == TaskState.Skipped && ErrorType == Contracts.TaskErrors.UpstreamFailed);
 }
 
 /// <summary>An attempt that ended without completing its task.</summary>

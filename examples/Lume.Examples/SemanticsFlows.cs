@@ -1,0 +1,28 @@
+using Lume.Flows;
+
+namespace Lume.Examples;
+
+/// <summary>Examples of flow semantics beyond "every task after all of its upstream tasks": triggers and approval.</summary>
+public static class SemanticsFlows
+{
+    /// <summary>
+    /// A model step that fails (when <c>fail</c> is true), a cleanup that runs whatever happened, and a notice that runs
+    /// only on failure. The run still fails when the step failed: the cleanup and the notice stand aside as reference tasks.
+    /// </summary>
+    public static readonly FlowDefinition CleanupAfterFailure = Flow.Define("cleanup_after_failure", f =>
+    {
+        var simulate = f.Task("raise_error", new { message = f.Parameter("message", "the model diverged") }, name: "simulate");
+        f.Task("identity", new { value = "scratch space removed" }, name: "cleanup").SetUpstream(simulate).Trigger(Trigger.AllFinished);
+        f.Task("append_text", new { text1 = "model run failed: ", text2 = f.Parameter("run_name", "nightly") }, name: "notify")
+            .SetUpstream(simulate).Trigger(Trigger.AnyFailed);
+    });
+
+    /// <summary>A value is prepared, then waits for someone to approve it (<c>lume runs approve RUN_ID publish</c>) before it is published.</summary>
+    public static readonly FlowDefinition Approval = Flow.Define("approval", f =>
+    {
+        var prepare = f.Task("increment", new { value = f.Parameter("value", 41) }, name: "prepare");
+        f.Task("identity", new { value = prepare }, name: "publish").Trigger(Trigger.ManualOnly);
+    });
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval];
+}
