@@ -24,5 +24,21 @@ public static class SemanticsFlows
         f.Task("identity", new { value = prepare }, name: "publish").Trigger(Trigger.ManualOnly);
     });
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval];
+    /// <summary>
+    /// A branch on where the run executes, as upstream's model template does: one of two tasks runs, the other is
+    /// skipped, and <c>where</c> takes the result of the one that ran.
+    /// </summary>
+    public static readonly FlowDefinition Branch = Flow.Define("branch", f =>
+    {
+        var text = f.Parameter("text", "result");
+        var local = f.Task("check_local_execution");
+        TaskRef kept, sent;
+        using (f.Case(local, true))
+            kept = f.Task("append_text", new { text1 = text, text2 = " kept in this process" }, name: "keep_local");
+        using (f.Case(local, false))
+            sent = f.Task("append_text", new { text1 = text, text2 = " sent to the workers" }, name: "send_remote");
+        f.Merge("where", kept, sent);
+    });
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval, Branch];
 }

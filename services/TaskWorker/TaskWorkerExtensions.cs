@@ -21,7 +21,7 @@ public static class TaskWorkerExtensions
 
 
     /// <summary>
-    /// The TaskWorker with the built-in tasks (<c>configure_lume_services</c>, <c>save_file</c>, <c>load_file</c>,
+    /// The TaskWorker with the built-in tasks (<c>configure_lume_services</c>, <c>check_local_execution</c>, <c>save_file</c>, <c>load_file</c>,
     /// <c>save_db_result</c>, <c>load_db_result</c>): consumes TaskReady and RunCancelled, publishes TaskStarted and TaskCompleted or
     /// TaskFailed, sends SaveFile and LoadFile to the FileService and StoreResult and LoadResult to the Results service.
     /// Add your own tasks with <c>services.AddLumeTask(...)</c>. At start it checks that every flow this host
@@ -44,6 +44,7 @@ public static class TaskWorkerExtensions
         services.AddSingleton<HeldAttempts>();
         services.AddSingleton<TaskQueueProbe>();
         services.AddLumeTask<ConfigureLumeServices>("configure_lume_services");
+        services.AddLumeTask<CheckLocalExecution>("check_local_execution");
         services.AddLumeTask<SaveFileTask>("save_file", ServiceUnavailableRetry);
         services.AddLumeTask<LoadFileTask>("load_file", ServiceUnavailableRetry);
         services.AddLumeTask<SaveDbResultTask>("save_db_result", ServiceUnavailableRetry);

@@ -40,6 +40,7 @@ public sealed class FlowBuilder
     readonly List<TaskRef> _tasks = [];
     readonly TimeSpan? _timeout;
     string[]? _referenceTasks;
+    readonly List<CaseCondition> _cases = [];
 
     internal FlowBuilder(string name, string version, TimeSpan? timeout)
     {
@@ -70,9 +71,46 @@ public sealed class FlowBuilder
     public TaskRef Task(string type, object? arguments = null, string? name = null)
     {
         var slug = name ?? UniqueSlug(type);
-        var task = new TaskRef(slug, type, ReadArguments(slug, arguments));
+        var task = new TaskRef(slug, type, ReadArguments(slug, arguments), _cases.Count == 0 ? null : _cases.ToArray());
         _tasks.Add(task);
         return task;
+    }
+
+    /// <summary>
+    /// A branch, as Prefect's <c>with case(condition, value):</c>: the tasks called inside the <c>using</c> block run
+    /// only when <paramref name="condition"/>'s result equals <paramref name="value"/>; otherwise they, and the tasks
+    /// after them, are skipped. Cases nest.
+    /// <code>
+    /// var local = f.Task("check_local_execution");
+    /// using (f.Case(local, false))
+    ///     f.Task("save_db_result", new { result });
+    /// </code>
+    /// </summary>
+    public IDisposable Case(TaskRef condition, object? value)
+    {
+        var added = new CaseCondition(condition.Slug, JsonSerializer.SerializeToElement(value));
+        _cases.Add(added);
+        return new CaseScope(() => _cases.Remove(added));
+    }
+
+    /// <summary>
+    /// The result of whichever branch ran (Prefect's <c>merge</c>): the first of <paramref name="branches"/> that
+    /// completed; skipped when every one was skipped. The Scheduler decides it itself; no worker runs it.
+    /// </summary>
+    public TaskRef Merge(params TaskRef[] branches) => MergeCore(null, branches);
+
+    /// <summary>A merge with a name of its own; see <see cref="Merge(TaskRef[])"/>.</summary>
+    public TaskRef Merge(string name, params TaskRef[] branches) => MergeCore(name, branches);
+
+    TaskRef MergeCore(string? name, TaskRef[] branches)
+    {
+        var arguments = branches.Select((b, i) => new KeyValuePair<string, object?>($"branch_{i + 1:D3}", b)).ToDictionary();
+        return Task(FlowDefinition.MergeType, arguments, name).Trigger(Trigger.AllFinished);
+    }
+
+    sealed class CaseScope(Action end) : IDisposable
+    {
+        public void Dispose() => end();
     }
 
     /// <summary>
@@ -126,7 +164,7 @@ public sealed class FlowBuilder
         _name,
         _version,
         _parameters.ToArray(),
-        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds, t.TriggerRule)).ToArray(),
+        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds, t.TriggerRule, t.Cases)).ToArray(),
         _timeout?.TotalSeconds,
         _referenceTasks);
 }
@@ -139,12 +177,15 @@ public sealed class TaskRef
 {
     readonly List<string> _upstream = [];
 
-    internal TaskRef(string slug, string type, IReadOnlyDictionary<string, TaskInput> inputs)
+    internal TaskRef(string slug, string type, IReadOnlyDictionary<string, TaskInput> inputs, IReadOnlyList<CaseCondition>? cases = null)
     {
         Slug = slug;
         Type = type;
         Inputs = inputs;
+        Cases = cases;
     }
+
+    internal IReadOnlyList<CaseCondition>? Cases { get; }
 
     /// <summary>The task's unique name in the flow.</summary>
     public string Slug { get; }

@@ -40,7 +40,12 @@ public static class FlowChecks
             var at = $"{where}, task '{task.Slug}'";
             if (string.IsNullOrWhiteSpace(task.Slug))
                 problems.Add($"{where}: a task of type '{task.Type}' has an empty name");
-            if (knownTaskTypes is not null && !knownTaskTypes.Contains(task.Type))
+            if (task.Type == FlowDefinition.MergeType && (task.Inputs.Count == 0 || task.Inputs.Values.Any(i => i is not TaskOutput)))
+                problems.Add($"{at}: a merge takes only task results, at least one");
+            foreach (var condition in task.Case ?? [])
+                if (!slugs.Contains(condition.Task))
+                    problems.Add($"{at}: its case refers to task '{condition.Task}', which is not in the flow");
+            if (knownTaskTypes is not null && task.Type != FlowDefinition.MergeType && !knownTaskTypes.Contains(task.Type))
                 problems.Add($"{at}: unknown task type '{task.Type}'; known types: {string.Join(", ", knownTaskTypes.Order(StringComparer.Ordinal))}");
             foreach (var (argument, input) in task.Inputs)
             {

@@ -15,9 +15,19 @@ public sealed record FlowDefinition(
     /// <summary>The task with this slug, or null.</summary>
     public TaskNode? FindTask(string slug) => Tasks.FirstOrDefault(t => t.Slug == slug);
 
-    /// <summary>The slugs of the tasks that must be done before <paramref name="task"/> runs: those it takes outputs from, and its explicit upstreams.</summary>
+    /// <summary>
+    /// The task type the Scheduler runs itself, without a worker: it takes the result of the first of its arguments
+    /// (in argument name order) whose task completed, and is skipped when every one was skipped (Prefect's <c>merge</c>).
+    /// </summary>
+    public const string MergeType = "merge";
+
+    /// <summary>
+    /// The slugs of the tasks that must be done before <paramref name="task"/> runs: those it takes outputs from, its
+    /// explicit upstreams, and the conditions of the cases it is in.
+    /// </summary>
     public static IEnumerable<string> UpstreamOf(TaskNode task) =>
-        task.Inputs.Values.OfType<TaskOutput>().Select(o => o.Task).Concat(task.Upstream).Distinct();
+        task.Inputs.Values.OfType<TaskOutput>().Select(o => o.Task).Concat(task.Upstream)
+            .Concat(task.Case?.Select(c => c.Task) ?? []).Distinct();
 }
 
 /// <summary>A declared flow parameter. Without a default it must be given in every run.</summary>
@@ -33,6 +43,7 @@ public sealed record FlowParameter(
 /// <param name="Retry">How failed attempts are retried; null: they are not.</param>
 /// <param name="TimeoutSeconds">How long one attempt may run before it is cancelled and counted as timed out; null: no limit.</param>
 /// <param name="Trigger">What the states of its upstream tasks must be for the task to run (Prefect 1's triggers).</param>
+/// <param name="Case">The branches the task is in: it runs only if each condition task's result equals the value; otherwise it is skipped.</param>
 public sealed record TaskNode(
     [property: JsonPropertyName("slug")] string Slug,
     [property: JsonPropertyName("type")] string Type,
@@ -40,7 +51,13 @@ public sealed record TaskNode(
     [property: JsonPropertyName("upstream")] IReadOnlyList<string> Upstream,
     [property: JsonPropertyName("retry"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RetryPolicy? Retry = null,
     [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null,
-    [property: JsonPropertyName("trigger"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] Trigger Trigger = Trigger.AllSuccessful);
+    [property: JsonPropertyName("trigger"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] Trigger Trigger = Trigger.AllSuccessful,
+    [property: JsonPropertyName("case"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<CaseCondition>? Case = null);
+
+/// <summary>One branch condition (Prefect's <c>case(task, value)</c>): the task's result must equal <paramref name="Value"/>.</summary>
+public sealed record CaseCondition(
+    [property: JsonPropertyName("task")] string Task,
+    [property: JsonPropertyName("value")] JsonElement Value);
 
 /// <summary>
 /// When a task runs, decided once every upstream task has ended (Prefect 1's triggers). A task whose trigger is not met

@@ -310,6 +310,19 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task ABranchOnCheckLocalExecution_Embedded_RunsTheLocalBranch_AndTheMergeTakesItsResult()
+    {
+        var (exit, stdout, stderr) = await LumeAsync("run", "branch", "-p", "text=model", "--json");
+        var tasks = JsonSerializer.Deserialize<JsonElement>(stdout).GetProperty("tasks");
+
+        Assert.True(exit == 0, stderr);
+        Assert.True(tasks.GetProperty("check_local_execution").GetProperty("result").GetBoolean());
+        Assert.Equal("completed", tasks.GetProperty("keep_local").GetProperty("state").GetString());
+        Assert.Equal("skipped", tasks.GetProperty("send_remote").GetProperty("state").GetString());
+        Assert.Equal("model kept in this process", tasks.GetProperty("where").GetProperty("result").GetString());
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");

@@ -256,6 +256,23 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         Assert.Equal(42, done.GetProperty("tasks").GetProperty("publish").GetProperty("result").GetInt32());
     }
 
+    [Fact]
+    public async Task ABranchOnCheckLocalExecution_OnABroker_RunsTheRemoteBranch_AndTheMergeTakesItsResult()
+    {
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
+
+        var outcome = await client.RunAsync("branch", null, Parameters(("text", "model"))).WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
+        Assert.False(tasks["check_local_execution"].Result!.Value.GetBoolean());
+        Assert.Equal(("skipped", "completed"), (tasks["keep_local"].State, tasks["send_remote"].State));
+        Assert.Equal("model sent to the workers", tasks["where"].Result!.Value.GetString());
+        Assert.Null(tasks["where"].Worker); // the Scheduler merged it itself
+    }
+
     async Task<JsonElement> ShowUntilAsync(string runId, Func<JsonElement, bool> done)
     {
         JsonElement shown = default;

@@ -69,6 +69,8 @@ public static class RunProgression
     /// <summary>How long past a running attempt's timeout the Scheduler waits for its worker's own report before it gives the task to another.</summary>
     public static readonly TimeSpan TimeoutGrace = TimeSpan.FromSeconds(10);
 
+    static readonly JsonElement NullResult = JsonSerializer.SerializeToElement<object?>(null);
+
     /// <summary>A new run with every task pending, then the tasks without upstreams made ready.</summary>
     public static (RunRecord Run, Step Step) Start(
         Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now,
@@ -435,7 +437,29 @@ public static class RunProgression
             var next = run.Tasks[slug];
             if (next.State != TaskState.Pending || run.WaitingOn(slug) != 0)
                 continue;
-            if (Decide(run, next) is not var (state, errorType, error))
+            (TaskState State, string? ErrorType, string Error)? outcome;
+            if (run.Graph.Node(slug).Type == FlowDefinition.MergeType)
+            {
+                // Decided here, by no worker: the merge takes the branch that ran, or is skipped when none completed.
+                if (Merged(run, next) is { } chosen)
+                {
+                    run.Transition(next, TaskState.Completed);
+                    next.Result = chosen.Result;
+                    next.Attempt = 1;
+                    next.ReadyAt = next.StartedAt = next.FinishedAt = now;
+                    foreach (var further in run.Graph.DownstreamOf(slug))
+                        toDecide.Enqueue(further);
+                    continue;
+                }
+
+                outcome = run.Graph.UpstreamOf(slug).Any(u => run.Tasks[u].HasFailed)
+                    ? (TaskState.Skipped, TaskErrors.UpstreamFailed, $"task '{slug}': no branch completed, and one failed")
+                    : (TaskState.Skipped, null, $"task '{slug}': every branch was skipped");
+            }
+            else
+                outcome = Decide(run, next);
+
+            if (outcome is not var (state, errorType, error))
             {
                 MakeReady(run, next, now, step);
                 continue;
@@ -454,6 +478,11 @@ public static class RunProgression
         FinishIfDone(run, now, step);
     }
 
+    // The first branch of a merge, in argument order, whose task completed; null when none did (the merge is then skipped).
+    static TaskRecord? Merged(RunRecord run, TaskRecord merge) =>
+        run.Graph.Node(merge.Slug).Inputs.OrderBy(i => i.Key, StringComparer.Ordinal)
+            .Select(i => run.Tasks[((TaskOutput)i.Value).Task]).FirstOrDefault(t => t.State == TaskState.Completed);
+
     /// <summary>
     /// Whether a task whose upstream tasks have all ended runs (null), or how it ends without running. With the default
     /// trigger a failure or a skip upstream skips it; any other trigger that is not met ends it trigger_failed; a task all
@@ -467,6 +496,15 @@ public static class RunProgression
             return node.Trigger == Trigger.ManualOnly
                 ? (TaskState.Paused, null, $"task '{task.Slug}' waits for approval: lume runs approve {run.RunId} {task.Slug}")
                 : null;
+        // A branch not taken: the condition ran, and its result is not the case's value.
+        foreach (var condition in node.Case ?? [])
+        {
+            var test = run.Tasks[condition.Task];
+            if (test.State == TaskState.Completed && !JsonElement.DeepEquals(test.Result!.Value, condition.Value))
+                return (TaskState.Skipped, null,
+                    $"task '{task.Slug}': case not taken: '{test.Slug}' returned {test.Result.Value.GetRawText()}, not {condition.Value.GetRawText()}");
+        }
+
         var failed = upstream.FirstOrDefault(u => u.HasFailed);
         var completed = upstream.Count(u => u.State == TaskState.Completed);
         if (node.Trigger is Trigger.AllSuccessful or Trigger.ManualOnly)
@@ -514,7 +552,8 @@ public static class RunProgression
     static TaskReady ReadyMessage(RunRecord run, TaskRecord task)
     {
         var node = run.Graph.Node(task.Slug);
-        var inputs = TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result!.Value);
+        // A task that runs although an upstream task did not complete (a trigger other than the default) gets null for its result.
+        var inputs = TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result ?? NullResult);
         return new TaskReady(run.RunId, run.Flow.Name, task.Slug, task.Type, task.Attempt, task.Token, inputs, task.ReadyAt ?? run.CreatedAt, node.TimeoutSeconds);
     }
 
