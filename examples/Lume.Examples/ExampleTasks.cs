@@ -17,9 +17,8 @@ public static class ExampleTasks
     /// <summary>Always throws, for the failing flow.</summary>
     public static string RaiseError(string message) => throw new InvalidOperationException(message);
 
-    /// <summary>flow2's result: the text as input1 and output1 of a generic Result of this flow.</summary>
-    public static object MakeTextResult(string text, TaskContext context) =>
-        new { flow_id = context.Flow, inputs = new { input1 = text }, outputs = new { output1 = text } };
+    /// <summary>flow2's result: the text as input1 and output1 of a generic Result; save_db_result fills in its flow_id.</summary>
+    public static object MakeTextResult(string text) => new { inputs = new { input1 = text }, outputs = new { output1 = text } };
 
     /// <summary>The chain's step.</summary>
     public static long Increment(long value) => value + 1;

@@ -12,7 +12,8 @@ public static class SemanticsFlows
     public static readonly FlowDefinition CleanupAfterFailure = Flow.Define("cleanup_after_failure", f =>
     {
         var simulate = f.Task("raise_error", new { message = f.Parameter("message", "the model diverged") }, name: "simulate");
-        f.Task("identity", new { value = "scratch space removed" }, name: "cleanup").SetUpstream(simulate).Trigger(Trigger.AllFinished);
+        f.Task("identity", new { value = f.Parameter("cleanup_note", "scratch space removed") }, name: "cleanup")
+            .SetUpstream(simulate).Trigger(Trigger.AllFinished);
         f.Task("append_text", new { text1 = "model run failed: ", text2 = f.Parameter("run_name", "nightly") }, name: "notify")
             .SetUpstream(simulate).Trigger(Trigger.AnyFailed);
     });

@@ -323,6 +323,26 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task RunTask_PrintsOnlyThatTasksResult_OrUpstreamsErrors()
+    {
+        var (exit, stdout, stderr) = await LumeAsync("run", "flow3", "-p", "text1=same", "-p", "text2=same", "--task", "check_text_equivalence");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("true", stdout.Trim());
+
+        var (notInFlow, notInFlowOut, notInFlowErr) = await LumeAsync("run", "flow3", "-p", "text1=a", "-p", "text2=b", "--task", "nope");
+        Assert.Equal((2, ""), (notInFlow, notInFlowOut));
+        Assert.Contains("TaskNotInFlow: flow 'flow3' has no task 'nope'; its tasks: check_text_equivalence", notInFlowErr, StringComparison.Ordinal);
+
+        var (notCompleted, notCompletedOut, notCompletedErr) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom", "--task", "append_text");
+        Assert.Equal((1, ""), (notCompleted, notCompletedOut));
+        Assert.Matches("TaskNotCompleted: task 'append_text' of run [0-9a-f-]{36} is skipped", notCompletedErr);
+
+        var (empty, emptyOut, emptyErr) = await LumeAsync("run", "cleanup_after_failure", "-p", "cleanup_note:=null", "--task", "cleanup");
+        Assert.Equal((1, ""), (empty, emptyOut));
+        Assert.Contains("EmptyResult: task 'cleanup' of run", emptyErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");

@@ -3,6 +3,7 @@ using Lume.Contracts;
 using Lume.Flows;
 using Lume.Hosting;
 using Lume.Tasks;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Lume.Cli.Tests;
 
@@ -105,6 +106,10 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
         Assert.True(check.Succeeded, check.Failure?.Message);
         Assert.True(check.Snapshot!.Tasks.Single(t => t.Slug == "check_text_equivalence").Result!.Value.GetBoolean());
         Assert.Equal(text1 + "World", check.Snapshot.Tasks.Single(t => t.Slug == "load_db_result").Result!.Value.GetString());
+        // flow2's task returns no flow_id: save_db_result filled in the run's flow.
+        var stored = await _host.Host.Services.GetRequiredService<MassTransit.IClientFactory>().CreateRequestClient<LoadResult>()
+            .GetResponse<ResultLoaded>(new LoadResult(resultRep, [JsonSerializer.SerializeToElement("flow_id")]));
+        Assert.Equal("flow2", stored.Message.Value.GetString());
     }
 
     [Fact]

@@ -50,6 +50,10 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
                 ? ValidationResult.Success()
                 : ValidationResult.Error($"--timeout: '{TimeoutText}' is not a number of seconds above 0 and at most {FlowChecks.MaxSeconds}");
 
+        [CommandOption("--task <SLUG>")]
+        [Description("Print only this task's result, as JSON (upstream's run_and_return): TaskNotInFlow, TaskNotCompleted, EmptyResult otherwise")]
+        public string? Task { get; init; }
+
         [CommandOption("--detach-on-interrupt")]
         [Description("On Ctrl+C, leave the run going and print its id, instead of cancelling it (needs LUME_BROKER)")]
         public bool DetachOnInterrupt { get; init; }
@@ -71,22 +75,36 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
             if (flow is null)
                 problems.Add(unknown!);
             else
+            {
                 problems.AddRange(FlowChecks.CheckParameters(flow, parameters).Problems);
+                if (settings.Task is { } slug && flow.FindTask(slug) is null)
+                    problems.Add(TaskNotInFlow(slug, flow.Name, flow.Tasks.Select(t => t.Slug)));
+            }
         }
 
+        if (settings.Task is not null && settings.NoWait)
+            problems.Add("--task prints a task's result once the run has ended; it cannot go with --no-wait");
         if (problems.Count > 0)
             return Reject(problems);
 
         await lume.StartAsync(cancellationToken);
         try
         {
+            // With a broker only the Scheduler knows the flows: ask before anything runs, as upstream's run_and_return did.
+            if (!lume.IsEmbedded && settings.Task is { } wanted
+                && (await lume.Client.FlowsAsync(cancellationToken)).FirstOrDefault(f => f.Name == settings.Flow
+                    && (settings.FlowVersion is null || f.Version == settings.FlowVersion)) is { } known
+                && !known.Tasks.Contains(wanted))
+                return Reject([TaskNotInFlow(wanted, known.Name, known.Tasks)]);
+
             var report = new RunReport(console);
             using var stopping = lume.Stopping(cancellationToken);
             RunOutcome outcome;
             try
             {
                 outcome = await lume.Client.RunAsync(
-                    settings.Flow, settings.FlowVersion, parameters, settings.Json || settings.NoWait ? null : report, wait: !settings.NoWait, stopping.Token,
+                    settings.Flow, settings.FlowVersion, parameters, settings.Json || settings.NoWait || settings.Task is not null ? null : report,
+                    wait: !settings.NoWait, stopping.Token,
                     settings.Timeout, cancelOnInterrupt: !settings.DetachOnInterrupt);
             }
             catch (RunInterruptedException interrupted) when (lume.FatalReason is null)
@@ -101,6 +119,8 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
                 return Reject(outcome.Failure!.Problems);
             if (outcome.Snapshot is null)
                 console.Profile.Out.Writer.WriteLine(outcome.RunId);
+            else if (settings.Task is { } slug)
+                return TaskResult(outcome, slug);
             else if (settings.Json)
                 console.Profile.Out.Writer.WriteLine(RunReport.Write(RunReport.ToJson(outcome.Snapshot)));
             else
@@ -111,6 +131,32 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         {
             await lume.StopAsync();
         }
+    }
+
+    static string TaskNotInFlow(string slug, string flow, IEnumerable<string> tasks) =>
+        $"TaskNotInFlow: flow '{flow}' has no task '{slug}'; its tasks: {string.Join(", ", tasks)}";
+
+    // One task's result as JSON on stdout, or upstream's errors: the task did not complete, or returned nothing.
+    int TaskResult(RunOutcome outcome, string slug)
+    {
+        var task = outcome.Snapshot!.Tasks.FirstOrDefault(t => t.Slug == slug);
+        if (task is null)
+            return Reject([TaskNotInFlow(slug, outcome.Snapshot.Flow, outcome.Snapshot.Tasks.Select(t => t.Slug))]);
+        if (task.State != "completed")
+        {
+            Console.Error.WriteLine($"error: TaskNotCompleted: task '{slug}' of run {outcome.RunId} is {task.State}" +
+                (task.Error is { } error ? $": {error}" : ""));
+            return Failed;
+        }
+
+        if (task.Result is not { ValueKind: not System.Text.Json.JsonValueKind.Null } result)
+        {
+            Console.Error.WriteLine($"error: EmptyResult: task '{slug}' of run {outcome.RunId} completed without a result");
+            return Failed;
+        }
+
+        console.Profile.Out.Writer.WriteLine(RunReport.Compact(result));
+        return outcome.Succeeded ? Succeeded : Failed;
     }
 
     static int Reject(IEnumerable<string> problems)

@@ -5,12 +5,23 @@ using MassTransit;
 
 namespace Lume.TaskWorker.BuiltIn;
 
-/// <summary><c>save_db_result</c>: stores <c>result</c> (flow_id, inputs, outputs, ...) with the Results service and returns the result rep.</summary>
+/// <summary>
+/// <c>save_db_result</c>: stores <c>result</c> (flow_id, inputs, outputs, ...) with the Results service and returns the
+/// result rep. A result without <c>flow_id</c> gets the run's flow name, as upstream filled in its flow's id.
+/// </summary>
 public sealed class SaveDbResultTask(IRequestClient<StoreResult> results) : ILumeTask
 {
     public async Task<object?> RunAsync(TaskArguments arguments, TaskContext context)
     {
-        return (await results.AskResultsAsync<StoreResult, ResultStored>(new StoreResult(arguments.Get<JsonElement>("result")), context)).Rep;
+        var result = arguments.Get<JsonElement>("result");
+        if (result.ValueKind == JsonValueKind.Object && !result.TryGetProperty("flow_id", out _))
+        {
+            var filled = System.Text.Json.Nodes.JsonObject.Create(result)!;
+            filled["flow_id"] = context.Flow;
+            result = JsonSerializer.SerializeToElement(filled);
+        }
+
+        return (await results.AskResultsAsync<StoreResult, ResultStored>(new StoreResult(result), context)).Rep;
     }
 }
 
