@@ -343,6 +343,15 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task RunsApprove_Embedded_SaysItNeedsTheBroker()
+    {
+        var (exit, stdout, stderr) = await LumeAsync("runs", "approve", Guid.NewGuid().ToString(), "publish");
+
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.Contains("lume runs approve needs the distributed services (set LUME_BROKER)", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");

@@ -210,6 +210,14 @@ public sealed class RunsApproveCommand(IAnsiConsole console) : AsyncCommand<Runs
             return RunCommand.Rejected;
 
         using var lume = LumeHost.Build();
+        if (lume.IsEmbedded)
+        {
+            // An embedded run lives in the process of its lume run; another process cannot reach its queue.
+            Console.Error.WriteLine("error: lume runs approve needs the distributed services (set LUME_BROKER): " +
+                "an embedded run's tasks live in the process of its lume run");
+            return RunCommand.Rejected;
+        }
+
         await lume.StartAsync(cancellationToken);
         try
         {
