@@ -66,6 +66,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
     /// (Ctrl+C), the run is cancelled too, unless <paramref name="cancelOnInterrupt"/> is off.
     /// </summary>
     /// <param name="timeoutSeconds">The run's timeout: the Scheduler cancels it if it has not ended by then.</param>
+    /// <param name="noCache">Read no cached task result: every task runs (fresh results are still kept).</param>
     public async Task<RunOutcome> RunAsync(
         string flow,
         string? version,
@@ -74,7 +75,8 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         bool wait = true,
         CancellationToken cancellationToken = default,
         double? timeoutSeconds = null,
-        bool cancelOnInterrupt = true)
+        bool cancelOnInterrupt = true,
+        bool noCache = false)
     {
         var runId = NewId.NextGuid();
         // The root of the run's trace: everything the services do for the run descends from this span.
@@ -115,7 +117,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
             }
 
             var clock = Stopwatch.StartNew();
-            await bus.Publish(new RunRequested(runId, flow, version, parameters, time.GetUtcNow(), timeoutSeconds), cancellationToken);
+            await bus.Publish(new RunRequested(runId, flow, version, parameters, time.GetUtcNow(), timeoutSeconds, noCache), cancellationToken);
             requested = true;
             await Task.WhenAny(accepted.Task, ended.Task, Task.Delay(AcceptTimeout, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();

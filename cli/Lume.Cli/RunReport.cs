@@ -89,6 +89,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         "timed_out" => "[red]timed_out[/]",
         "trigger_failed" => "[red]trigger_failed[/]",
         "paused" => "[yellow]paused[/]",
+        "cached" => "[green]cached[/]",
         "retrying" => "[yellow]retrying[/]",
         _ => Markup.Escape(state),
     };

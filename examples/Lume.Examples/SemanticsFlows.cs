@@ -41,5 +41,12 @@ public static class SemanticsFlows
         f.Merge("where", kept, sent);
     });
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval, Branch];
+    /// <summary>An expensive step whose result is reused for an hour for the same input: the second run shows it cached.</summary>
+    public static readonly FlowDefinition Cached = Flow.Define("cached_step", f =>
+    {
+        var step = f.Task("increment", new { value = f.Parameter("value", 1) }, name: "expensive").Cache(TimeSpan.FromHours(1));
+        f.Task("identity", new { value = step }, name: "report");
+    });
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval, Branch, Cached];
 }

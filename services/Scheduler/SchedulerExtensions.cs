@@ -36,6 +36,7 @@ public static class SchedulerExtensions
         // Both adapters keep flows beside runs, in the same database.
         services.AddSingleton(sp => (IFlowStore)sp.GetRequiredService<IRunStore>());
         services.AddSingleton(sp => (ISchedulerLease)sp.GetRequiredService<IRunStore>());
+        services.AddSingleton(sp => (ICacheStore)sp.GetRequiredService<IRunStore>());
         services.AddSingleton<FlowRegistry>();
         services.AddSingleton<WorkerDirectory>();
         services.AddReceiveEndpointObserver<HeartbeatGrace>();
@@ -55,6 +56,8 @@ public static class SchedulerExtensions
             bus.AddConsumer<TaskFailedConsumer, TaskFailedDefinition>();
             bus.AddConsumer<CancelRunConsumer, CancelRunDefinition>();
             bus.AddConsumer<ApproveTaskConsumer, ApproveTaskDefinition>();
+            bus.AddConsumer<CheckCacheConsumer, CheckCacheDefinition>();
+            bus.AddConsumer<StoreCacheConsumer, StoreCacheDefinition>();
             bus.AddConsumer<ClaimAttemptConsumer, ClaimAttemptDefinition>();
             bus.AddConsumer<GetRunConsumer, GetRunDefinition>();
             bus.AddConsumer<ListRunsConsumer, ListRunsDefinition>();

@@ -13,7 +13,8 @@ public sealed record RunRequested(
     string? Version,
     IReadOnlyDictionary<string, JsonElement> Parameters,
     DateTimeOffset RequestedAt,
-    double? TimeoutSeconds = null);
+    double? TimeoutSeconds = null,
+    bool NoCache = false);
 
 /// <summary>The Scheduler stored the run and released its first tasks.</summary>
 public sealed record RunAccepted(Guid RunId, string Flow, string Version, int TaskCount, DateTimeOffset AcceptedAt);

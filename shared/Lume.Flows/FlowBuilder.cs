@@ -164,7 +164,7 @@ public sealed class FlowBuilder
         _name,
         _version,
         _parameters.ToArray(),
-        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds, t.TriggerRule, t.Cases)).ToArray(),
+        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds, t.TriggerRule, t.Cases, t.CachePolicy)).ToArray(),
         _timeout?.TotalSeconds,
         _referenceTasks);
 }
@@ -202,6 +202,19 @@ public sealed class TaskRef
     internal double? TimeoutSeconds { get; private set; }
 
     internal Trigger TriggerRule { get; private set; }
+
+    internal CachePolicy? CachePolicy { get; private set; }
+
+    /// <summary>
+    /// Reuses a result of this task with the same inputs for <paramref name="cacheFor"/>: such a call completes at once
+    /// as <c>cached</c>. <paramref name="key"/> lets calls of different tasks share results; change
+    /// <paramref name="version"/> when the task's code changes what it returns. <c>lume run --no-cache</c> bypasses it.
+    /// </summary>
+    public TaskRef Cache(TimeSpan cacheFor, string? key = null, string? version = null)
+    {
+        CachePolicy = new CachePolicy(cacheFor.TotalSeconds, key, version);
+        return this;
+    }
 
     /// <summary>
     /// When the task runs, decided once every upstream task has ended: <see cref="Flows.Trigger.AllFinished"/> for a

@@ -63,6 +63,8 @@ public static class FlowChecks
                 }
             }
 
+            if (task.Cache is { } cache && !(cache.ForSeconds > 0 && cache.ForSeconds <= MaxSeconds))
+                problems.Add($"{at}: cache for_seconds must be above 0 and at most {MaxSeconds} (a year), not {cache.ForSeconds}");
             if (task.TimeoutSeconds is { } timeout && !(timeout > 0 && timeout <= MaxSeconds))
                 problems.Add($"{at}: timeout_seconds must be above 0 and at most {MaxSeconds} (a year), not {timeout}");
             if (task.Retry is { } retry)

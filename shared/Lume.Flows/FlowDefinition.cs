@@ -44,6 +44,7 @@ public sealed record FlowParameter(
 /// <param name="TimeoutSeconds">How long one attempt may run before it is cancelled and counted as timed out; null: no limit.</param>
 /// <param name="Trigger">What the states of its upstream tasks must be for the task to run (Prefect 1's triggers).</param>
 /// <param name="Case">The branches the task is in: it runs only if each condition task's result equals the value; otherwise it is skipped.</param>
+/// <param name="Cache">How long a result of this task with the same inputs is reused instead of running it again; null: never.</param>
 public sealed record TaskNode(
     [property: JsonPropertyName("slug")] string Slug,
     [property: JsonPropertyName("type")] string Type,
@@ -52,7 +53,72 @@ public sealed record TaskNode(
     [property: JsonPropertyName("retry"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RetryPolicy? Retry = null,
     [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null,
     [property: JsonPropertyName("trigger"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] Trigger Trigger = Trigger.AllSuccessful,
-    [property: JsonPropertyName("case"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<CaseCondition>? Case = null);
+    [property: JsonPropertyName("case"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<CaseCondition>? Case = null,
+    [property: JsonPropertyName("cache"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CachePolicy? Cache = null);
+
+/// <summary>
+/// Reuse of a task's result (Prefect's <c>cache_for</c> and <c>cache_key</c>): a call of the task whose cache key has a
+/// result stored less than <paramref name="ForSeconds"/> ago completes at once, as <c>cached</c>, with that result.
+/// </summary>
+/// <param name="Key">Replaces the task type in the key, so that calls of different tasks can share results; null: the task type.</param>
+/// <param name="Version">Part of the key: change it when the task's code changes what it returns; null: "1".</param>
+public sealed record CachePolicy(
+    [property: JsonPropertyName("for_seconds")] double ForSeconds,
+    [property: JsonPropertyName("key"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key = null,
+    [property: JsonPropertyName("version"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Version = null)
+{
+    /// <summary>
+    /// The cache key of a call with these inputs: a SHA-256 over the key (or task type), the version and the inputs as
+    /// canonical JSON (object members in ordinal order), so the same call has the same key on every Scheduler.
+    /// </summary>
+    public string KeyFor(string taskType, IReadOnlyDictionary<string, JsonElement> inputs)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            writer.WriteStringValue(Key ?? taskType);
+            writer.WriteStringValue(Version ?? "1");
+            writer.WriteStartObject();
+            foreach (var (name, value) in inputs.OrderBy(i => i.Key, StringComparer.Ordinal))
+            {
+                writer.WritePropertyName(name);
+                WriteCanonical(writer, value);
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+        }
+
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(buffer.ToArray()));
+    }
+
+    static void WriteCanonical(Utf8JsonWriter writer, JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Object:
+                writer.WriteStartObject();
+                foreach (var member in value.EnumerateObject().OrderBy(m => m.Name, StringComparer.Ordinal))
+                {
+                    writer.WritePropertyName(member.Name);
+                    WriteCanonical(writer, member.Value);
+                }
+
+                writer.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                writer.WriteStartArray();
+                foreach (var item in value.EnumerateArray())
+                    WriteCanonical(writer, item);
+                writer.WriteEndArray();
+                break;
+            default:
+                value.WriteTo(writer);
+                break;
+        }
+    }
+}
 
 /// <summary>One branch condition (Prefect's <c>case(task, value)</c>): the task's result must equal <paramref name="Value"/>.</summary>
 public sealed record CaseCondition(

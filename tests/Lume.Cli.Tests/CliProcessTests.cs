@@ -352,6 +352,28 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task ACachedTask_IsCachedOnTheSecondRun_InANewProcess_AndNoCacheRunsItAgain()
+    {
+        async Task<JsonElement> RunAsync(params string[] more)
+        {
+            var (exit, stdout, stderr) = await LumeAsync(["run", "cached_step", "-p", "value:=5", "--json", .. more]);
+            Assert.True(exit == 0, stderr);
+            return JsonSerializer.Deserialize<JsonElement>(stdout).GetProperty("tasks");
+        }
+
+        var first = await RunAsync();
+        var second = await RunAsync();
+        var fresh = await RunAsync("--no-cache");
+
+        Assert.Equal(("completed", 6), (first.GetProperty("expensive").GetProperty("state").GetString(), first.GetProperty("expensive").GetProperty("result").GetInt32()));
+        Assert.Equal(("cached", 6), (second.GetProperty("expensive").GetProperty("state").GetString(), second.GetProperty("expensive").GetProperty("result").GetInt32()));
+        Assert.Equal(6, second.GetProperty("report").GetProperty("result").GetInt32());
+        Assert.Equal("completed", fresh.GetProperty("expensive").GetProperty("state").GetString());
+        var other = await LumeAsync("run", "cached_step", "-p", "value:=7", "--json");
+        Assert.Equal("completed", JsonSerializer.Deserialize<JsonElement>(other.Stdout).GetProperty("tasks").GetProperty("expensive").GetProperty("state").GetString());
+    }
+
+    [Fact]
     public async Task FailingRun_ExitsOne_NamingTheTaskAndItsError()
     {
         var (exit, stdout, _) = await LumeAsync("run", "failing_flow", "-p", "message=kaboom");

@@ -119,6 +119,27 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
     }
 
     [Fact]
+    public async Task ACachedResult_OutlivesTheScheduler_AndIsSharedByEveryWorker()
+    {
+        var scheduler = await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-a");
+        var client = await Cluster.ClientAsync();
+        var first = await client.RunAsync("cached_step", null, Parameters(("value", 20))).WaitAsync(Patience);
+        Assert.True(first.Succeeded, first.Failure?.Message);
+        Assert.Equal(("completed", "worker-a"), (first.Snapshot!.Tasks.Single(t => t.Slug == "expensive").State, first.Snapshot.Tasks.Single(t => t.Slug == "expensive").Worker));
+
+        await scheduler.KillAsync();
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-b");
+        var second = await client.RunAsync("cached_step", null, Parameters(("value", 20))).WaitAsync(Patience);
+
+        Assert.True(second.Succeeded, second.Failure?.Message);
+        var expensive = second.Snapshot!.Tasks.Single(t => t.Slug == "expensive");
+        Assert.Equal(("cached", 21), (expensive.State, expensive.Result!.Value.GetInt32()));
+        Assert.Equal(21, second.Snapshot.Tasks.Single(t => t.Slug == "report").Result!.Value.GetInt32());
+    }
+
+    [Fact]
     public async Task AWorkerTheBrokerNoLongerDeliversTo_ExitsWithCode1_AndAFreshWorkerRunsWhatWaited()
     {
         await Cluster.StartSchedulerAsync();

@@ -50,6 +50,10 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
                 ? ValidationResult.Success()
                 : ValidationResult.Error($"--timeout: '{TimeoutText}' is not a number of seconds above 0 and at most {FlowChecks.MaxSeconds}");
 
+        [CommandOption("--no-cache")]
+        [Description("Run every task, reading no cached result (tasks with a cache policy still keep their fresh results)")]
+        public bool NoCache { get; init; }
+
         [CommandOption("--task <SLUG>")]
         [Description("Print only this task's result, as JSON (upstream's run_and_return): TaskNotInFlow, TaskNotCompleted, EmptyResult otherwise")]
         public string? Task { get; init; }
@@ -105,7 +109,7 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
                 outcome = await lume.Client.RunAsync(
                     settings.Flow, settings.FlowVersion, parameters, settings.Json || settings.NoWait || settings.Task is not null ? null : report,
                     wait: !settings.NoWait, stopping.Token,
-                    settings.Timeout, cancelOnInterrupt: !settings.DetachOnInterrupt);
+                    settings.Timeout, cancelOnInterrupt: !settings.DetachOnInterrupt, noCache: settings.NoCache);
             }
             catch (RunInterruptedException interrupted) when (lume.FatalReason is null)
             {

@@ -57,7 +57,7 @@ public sealed class RunRequestedConsumer(
         }
 
         var (run, step) = RunProgression.Start(
-            request.RunId, registered!.Flow, registered.Pool, parameters, now, Activity.Current?.Id, request.TimeoutSeconds);
+            request.RunId, registered!.Flow, registered.Pool, parameters, now, Activity.Current?.Id, request.TimeoutSeconds, request.NoCache);
         if (await pipeline.CreateAsync(context, run, step, context.CancellationToken))
         {
             LumeTelemetry.RunsStarted.Add(1, LumeTelemetry.Tags(run.Flow.Name));

@@ -48,6 +48,10 @@ public sealed class CancelRunDefinition : SchedulerConsumerDefinition<CancelRunC
 
 public sealed class ApproveTaskDefinition : SchedulerConsumerDefinition<ApproveTaskConsumer, ApproveTask>;
 
+public sealed class CheckCacheDefinition : SchedulerConsumerDefinition<CheckCacheConsumer, CheckCache>;
+
+public sealed class StoreCacheDefinition : SchedulerConsumerDefinition<StoreCacheConsumer, StoreCache>;
+
 public sealed class ClaimAttemptDefinition : SchedulerConsumerDefinition<ClaimAttemptConsumer, ClaimAttempt>;
 
 public sealed class GetRunDefinition : SchedulerConsumerDefinition<GetRunConsumer, GetRun>;

@@ -100,6 +100,23 @@ public sealed class ApproveTaskConsumer(RunPipeline pipeline) : IConsumer<Approv
     }
 }
 
+/// <summary>Looks a task's cache key up and gives the answer to its run: a hit completes the task as cached.</summary>
+public sealed class CheckCacheConsumer(ICacheStore cache, RunPipeline pipeline, TimeProvider time) : IConsumer<CheckCache>
+{
+    public async Task Consume(ConsumeContext<CheckCache> context)
+    {
+        var check = context.Message;
+        var result = await cache.FindCachedAsync(check.Key, time.GetUtcNow(), context.CancellationToken);
+        await pipeline.ApplyAsync(context, check.RunId, new CacheChecked(check.RunId, check.TaskSlug, check.Key, result));
+    }
+}
+
+/// <summary>Keeps a cached task's fresh result for the next runs.</summary>
+public sealed class StoreCacheConsumer(ICacheStore cache) : IConsumer<StoreCache>
+{
+    public Task Consume(ConsumeContext<StoreCache> context) => cache.SaveCachedAsync(context.Message, context.CancellationToken);
+}
+
 /// <summary>Answers with the most recent runs.</summary>
 public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
 {

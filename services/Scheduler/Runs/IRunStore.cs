@@ -24,6 +24,19 @@ public interface IRunStore
     Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// Task results kept for reuse (a task's cache policy), in the Scheduler's store: they survive restarts and every worker
+/// shares them.
+/// </summary>
+public interface ICacheStore
+{
+    /// <summary>The result stored under <paramref name="key"/> that has not expired at <paramref name="now"/>, or null.</summary>
+    Task<System.Text.Json.JsonElement?> FindCachedAsync(string key, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Keeps a result under its key, replacing an older one.</summary>
+    Task SaveCachedAsync(StoreCache entry, CancellationToken cancellationToken);
+}
+
 /// <summary>Another event of the same run was stored first; the consumer retries with fresh state.</summary>
 public sealed class RunConcurrencyException(Guid runId)
     : Exception($"run {runId} was changed by another event since it was read");

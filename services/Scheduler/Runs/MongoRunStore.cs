@@ -12,8 +12,9 @@ namespace Lume.Scheduler.Runs;
 /// (so an event updates one element in place), and a document per flow version in <c>flows</c>. A server that does not
 /// answer or refuses the settings is reported as a <see cref="StoreUnavailableException"/> naming the variables to check.
 /// </summary>
-public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowStore, ISchedulerLease
+public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowStore, ISchedulerLease, ICacheStore
 {
+    readonly IMongoCollection<BsonDocument> _cache = database.GetCollection<BsonDocument>("task_cache");
     readonly IMongoCollection<BsonDocument> _runs = database.GetCollection<BsonDocument>("runs");
     readonly IMongoCollection<BsonDocument> _flows = database.GetCollection<BsonDocument>("flows");
     readonly IMongoCollection<BsonDocument> _lease = database.GetCollection<BsonDocument>("scheduler_lease");
@@ -39,6 +40,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             ["parameters"] = JsonSerializer.Serialize(run.Parameters),
             ["created_at"] = Format(run.CreatedAt),
             ["deadline_at"] = FormatOrNull(run.DeadlineAt),
+            ["no_cache"] = run.NoCache,
             ["row_version"] = 1L,
             ["tasks"] = new BsonArray(run.OrderedTasks.Select(Task)),
         };
@@ -92,6 +94,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             Error = String(document["error"]),
             RowVersion = document["row_version"].ToInt64(),
             DeadlineAt = document.TryGetValue("deadline_at", out var deadline) ? Parse(deadline) : null,
+            NoCache = document.TryGetValue("no_cache", out var noCache) && noCache.AsBoolean,
             Ending = document.TryGetValue("ending", out var ending) ? Enum.Parse<Outbox>(ending.AsString) : Outbox.Sent,
             Tasks = document["tasks"].AsBsonArray.Select(t => t.AsBsonDocument).Select(t => new TaskRecord
             {
@@ -111,6 +114,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
                 DueAt = t.TryGetValue("due_at", out var due) ? Parse(due) : null,
                 PastAttempts = t.TryGetValue("past_attempts", out var past) && !past.IsBsonNull
                     ? JsonSerializer.Deserialize<List<AttemptRecord>>(past.AsString)! : [],
+                CacheKey = t.TryGetValue("cache_key", out var key) && !key.IsBsonNull ? key.AsString : null,
             }).ToDictionary(t => t.Slug, StringComparer.Ordinal),
         };
     }
@@ -151,6 +155,28 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         var identity = await GuardAsync(() => _lease.FindOneAndUpdateAsync<BsonDocument>(new BsonDocument("_id", "store"), update, options, cancellationToken));
         return identity["store_id"].AsString;
     }
+
+    public async Task<JsonElement?> FindCachedAsync(string key, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var filter = new BsonDocument { ["_id"] = key, ["expires_at"] = new BsonDocument("$gt", Format(now)) };
+        var entry = await GuardAsync(() => _cache.Find(filter).FirstOrDefaultAsync(cancellationToken));
+        return entry is null ? null : JsonSerializer.Deserialize<JsonElement>(entry["result"].AsString);
+    }
+
+    public Task SaveCachedAsync(StoreCache entry, CancellationToken cancellationToken) => GuardAsync(() => _cache.ReplaceOneAsync(
+        new BsonDocument("_id", entry.Key),
+        new BsonDocument
+        {
+            ["_id"] = entry.Key,
+            ["result"] = JsonSerializer.Serialize(entry.Result),
+            ["flow"] = entry.Flow,
+            ["task"] = entry.TaskSlug,
+            ["run_id"] = entry.RunId.ToString(),
+            ["stored_at"] = Format(entry.StoredAt),
+            ["expires_at"] = Format(entry.ExpiresAt),
+        },
+        new ReplaceOptions { IsUpsert = true },
+        cancellationToken));
 
     public async Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken)
     {
@@ -217,6 +243,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         ["dispatch"] = Stored(task.Dispatch),
         ["due_at"] = FormatOrNull(task.DueAt),
         ["past_attempts"] = task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : BsonNull.Value,
+        ["cache_key"] = (BsonValue?)task.CacheKey ?? BsonNull.Value,
     };
 
     // What is being sent right now is, in the store, still to be sent: a crash mid-send leaves it to the next start.

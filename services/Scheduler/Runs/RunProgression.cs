@@ -74,7 +74,7 @@ public static class RunProgression
     /// <summary>A new run with every task pending, then the tasks without upstreams made ready.</summary>
     public static (RunRecord Run, Step Step) Start(
         Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now,
-        string? traceParent = null, double? timeoutSeconds = null)
+        string? traceParent = null, double? timeoutSeconds = null, bool noCache = false)
     {
         var timeout = timeoutSeconds ?? flow.TimeoutSeconds;
         var run = new RunRecord
@@ -86,6 +86,7 @@ public static class RunProgression
             Parameters = parameters,
             CreatedAt = now,
             DeadlineAt = timeout is { } t ? now + TimeSpan.FromSeconds(t) : null,
+            NoCache = noCache,
             State = RunState.Running,
             Tasks = flow.Tasks.ToDictionary(
                 t => t.Slug,
@@ -117,6 +118,7 @@ public static class RunProgression
         TaskFailed failed => Failed(run, failed, now),
         CancelRun cancel => Cancel(run, cancel.Reason, now),
         Approval approval => Approve(run, approval, now),
+        CacheChecked found => FromCache(run, found, now),
         TimersDue => Due(run, now),
         MessagesSent sent => Sent(run, sent.Messages, Outbox.Sent),
         MessagesNotSent notSent => Sent(run, notSent.Messages, Outbox.Unsent),
@@ -164,7 +166,30 @@ public static class RunProgression
         task.DueAt = null;
 
         var step = new StepBuilder();
+        if (task.CacheKey is { } key && run.Graph.Node(task.Slug).Cache is { } cache)
+            step.Messages.Add(new StoreCache(key, message.Result, run.Flow.Name, task.Slug, run.RunId, now, now + TimeSpan.FromSeconds(cache.ForSeconds)));
         Settle(run, task, now, step);
+        return step.Build();
+    }
+
+    /// <summary>The answer of the task's cache: a hit completes the task as cached, a miss releases its first attempt.</summary>
+    static Step FromCache(RunRecord run, CacheChecked found, DateTimeOffset now)
+    {
+        if (run.IsFinished)
+            return new Drop("ended", $"the run has ended ({State(run.State)})");
+        if (!run.Tasks.TryGetValue(found.TaskSlug, out var task) || task.State != TaskState.Checking || task.CacheKey != found.Key)
+            return new Drop("stale_check", $"task '{found.TaskSlug}' is not waiting for its cache");
+        var step = new StepBuilder();
+        if (found.Result is { } result)
+        {
+            run.Transition(task, TaskState.Cached);
+            task.Result = result;
+            task.StartedAt = task.FinishedAt = now;
+            task.Dispatch = Outbox.Sent;
+            Settle(run, task, now, step);
+        }
+        else
+            MakeReady(run, task, now, step);
         return step.Build();
     }
 
@@ -302,7 +327,16 @@ public static class RunProgression
         var changed = false;
         foreach (var message in messages)
         {
-            if (message is TaskReady ready)
+            if (message is CheckCache check)
+            {
+                if (run.Tasks.TryGetValue(check.TaskSlug, out var task) && task.State == TaskState.Checking && Moves(task.Dispatch))
+                {
+                    task.Dispatch = outcome;
+                    run.Touch(task);
+                    changed = true;
+                }
+            }
+            else if (message is TaskReady ready)
             {
                 if (run.Tasks.TryGetValue(ready.TaskSlug, out var task) && task.Attempt == ready.Attempt && Moves(task.Dispatch))
                 {
@@ -341,10 +375,10 @@ public static class RunProgression
             return new Step(false, step.Messages);
         }
 
-        foreach (var task in run.OrderedTasks.Where(t => t.State == TaskState.Ready && t.Dispatch == Outbox.Unsent))
+        foreach (var task in run.OrderedTasks.Where(t => t.State is TaskState.Ready or TaskState.Checking && t.Dispatch == Outbox.Unsent))
         {
             task.Dispatch = Outbox.Sending;
-            step.Messages.Add(ReadyMessage(run, task));
+            step.Messages.Add(task.State == TaskState.Checking ? new CheckCache(run.RunId, task.Slug, task.CacheKey!) : ReadyMessage(run, task));
         }
 
         return new Step(false, step.Messages, WakeAt: run.NextDueAt());
@@ -481,7 +515,7 @@ public static class RunProgression
     // The first branch of a merge, in argument order, whose task completed; null when none did (the merge is then skipped).
     static TaskRecord? Merged(RunRecord run, TaskRecord merge) =>
         run.Graph.Node(merge.Slug).Inputs.OrderBy(i => i.Key, StringComparer.Ordinal)
-            .Select(i => run.Tasks[((TaskOutput)i.Value).Task]).FirstOrDefault(t => t.State == TaskState.Completed);
+            .Select(i => run.Tasks[((TaskOutput)i.Value).Task]).FirstOrDefault(t => t.Succeeded);
 
     /// <summary>
     /// Whether a task whose upstream tasks have all ended runs (null), or how it ends without running. With the default
@@ -500,13 +534,13 @@ public static class RunProgression
         foreach (var condition in node.Case ?? [])
         {
             var test = run.Tasks[condition.Task];
-            if (test.State == TaskState.Completed && !JsonElement.DeepEquals(test.Result!.Value, condition.Value))
+            if (test.Succeeded && !JsonElement.DeepEquals(test.Result!.Value, condition.Value))
                 return (TaskState.Skipped, null,
                     $"task '{task.Slug}': case not taken: '{test.Slug}' returned {test.Result.Value.GetRawText()}, not {condition.Value.GetRawText()}");
         }
 
         var failed = upstream.FirstOrDefault(u => u.HasFailed);
-        var completed = upstream.Count(u => u.State == TaskState.Completed);
+        var completed = upstream.Count(u => u.Succeeded);
         if (node.Trigger is Trigger.AllSuccessful or Trigger.ManualOnly)
         {
             if (completed == upstream.Length)
@@ -515,7 +549,7 @@ public static class RunProgression
                     : null;
             if (failed is not null)
                 return (TaskState.Skipped, TaskErrors.UpstreamFailed, $"task '{task.Slug}': upstream task '{failed.Slug}' {State(failed.State)}");
-            return (TaskState.Skipped, null, $"task '{task.Slug}': upstream task '{upstream.First(u => u.State != TaskState.Completed).Slug}' was skipped");
+            return (TaskState.Skipped, null, $"task '{task.Slug}': upstream task '{upstream.First(u => !u.Succeeded).Slug}' was skipped");
         }
 
         if (upstream.All(u => u.State == TaskState.Skipped && !u.HasFailed))
@@ -532,9 +566,26 @@ public static class RunProgression
             $"task '{task.Slug}': trigger {State(node.Trigger)} not met by its upstream tasks ({string.Join(", ", upstream.Select(u => $"{u.Slug} {State(u.State)}"))})");
     }
 
-    /// <summary>Releases a new attempt of the task, with a token of its own.</summary>
+    /// <summary>
+    /// Releases a new attempt of the task, with a token of its own. The first release of a task with a cache policy
+    /// first asks the cache (state checking), unless the run reads no cache.
+    /// </summary>
     static void MakeReady(RunRecord run, TaskRecord task, DateTimeOffset now, StepBuilder step)
     {
+        var node = run.Graph.Node(task.Slug);
+        if (node.Cache is { } cache && task.Attempt == 0 && task.State != TaskState.Checking)
+        {
+            task.CacheKey = cache.KeyFor(node.Type, Inputs(run, node));
+            if (!run.NoCache)
+            {
+                run.Transition(task, TaskState.Checking);
+                task.ReadyAt = now;
+                task.Dispatch = Outbox.Sending;
+                step.Messages.Add(new CheckCache(run.RunId, task.Slug, task.CacheKey));
+                return;
+            }
+        }
+
         run.Transition(task, TaskState.Ready);
         task.Attempt += 1;
         task.Token = Guid.NewGuid();
@@ -549,11 +600,14 @@ public static class RunProgression
         step.Messages.Add(ReadyMessage(run, task));
     }
 
+    // A task that runs although an upstream task did not complete (a trigger other than the default) gets null for its result.
+    static IReadOnlyDictionary<string, JsonElement> Inputs(RunRecord run, TaskNode node) =>
+        TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result ?? NullResult);
+
     static TaskReady ReadyMessage(RunRecord run, TaskRecord task)
     {
         var node = run.Graph.Node(task.Slug);
-        // A task that runs although an upstream task did not complete (a trigger other than the default) gets null for its result.
-        var inputs = TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result ?? NullResult);
+        var inputs = Inputs(run, node);
         return new TaskReady(run.RunId, run.Flow.Name, task.Slug, task.Type, task.Attempt, task.Token, inputs, task.ReadyAt ?? run.CreatedAt, node.TimeoutSeconds);
     }
 

@@ -43,6 +43,12 @@ public enum TaskState
 
     /// <summary>A manual_only task whose upstream tasks completed: it waits for someone to approve it.</summary>
     Paused,
+
+    /// <summary>The Scheduler is looking the task's cache key up (see <see cref="TaskRecord.CacheKey"/>).</summary>
+    Checking,
+
+    /// <summary>Completed at once with a result its cache held; counts as completed everywhere.</summary>
+    Cached,
 }
 
 /// <summary>Whether the message a state calls for (a task's TaskReady, a run's end) has gone out.</summary>
@@ -84,6 +90,9 @@ public sealed class RunRecord
 
     /// <summary>When the run is cancelled if it has not ended by then (its timeout); null: never.</summary>
     public DateTimeOffset? DeadlineAt { get; init; }
+
+    /// <summary>The run reads no cached result (<c>lume run --no-cache</c>); it still stores the results it makes.</summary>
+    public bool NoCache { get; init; }
     public required Dictionary<string, TaskRecord> Tasks { get; init; }
     public RunState State { get; internal set; }
     public DateTimeOffset? FinishedAt { get; internal set; }
@@ -190,6 +199,12 @@ public sealed class TaskRecord
     public DateTimeOffset? StartedAt { get; internal set; }
     public DateTimeOffset? FinishedAt { get; internal set; }
 
+    /// <summary>The task's cache key, for a task with a cache policy, once its inputs are known.</summary>
+    public string? CacheKey { get; internal set; }
+
+    /// <summary>Whether the task completed, by running or from its cache.</summary>
+    public bool Succeeded => State is TaskState.Completed or TaskState.Cached;
+
     /// <summary>The attempts before the latest one, oldest first.</summary>
     public List<AttemptRecord> PastAttempts { get; init; } = [];
 
@@ -199,7 +214,8 @@ public sealed class TaskRecord
     public bool IsFinal => Final(State);
 
     internal static bool Final(TaskState state) =>
-        state is TaskState.Completed or TaskState.Failed or TaskState.TimedOut or TaskState.Skipped or TaskState.Cancelled or TaskState.TriggerFailed;
+        state is TaskState.Completed or TaskState.Failed or TaskState.TimedOut or TaskState.Skipped or TaskState.Cancelled or TaskState.TriggerFailed
+            or TaskState.Cached;
 
     /// <summary>Whether the task ended as a failure, as triggers and reference tasks count it: failed, timed out, its trigger failed, or skipped because of a failure upstream.</summary>
     public bool HasFailed => State is TaskState.Failed or TaskState.TimedOut or TaskState.TriggerFailed

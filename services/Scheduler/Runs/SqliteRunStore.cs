@@ -9,7 +9,7 @@ namespace Lume.Scheduler.Runs;
 /// <summary>The embedded Scheduler store: one SQLite file, a row per run, per task and per registered flow.</summary>
 /// <param name="path">The file.</param>
 /// <param name="lost">Told when the file is removed while in use (see <see cref="SqliteDatabase"/>).</param>
-public sealed class SqliteRunStore(string path, Action<string>? lost = null) : IRunStore, IFlowStore, ISchedulerLease, IDisposable
+public sealed class SqliteRunStore(string path, Action<string>? lost = null) : IRunStore, IFlowStore, ISchedulerLease, ICacheStore, IDisposable
 {
     readonly SqliteDatabase _database = new(path, "the Scheduler's store", lost);
     readonly SemaphoreSlim _writing = new(1, 1);
@@ -62,6 +62,13 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             """,
             "CREATE TABLE scheduler_lease (id INTEGER PRIMARY KEY CHECK (id = 1), holder TEXT NOT NULL, expires_at TEXT NOT NULL);",
             "CREATE TABLE store_identity (id INTEGER PRIMARY KEY CHECK (id = 1), store_id TEXT NOT NULL);",
+            // Task caching: the key a task's result is kept under, whether a run reads the cache, and the kept results.
+            """
+            ALTER TABLE tasks ADD COLUMN cache_key TEXT;
+            ALTER TABLE runs ADD COLUMN no_cache INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE task_cache (key TEXT PRIMARY KEY, result TEXT NOT NULL, flow TEXT NOT NULL, task TEXT NOT NULL,
+                run_id TEXT NOT NULL, stored_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+            """,
         ];
         for (var step = 0; step < migrations.Length; step++)
         {
@@ -103,6 +110,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         Set(insert, "$trace", run.TraceParent);
         Set(insert, "$created", Format(run.CreatedAt));
         Set(insert, "$deadline", FormatOrNull(run.DeadlineAt));
+        Set(insert, "$no_cache", run.NoCache ? 1 : 0);
         SetRunState(insert, run);
         if (insert.ExecuteNonQuery() == 0)
             return false;
@@ -155,7 +163,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         {
             select.CommandText = """
                 SELECT i.definition, i.parameters, r.created_at, r.state, r.finished_at, r.failed_task, r.error, r.row_version, r.pool, r.trace_parent,
-                    r.deadline_at, r.ending
+                    r.deadline_at, r.ending, r.no_cache
                 FROM runs r JOIN run_inputs i ON i.run_id = r.run_id WHERE r.run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -177,6 +185,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 TraceParent = NullableString(reader, 9),
                 DeadlineAt = Parse(NullableString(reader, 10)),
                 Ending = Enum.Parse<Outbox>(reader.GetString(11)),
+                NoCache = reader.GetInt64(12) != 0,
                 Tasks = new Dictionary<string, TaskRecord>(StringComparer.Ordinal),
             };
         }
@@ -185,7 +194,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         {
             select.CommandText = """
                 SELECT slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at,
-                    token, dispatch, due_at, past_attempts
+                    token, dispatch, due_at, past_attempts, cache_key
                 FROM tasks WHERE run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -210,6 +219,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                     Dispatch = Enum.Parse<Outbox>(reader.GetString(12)),
                     DueAt = Parse(NullableString(reader, 13)),
                     PastAttempts = NullableString(reader, 14) is { } past ? JsonSerializer.Deserialize<List<AttemptRecord>>(past)! : [],
+                    CacheKey = NullableString(reader, 15),
                 };
                 run.Tasks[task.Slug] = task;
             }
@@ -293,6 +303,36 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         return (string)(await select.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    public async Task<JsonElement?> FindCachedAsync(string key, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT result FROM task_cache WHERE key = $key AND expires_at > $now";
+        select.Parameters.AddWithValue("$key", key);
+        select.Parameters.AddWithValue("$now", Format(now));
+        return await select.ExecuteScalarAsync(cancellationToken) is string result ? JsonSerializer.Deserialize<JsonElement>(result) : null;
+    }
+
+    public async Task SaveCachedAsync(StoreCache entry, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        _database.EnsurePresent();
+        await using var upsert = connection.CreateCommand();
+        upsert.CommandText = """
+            INSERT INTO task_cache (key, result, flow, task, run_id, stored_at, expires_at) VALUES ($key, $result, $flow, $task, $run, $stored, $expires)
+            ON CONFLICT (key) DO UPDATE SET result = excluded.result, flow = excluded.flow, task = excluded.task, run_id = excluded.run_id,
+                stored_at = excluded.stored_at, expires_at = excluded.expires_at
+            """;
+        upsert.Parameters.AddWithValue("$key", entry.Key);
+        upsert.Parameters.AddWithValue("$result", JsonSerializer.Serialize(entry.Result));
+        upsert.Parameters.AddWithValue("$flow", entry.Flow);
+        upsert.Parameters.AddWithValue("$task", entry.TaskSlug);
+        upsert.Parameters.AddWithValue("$run", entry.RunId.ToString());
+        upsert.Parameters.AddWithValue("$stored", Format(entry.StoredAt));
+        upsert.Parameters.AddWithValue("$expires", Format(entry.ExpiresAt));
+        await upsert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
@@ -342,6 +382,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             Set(upsert, "$dispatch", Stored(task.Dispatch));
             Set(upsert, "$due", FormatOrNull(task.DueAt));
             Set(upsert, "$past", task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : null);
+            Set(upsert, "$cache_key", task.CacheKey);
             upsert.ExecuteNonQuery();
         }
     }
@@ -380,10 +421,11 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             _connection = connection;
             InsertRun = Prepare("""
                 INSERT INTO runs (run_id, flow, version, pool, state, created_at, finished_at, failed_task, error, row_version, trace_parent,
-                    deadline_at, ending)
-                VALUES ($id, $flow, $version, $pool, $state, $created, $finished, $failed, $error, 1, $trace, $deadline, $ending)
+                    deadline_at, ending, no_cache)
+                VALUES ($id, $flow, $version, $pool, $state, $created, $finished, $failed, $error, 1, $trace, $deadline, $ending, $no_cache)
                 ON CONFLICT (run_id) DO NOTHING
-                """, "$id", "$flow", "$version", "$pool", "$state", "$created", "$finished", "$failed", "$error", "$trace", "$deadline", "$ending");
+                """, "$id", "$flow", "$version", "$pool", "$state", "$created", "$finished", "$failed", "$error", "$trace", "$deadline", "$ending",
+                "$no_cache");
             InsertInputs = Prepare(
                 "INSERT INTO run_inputs (run_id, definition, parameters) VALUES ($id, $definition, $parameters)", "$id", "$definition", "$parameters");
             UpdateRun = Prepare("""
@@ -393,16 +435,16 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 """, "$id", "$version", "$state", "$finished", "$failed", "$error", "$ending");
             UpsertTask = Prepare("""
                 INSERT INTO tasks (run_id, slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at,
-                    token, dispatch, due_at, past_attempts)
+                    token, dispatch, due_at, past_attempts, cache_key)
                 VALUES ($run, $slug, $type, $state, $attempt, $result, $error_type, $error, $worker, $ready, $started, $finished,
-                    $token, $dispatch, $due, $past)
+                    $token, $dispatch, $due, $past, $cache_key)
                 ON CONFLICT (run_id, slug) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
                     result = excluded.result, error_type = excluded.error_type, error = excluded.error,
                     worker = excluded.worker, ready_at = excluded.ready_at, started_at = excluded.started_at,
                     finished_at = excluded.finished_at, token = excluded.token, dispatch = excluded.dispatch,
-                    due_at = excluded.due_at, past_attempts = excluded.past_attempts
+                    due_at = excluded.due_at, past_attempts = excluded.past_attempts, cache_key = excluded.cache_key
                 """, "$run", "$slug", "$type", "$state", "$attempt", "$result", "$error_type", "$error", "$worker", "$ready", "$started", "$finished",
-                "$token", "$dispatch", "$due", "$past");
+                "$token", "$dispatch", "$due", "$past", "$cache_key");
         }
 
         public SqliteCommand InsertRun { get; }
