@@ -35,18 +35,5 @@ public sealed class TaskQueueProbe(IOptions<LumeOptions> lume, IOptions<WorkerOp
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        var connection = Interlocked.Exchange(ref _connection, null);
-        if (connection is null)
-            return;
-        try
-        {
-            await connection.DisposeAsync();
-        }
-        catch (Exception)
-        {
-            // A connection the broker already dropped has nothing left to close.
-        }
-    }
+    public ValueTask DisposeAsync() => BrokerAddress.CloseQuietlyAsync(Interlocked.Exchange(ref _connection, null));
 }

@@ -39,10 +39,9 @@ public sealed class WorkerRegistration(
     // the watch that would see it and end the worker.
     static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
 
-    Task _sending = Task.CompletedTask;
-
     readonly CancellationTokenSource _stopping = new();
     Task _heartbeats = Task.CompletedTask;
+    Task _sending = Task.CompletedTask;
     bool _registered;
 
     public async Task StartedAsync(CancellationToken cancellationToken)

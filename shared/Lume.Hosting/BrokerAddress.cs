@@ -41,6 +41,21 @@ public sealed record BrokerAddress(string Host, ushort Port, string VirtualHost,
         RequestedHeartbeat = heartbeat ?? TimeSpan.FromSeconds(60),
     };
 
+    /// <summary>Closes a plain client connection, if there is one; one the broker already dropped has nothing left to close.</summary>
+    public static async ValueTask CloseQuietlyAsync(RabbitMQ.Client.IConnection? connection)
+    {
+        if (connection is null)
+            return;
+        try
+        {
+            await connection.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // Already closed by the broker or the network: nothing to do.
+        }
+    }
+
     /// <summary>The address without its password, fit for logs.</summary>
     public override string ToString() => $"{(UseTls ? "amqps" : "amqp")}://{Username}@{Host}:{Port}/{Uri.EscapeDataString(VirtualHost)}";
 }

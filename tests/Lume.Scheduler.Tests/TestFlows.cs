@@ -35,6 +35,9 @@ static class TestFlows
 
     public static JsonElement Json(object? value) => JsonSerializer.SerializeToElement(value);
 
+    /// <summary>The tasks a step released, by slug, in order.</summary>
+    public static string[] Ready(Step step) => step.Messages.OfType<TaskReady>().Select(t => t.TaskSlug).Order().ToArray();
+
     public static Dictionary<string, JsonElement> Parameters(params (string Name, object? Value)[] values) =>
         values.ToDictionary(v => v.Name, v => Json(v.Value));
 

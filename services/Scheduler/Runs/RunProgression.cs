@@ -471,29 +471,19 @@ public static class RunProgression
             var next = run.Tasks[slug];
             if (next.State != TaskState.Pending || run.WaitingOn(slug) != 0)
                 continue;
-            (TaskState State, string? ErrorType, string Error)? outcome;
-            if (run.Graph.Node(slug).Type == FlowDefinition.MergeType)
+            // Decided here, by no worker: a merge takes the branch that ran (Decide skips one where none completed).
+            if (run.Graph.Node(slug).Type == FlowDefinition.MergeType && Merged(run, next) is { } chosen)
             {
-                // Decided here, by no worker: the merge takes the branch that ran, or is skipped when none completed.
-                if (Merged(run, next) is { } chosen)
-                {
-                    run.Transition(next, TaskState.Completed);
-                    next.Result = chosen.Result;
-                    next.Attempt = 1;
-                    next.ReadyAt = next.StartedAt = next.FinishedAt = now;
-                    foreach (var further in run.Graph.DownstreamOf(slug))
-                        toDecide.Enqueue(further);
-                    continue;
-                }
-
-                outcome = run.Graph.UpstreamOf(slug).Any(u => run.Tasks[u].HasFailed)
-                    ? (TaskState.Skipped, TaskErrors.UpstreamFailed, $"task '{slug}': no branch completed, and one failed")
-                    : (TaskState.Skipped, null, $"task '{slug}': every branch was skipped");
+                run.Transition(next, TaskState.Completed);
+                next.Result = chosen.Result;
+                next.Attempt = 1;
+                next.ReadyAt = next.StartedAt = next.FinishedAt = now;
+                foreach (var further in run.Graph.DownstreamOf(slug))
+                    toDecide.Enqueue(further);
+                continue;
             }
-            else
-                outcome = Decide(run, next);
 
-            if (outcome is not var (state, errorType, error))
+            if (Decide(run, next) is not var (state, errorType, error))
             {
                 MakeReady(run, next, now, step);
                 continue;
@@ -520,16 +510,22 @@ public static class RunProgression
     /// <summary>
     /// Whether a task whose upstream tasks have all ended runs (null), or how it ends without running. With the default
     /// trigger a failure or a skip upstream skips it; any other trigger that is not met ends it trigger_failed; a task all
-    /// of whose upstream tasks were skipped without a failure (a branch not taken) is skipped whatever its trigger.
+    /// of whose upstream tasks were skipped without a failure (a branch not taken) is skipped whatever its trigger, and so
+    /// is a merge none of whose branches completed. A manual_only task that would run waits paused for its approval.
     /// </summary>
     public static (TaskState State, string? ErrorType, string Error)? Decide(RunRecord run, TaskRecord task)
     {
         var node = run.Graph.Node(task.Slug);
         var upstream = run.Graph.UpstreamOf(task.Slug).Select(u => run.Tasks[u]).ToArray();
+        (TaskState, string?, string)? runs = node.Trigger == Trigger.ManualOnly
+            ? (TaskState.Paused, null, $"task '{task.Slug}' waits for approval: lume runs approve {run.RunId} {task.Slug}")
+            : null;
         if (upstream.Length == 0) // a first task: every trigger is met, as in Prefect
-            return node.Trigger == Trigger.ManualOnly
-                ? (TaskState.Paused, null, $"task '{task.Slug}' waits for approval: lume runs approve {run.RunId} {task.Slug}")
-                : null;
+            return runs;
+        if (node.Type == FlowDefinition.MergeType) // no branch completed (Settle takes one that did)
+            return upstream.Any(u => u.HasFailed)
+                ? (TaskState.Skipped, TaskErrors.UpstreamFailed, $"task '{task.Slug}': no branch completed, and one failed")
+                : (TaskState.Skipped, null, $"task '{task.Slug}': every branch was skipped");
         // A branch not taken: the condition ran, and its result is not the case's value.
         foreach (var condition in node.Case ?? [])
         {
@@ -544,9 +540,7 @@ public static class RunProgression
         if (node.Trigger is Trigger.AllSuccessful or Trigger.ManualOnly)
         {
             if (completed == upstream.Length)
-                return node.Trigger == Trigger.ManualOnly
-                    ? (TaskState.Paused, null, $"task '{task.Slug}' waits for approval: lume runs approve {run.RunId} {task.Slug}")
-                    : null;
+                return runs;
             if (failed is not null)
                 return (TaskState.Skipped, TaskErrors.UpstreamFailed, $"task '{task.Slug}': upstream task '{failed.Slug}' {State(failed.State)}");
             return (TaskState.Skipped, null, $"task '{task.Slug}': upstream task '{upstream.First(u => !u.Succeeded).Slug}' was skipped");

@@ -124,7 +124,7 @@ public sealed class RunRecord
     public int WaitingOn(string slug)
     {
         _waiting ??= Flow.Tasks.ToDictionary(
-            t => t.Slug, t => FlowDefinition.UpstreamOf(t).Count(u => !Tasks[u].IsFinal), StringComparer.Ordinal);
+            t => t.Slug, t => Graph.UpstreamOf(t.Slug).Count(u => !Tasks[u].IsFinal), StringComparer.Ordinal);
         return _waiting[slug];
     }
 

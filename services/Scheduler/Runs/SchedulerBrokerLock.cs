@@ -151,20 +151,7 @@ public sealed class SchedulerBrokerLock(
         }
     }
 
-    async Task DropConnectionAsync()
-    {
-        var connection = Interlocked.Exchange(ref _connection, null);
-        if (connection is null)
-            return;
-        try
-        {
-            await connection.DisposeAsync();
-        }
-        catch (Exception)
-        {
-            // A connection the broker already dropped has nothing left to close.
-        }
-    }
+    ValueTask DropConnectionAsync() => BrokerAddress.CloseQuietlyAsync(Interlocked.Exchange(ref _connection, null));
 
     public async ValueTask DisposeAsync()
     {

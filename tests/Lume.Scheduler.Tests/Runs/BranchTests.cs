@@ -14,8 +14,6 @@ public class BranchTests
 
     static Step Apply(RunRecord run, object message) => RunProgression.Apply(run, message, Now);
 
-    static string[] Ready(Step step) => step.Messages.OfType<TaskReady>().Select(t => t.TaskSlug).Order().ToArray();
-
     /// <summary>"test" decides between "yes" (then "yes_after") and "no"; "joined" merges the two branches.</summary>
     static readonly FlowDefinition TwoWays = Flow.Define("two_ways", f =>
     {

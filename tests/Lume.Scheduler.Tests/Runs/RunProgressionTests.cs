@@ -14,8 +14,6 @@ public class RunProgressionTests
     static (RunRecord Run, Step Step) Start(FlowDefinition flow, params (string, object?)[] parameters) =>
         RunProgression.Start(RunId, flow, "default", Parameters(parameters), Now);
 
-    static string[] Ready(Step step) => step.Messages.OfType<TaskReady>().Select(t => t.TaskSlug).Order().ToArray();
-
     static Step Apply(RunRecord run, object message, DateTimeOffset? at = null) => RunProgression.Apply(run, message, at ?? Now);
 
     /// <summary>"flaky" is retried twice on any retryable error, 10 s then 20 s later; "after" takes its result.</summary>

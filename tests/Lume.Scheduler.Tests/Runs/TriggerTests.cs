@@ -14,8 +14,6 @@ public class TriggerTests
 
     static Step Apply(RunRecord run, object message) => RunProgression.Apply(run, message, Now);
 
-    static string[] Ready(Step step) => step.Messages.OfType<TaskReady>().Select(t => t.TaskSlug).Order().ToArray();
-
     /// <summary>"work" then "cleanup" that always runs after it.</summary>
     static readonly FlowDefinition Cleanup = Flow.Define("cleanup", f =>
     {
