@@ -47,8 +47,14 @@ public sealed class ServiceProcess : IAsyncDisposable
         var service = new ServiceProcess(name, new Process { StartInfo = start, EnableRaisingEvents = true });
         service._process.OutputDataReceived += (_, e) => service.Record(e.Data);
         service._process.ErrorDataReceived += (_, e) => service.Record(e.Data);
-        service._process.Exited += (_, _) => service._ready.TrySetException(
-            new InvalidOperationException($"{name} exited with code {service._process.ExitCode} before it was ready:\n{service.Output}"));
+        // Exited can fire before the last lines are read; WaitForExitAsync also waits for the redirected streams to end,
+        // so the message carries the reason the process gave for exiting.
+        service._process.Exited += async (_, _) =>
+        {
+            await service._process.WaitForExitAsync();
+            service._ready.TrySetException(
+                new InvalidOperationException($"{name} exited with code {service._process.ExitCode} before it was ready:\n{service.Output}"));
+        };
         service._process.Start();
         service._process.BeginOutputReadLine();
         service._process.BeginErrorReadLine();
