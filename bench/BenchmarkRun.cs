@@ -13,7 +13,7 @@ namespace Lume.Bench;
 sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
 {
     /// <summary>What <c>--only</c> can name.</summary>
-    public const string StepNames = "masstransit, chain, fanout, graph, embedded, celery";
+    public const string StepNames = "masstransit, chain, fanout, map, graph, embedded, celery";
 
     readonly Results _results = new(quick);
     int FanOutWidth => quick ? 1000 : 5000;
@@ -29,6 +29,8 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
         if (only.Contains("fanout"))
             foreach (var workers in FanOutWorkers)
                 await Step($"Lume fan-out, {workers} workers", () => LumeFanOutAsync(workers));
+        if (only.Contains("map"))
+            await Step("Lume map of 10,000", LumeMapAsync);
         if (!quick && only.Contains("graph"))
             await Step("Lume 20,000-task graph", LumeGraphAsync);
         if (only.Contains("embedded"))
@@ -82,9 +84,9 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
 
     static double TasksPerSecond(RunSnapshot run) => run.Tasks.Count / (run.FinishedAt!.Value - run.CreatedAt).TotalSeconds;
 
-    static async Task<RunSnapshot> RunAsync(RunClient client, string flow)
+    static async Task<RunSnapshot> RunAsync(RunClient client, string flow, Dictionary<string, JsonElement>? parameters = null)
     {
-        var outcome = await client.RunAsync(flow, null, new Dictionary<string, JsonElement>()).WaitAsync(TimeSpan.FromMinutes(30));
+        var outcome = await client.RunAsync(flow, null, parameters ?? []).WaitAsync(TimeSpan.FromMinutes(30));
         return outcome.Succeeded ? outcome.Snapshot! : throw new InvalidOperationException($"run of {flow} failed: {outcome.Failure?.Message}");
     }
 
@@ -111,6 +113,34 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
         _results.Add($"Lume: fan-out of {FanOutWidth:N0} + fan-in, {workers} worker{(workers > 1 ? "s" : "")}",
             $"{rate:N0} tasks/s (CPU ms per task: {cpu.PerUnit(run.Tasks.Count)})");
         _results.Metric($"fanout_tps_{workers}", rate);
+    }
+
+    // A list known only at run time: the Scheduler makes one child per element. Its memory per element is what the
+    // Scheduler's resident set grew by over the run, divided by the elements; the static fan-out of as many tasks, in
+    // the same deployment, is the comparison.
+    async Task LumeMapAsync()
+    {
+        const int elements = 10_000;
+        await using var lume = await LumeDeployment.StartAsync(workers: 4);
+        var fanOut = ScaleFlows.FanOut(elements);
+        await lume.RegisterAsync(fanOut);
+        var client = await lume.ClientAsync();
+        Dictionary<string, JsonElement> Values(int count) => new() { ["values"] = JsonSerializer.SerializeToElement(Enumerable.Range(0, count).Select(i => i % 100)) };
+        await RunAsync(client, "map_square", Values(100)); // warm-up
+        await RunAsync(client, "fanout_20");
+        var before = RssMiB(lume.Scheduler!.Id, "VmRSS:");
+        var cpu = CpuUse.Start(lume.Processes);
+        var run = await RunAsync(client, "map_square", Values(elements));
+        var used = cpu.PerUnit(run.Tasks.Count);
+        var peak = RssMiB(lume.Scheduler.Id, "VmHWM:");
+        var rate = TasksPerSecond(run);
+        var perElement = (peak - before) * 1024.0 / elements;
+        _results.Add($"Lume: map of {elements:N0} elements + sum, 4 workers",
+            $"{rate:N0} tasks/s; Scheduler RSS {before} MiB before, {peak} MiB peak: {perElement:0.0} KiB per element (CPU ms per task: {used})");
+        _results.Metric("map10k_tps", rate);
+        _results.Metric("map10k_kib_per_element", perElement);
+        var fan = TasksPerSecond(await RunAsync(client, fanOut.Name));
+        _results.Add($"Lume: static fan-out of {elements:N0} + fan-in, same deployment", $"{fan:N0} tasks/s");
     }
 
     async Task LumeGraphAsync()
@@ -178,7 +208,10 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
         }
     }
 
-    static long PeakRssMiB(int pid) =>
-        long.Parse(File.ReadAllLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+    static long PeakRssMiB(int pid) => RssMiB(pid, "VmHWM:");
+
+    // VmRSS: resident now; VmHWM: the peak so far.
+    static long RssMiB(int pid, string field) =>
+        long.Parse(File.ReadAllLines($"/proc/{pid}/status").Single(l => l.StartsWith(field, StringComparison.Ordinal))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
 }

@@ -63,6 +63,7 @@ sealed class Results(bool quick)
         return $"RESULT chain_hop_ms={Value("chain_hop_ms")} chain_vs_masstransit={Ratio("chain_hop_ms", "mt_step_ms")} " +
             $"chain_vs_celery={Ratio("chain_hop_ms", "celery_step_ms")} fanout_tps={Value(fanout, "0")} " +
             $"fanout_vs_celery={Ratio(fanout, "celery_group_tps")} fanout_vs_masstransit={Ratio(fanout, "mt_msgs_per_s", 0.5)} " +
-            $"graph20k_rss_mb={Value("graph20k_rss_mb", "0")} graph20k_s={Value("graph20k_s", "0.0")}";
+            $"graph20k_rss_mb={Value("graph20k_rss_mb", "0")} graph20k_s={Value("graph20k_s", "0.0")} " +
+            $"map10k_tps={Value("map10k_tps", "0")} map10k_kib_per_element={Value("map10k_kib_per_element", "0.0")}";
     }
 }

@@ -59,7 +59,15 @@ public static class ChaosFlows
             previous = f.Task("chaos_step", new { value = previous, slow_attempts = 1000, seconds = 0.3 }, name: $"busy-{i}");
     });
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain, FanOut, Retry, Timeout, Slow, Busy];
+    /// <summary>A step mapped over 100 values, another mapped over its results element by element, then a gather of the list.</summary>
+    public static readonly FlowDefinition Map = Flow.Define("chaos_map", f =>
+    {
+        var first = f.Map("chaos_step", new { value = f.Parameter("values", Enumerable.Range(1, 100).ToArray()) }, name: "first");
+        var second = f.Map("chaos_step", new { value = first }, name: "second");
+        f.Task("gather", new { values = second }, name: "gather");
+    });
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain, FanOut, Retry, Timeout, Slow, Busy, Map];
 }
 
 /// <summary>

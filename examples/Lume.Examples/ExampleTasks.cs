@@ -23,6 +23,12 @@ public static class ExampleTasks
     /// <summary>The chain's step.</summary>
     public static long Increment(long value) => value + 1;
 
+    /// <summary>map_square's mapped step: one element squared.</summary>
+    public static double Square(double x) => x * x;
+
+    /// <summary>map_square's reduce: the sum of the list the mapped step made.</summary>
+    public static double Sum(double[] values) => values.Sum();
+
     /// <summary>The fan-out's item.</summary>
     public static JsonElement Identity(JsonElement value) => value;
 }

@@ -16,6 +16,8 @@ public static class ExamplesExtensions
         services.AddLumeTask("make_text_result", ExampleTasks.MakeTextResult);
         services.AddLumeTask("increment", ExampleTasks.Increment);
         services.AddLumeTask("identity", ExampleTasks.Identity);
+        services.AddLumeTask("square", ExampleTasks.Square);
+        services.AddLumeTask("sum", ExampleTasks.Sum);
         services.AddLumeTask<GatherTask>("gather");
         services.AddLumeTask<SlowSaveTextTask>("slow_save_text");
         services.AddLumeTask<ChaosStepTask>("chaos_step");

@@ -48,5 +48,15 @@ public static class SemanticsFlows
         f.Task("identity", new { value = step }, name: "report");
     });
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval, Branch, Cached];
+    /// <summary>
+    /// A list known only at run time, one <c>square</c> per element (<c>square[0]</c>, <c>square[1]</c>, ...), then the
+    /// sum of their results: <c>lume run map_square -p values:='[1,2,3]'</c> sums to 14.
+    /// </summary>
+    public static readonly FlowDefinition MapSquare = Flow.Define("map_square", f =>
+    {
+        var squares = f.Map("square", new { x = f.Parameter("values", new[] { 1, 2, 3 }) });
+        f.Task("sum", new { values = squares });
+    });
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval, Branch, Cached, MapSquare];
 }

@@ -92,6 +92,12 @@ public static class TaskErrors
 
     /// <summary>A service the task asked (FileService, Results) did not answer in time: worth another attempt.</summary>
     public const string ServiceUnavailable = "ServiceUnavailable";
+
+    /// <summary>A mapped task's mapped arguments were not lists of one length (or were too long): no child ran.</summary>
+    public const string MappingError = "MappingError";
+
+    /// <summary>A mapped task one of whose children failed (the error names the first).</summary>
+    public const string MappedTaskFailed = "MappedTaskFailed";
 }
 
 /// <summary>Limits of task messages.</summary>

@@ -77,6 +77,49 @@ public sealed class FlowBuilder
     }
 
     /// <summary>
+    /// Calls a task once per element of its arguments, known only at run time (Prefect's <c>task.map</c>): every
+    /// argument is mapped unless wrapped in <see cref="Unmapped"/>. Each mapped argument must be a list, all of one
+    /// length; child <c>slug[i]</c> gets element i of each. Passed on, the call stands for the list of the children's
+    /// results in order; a task mapped over it maps element by element.
+    /// <code>
+    /// var squares = f.Map("square", new { x = f.Parameter("values"), power = f.Unmapped(2) });
+    /// f.Task("sum", new { values = squares });
+    /// </code>
+    /// </summary>
+    public TaskRef Map(string type, object? arguments = null, string? name = null)
+    {
+        var slug = name ?? UniqueSlug(type);
+        var pairs = Pairs(arguments).ToArray();
+        var mapped = pairs.Where(p => p.Value is not UnmappedArgument).Select(p => p.Key).ToArray();
+        if (mapped.Length == 0)
+            throw new FlowDefinitionException([$"task '{slug}': a mapped task needs at least one mapped argument; every one is unmapped"]);
+        var flattened = pairs.Where(p => p.Value is FlattenedArgument).Select(p => p.Key).ToArray();
+        var inputs = pairs.ToDictionary(p => p.Key, p => ToInput(slug, p.Key, p.Value switch
+        {
+            UnmappedArgument u => u.Value,
+            FlattenedArgument f => f.Value,
+            var other => other,
+        }));
+        var task = new TaskRef(slug, type, inputs, _cases.Count == 0 ? null : _cases.ToArray())
+        {
+            MapArguments = mapped,
+            FlattenArguments = flattened.Length == 0 ? null : flattened,
+        };
+        _tasks.Add(task);
+        return task;
+    }
+
+    /// <summary>An argument of <see cref="Map"/> passed whole to every child instead of mapped (Prefect's <c>unmapped</c>).</summary>
+    public object Unmapped(object? value) => new UnmappedArgument(value);
+
+    /// <summary>A mapped argument whose list of lists is mapped as one list (Prefect's <c>flatten</c>): <c>[[1, 2], [3]]</c> maps over 1, 2, 3.</summary>
+    public object Flatten(object? value) => new FlattenedArgument(value);
+
+    sealed record UnmappedArgument(object? Value);
+
+    sealed record FlattenedArgument(object? Value);
+
+    /// <summary>
     /// A branch, as Prefect's <c>with case(condition, value):</c>: the tasks called inside the <c>using</c> block run
     /// only when <paramref name="condition"/>'s result equals <paramref name="value"/>; otherwise they, and the tasks
     /// after them, are skipped. Cases nest.
@@ -134,18 +177,19 @@ public sealed class FlowBuilder
         return $"{type}-{n}";
     }
 
-    static Dictionary<string, TaskInput> ReadArguments(string slug, object? arguments)
+    static Dictionary<string, TaskInput> ReadArguments(string slug, object? arguments) =>
+        Pairs(arguments).ToDictionary(p => p.Key, p => p.Value is UnmappedArgument or FlattenedArgument
+            ? throw new FlowDefinitionException([$"task '{slug}': argument '{p.Key}' is marked unmapped or flatten, which only a mapped task (f.Map) takes"])
+            : ToInput(slug, p.Key, p.Value));
+
+    static IEnumerable<KeyValuePair<string, object?>> Pairs(object? arguments) => arguments switch
     {
-        var pairs = arguments switch
-        {
-            null => [],
-            IEnumerable<KeyValuePair<string, object?>> dictionary => dictionary,
-            _ => arguments.GetType()
-                .GetProperties(BindingFlags.Public | BindingFlags.Instance)
-                .Select(p => new KeyValuePair<string, object?>(p.Name, p.GetValue(arguments))),
-        };
-        return pairs.ToDictionary(p => p.Key, p => ToInput(slug, p.Key, p.Value));
-    }
+        null => [],
+        IEnumerable<KeyValuePair<string, object?>> dictionary => dictionary,
+        _ => arguments.GetType()
+            .GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Select(p => new KeyValuePair<string, object?>(p.Name, p.GetValue(arguments))),
+    };
 
     static TaskInput ToInput(string slug, string argument, object? value) => value switch
     {
@@ -164,7 +208,8 @@ public sealed class FlowBuilder
         _name,
         _version,
         _parameters.ToArray(),
-        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds, t.TriggerRule, t.Cases, t.CachePolicy)).ToArray(),
+        _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds, t.TriggerRule, t.Cases, t.CachePolicy,
+            t.MapArguments, t.FlattenArguments)).ToArray(),
         _timeout?.TotalSeconds,
         _referenceTasks);
 }
@@ -204,6 +249,10 @@ public sealed class TaskRef
     internal Trigger TriggerRule { get; private set; }
 
     internal CachePolicy? CachePolicy { get; private set; }
+
+    internal IReadOnlyList<string>? MapArguments { get; init; }
+
+    internal IReadOnlyList<string>? FlattenArguments { get; init; }
 
     /// <summary>
     /// Reuses a result of this task with the same inputs for <paramref name="cacheFor"/>: such a call completes at once

@@ -40,6 +40,22 @@ public static class FlowChecks
             var at = $"{where}, task '{task.Slug}'";
             if (string.IsNullOrWhiteSpace(task.Slug))
                 problems.Add($"{where}: a task of type '{task.Type}' has an empty name");
+            if (task.Slug.AsSpan().IndexOfAny('[', ']') >= 0)
+                problems.Add($"{at}: a task name may not hold '[' or ']', which name a mapped task's children (square[0])");
+            if (task.Map is { } map)
+            {
+                if (map.Count == 0)
+                    problems.Add($"{at}: map is empty; a mapped task maps at least one argument (leave map out for a task that is not mapped)");
+                if (task.Type == FlowDefinition.MergeType)
+                    problems.Add($"{at}: a merge cannot be mapped");
+                foreach (var argument in map.Where(a => !task.Inputs.ContainsKey(a)))
+                    problems.Add($"{at}: mapped argument '{argument}' is not one of its arguments ({string.Join(", ", task.Inputs.Keys)})");
+                foreach (var argument in Duplicates(map))
+                    problems.Add($"{at}: argument '{argument}' is mapped more than once");
+            }
+
+            foreach (var argument in (task.Flatten ?? []).Where(a => task.Map?.Contains(a) != true))
+                problems.Add($"{at}: argument '{argument}' is flattened but not mapped; flatten applies to mapped arguments");
             if (task.Type == FlowDefinition.MergeType && (task.Inputs.Count == 0 || task.Inputs.Values.Any(i => i is not TaskOutput)))
                 problems.Add($"{at}: a merge takes only task results, at least one");
             foreach (var condition in task.Case ?? [])

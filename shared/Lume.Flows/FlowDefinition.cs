@@ -45,6 +45,12 @@ public sealed record FlowParameter(
 /// <param name="Trigger">What the states of its upstream tasks must be for the task to run (Prefect 1's triggers).</param>
 /// <param name="Case">The branches the task is in: it runs only if each condition task's result equals the value; otherwise it is skipped.</param>
 /// <param name="Cache">How long a result of this task with the same inputs is reused instead of running it again; null: never.</param>
+/// <param name="Map">
+/// The arguments the task is mapped over (Prefect's <c>task.map</c>): each must be a list at run time, all of one length,
+/// and one child task <c>slug[i]</c> runs per element with element i of each; the other arguments are passed whole to
+/// every child (unmapped). The task's result is the list of its children's results, in order. Null: not mapped.
+/// </param>
+/// <param name="Flatten">Mapped arguments whose list of lists is flattened by one level before mapping (Prefect's <c>flatten</c>).</param>
 public sealed record TaskNode(
     [property: JsonPropertyName("slug")] string Slug,
     [property: JsonPropertyName("type")] string Type,
@@ -54,7 +60,36 @@ public sealed record TaskNode(
     [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null,
     [property: JsonPropertyName("trigger"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] Trigger Trigger = Trigger.AllSuccessful,
     [property: JsonPropertyName("case"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<CaseCondition>? Case = null,
-    [property: JsonPropertyName("cache"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CachePolicy? Cache = null);
+    [property: JsonPropertyName("cache"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CachePolicy? Cache = null,
+    [property: JsonPropertyName("map"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Map = null,
+    [property: JsonPropertyName("flatten"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Flatten = null)
+{
+    /// <summary>Whether the task is mapped: it runs as one child per element of its mapped arguments.</summary>
+    [JsonIgnore]
+    public bool IsMapped => Map is { Count: > 0 };
+}
+
+/// <summary>
+/// The slugs of a mapped task's children: <c>square[0]</c>, <c>square[1]</c>, ... A flow's own slugs never hold
+/// brackets, so a slug with an index is always a child.
+/// </summary>
+public static class MappedSlug
+{
+    /// <summary>The slug of child <paramref name="index"/> of <paramref name="parent"/>.</summary>
+    public static string Of(string parent, int index) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{parent}[{index}]");
+
+    /// <summary>The parent's slug and the index, for a child's slug; (null, -1) for any other.</summary>
+    public static (string? Parent, int Index) Parse(string slug)
+    {
+        if (!slug.EndsWith(']'))
+            return (null, -1);
+        var open = slug.LastIndexOf('[');
+        return open > 0 && int.TryParse(slug.AsSpan(open + 1, slug.Length - open - 2), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var index)
+            ? (slug[..open], index)
+            : (null, -1);
+    }
+}
 
 /// <summary>
 /// Reuse of a task's result (Prefect's <c>cache_for</c> and <c>cache_key</c>): a call of the task whose cache key has a

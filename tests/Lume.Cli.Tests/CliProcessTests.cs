@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 
 namespace Lume.Cli.Tests;
@@ -340,6 +341,51 @@ public sealed class CliProcessTests : IDisposable
         var (empty, emptyOut, emptyErr) = await LumeAsync("run", "cleanup_after_failure", "-p", "cleanup_note:=null", "--task", "cleanup");
         Assert.Equal((1, ""), (empty, emptyOut));
         Assert.Contains("EmptyResult: task 'cleanup' of run", emptyErr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { 1, 2, 3 })]
+    [InlineData(new[] { 7 })]
+    [InlineData(new int[0])]
+    public async Task MapSquare_RunsOneSquarePerElement_AndSumsTheirList(int[] values)
+    {
+        var (exit, stdout, stderr) = await LumeAsync("run", "map_square", "-p", $"values:={JsonSerializer.Serialize(values)}", "--json");
+        var tasks = JsonSerializer.Deserialize<JsonElement>(stdout).GetProperty("tasks");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(["square", .. values.Select((_, i) => $"square[{i}]"), "sum"], tasks.EnumerateObject().Select(t => t.Name));
+        Assert.Equal(values.Select(v => v * v), tasks.GetProperty("square").GetProperty("result").EnumerateArray().Select(r => r.GetInt32()));
+        for (var i = 0; i < values.Length; i++)
+            Assert.Equal(("completed", values[i] * values[i]),
+                (tasks.GetProperty($"square[{i}]").GetProperty("state").GetString(), tasks.GetProperty($"square[{i}]").GetProperty("result").GetInt32()));
+        Assert.Equal(values.Sum(v => v * v), tasks.GetProperty("sum").GetProperty("result").GetInt32());
+    }
+
+    [Fact]
+    public async Task MapSquare_OverTenThousandElements_SumsThemAll_AndOneChildCanBeAskedFor()
+    {
+        var values = Enumerable.Range(1, 10_000).Select(i => i % 97).ToArray();
+        var parameter = $"values:={JsonSerializer.Serialize(values)}";
+
+        var (exit, stdout, stderr) = await LumeAsync("run", "map_square", "-p", parameter, "--task", "sum");
+        var (childExit, child, childErr) = await LumeAsync("run", "map_square", "-p", parameter, "--task", "square[9999]");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(values.Sum(v => (long)v * v), long.Parse(stdout.Trim(), CultureInfo.InvariantCulture));
+        Assert.True(childExit == 0, childErr);
+        Assert.Equal(values[9999] * values[9999], int.Parse(child.Trim(), CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task MapSquare_OverWhatIsNotAList_FailsNamingTheArgument_AndSkipsTheSum()
+    {
+        var (exit, stdout, stderr) = await LumeAsync("run", "map_square", "-p", "values=1,2,3", "--json");
+        var tasks = JsonSerializer.Deserialize<JsonElement>(stdout).GetProperty("tasks");
+
+        Assert.True(exit == 1, stderr);
+        Assert.Equal("failed", tasks.GetProperty("square").GetProperty("state").GetString());
+        Assert.Contains("mapped argument 'x' (parameter 'values') is a string, not a list", tasks.GetProperty("square").GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("skipped", tasks.GetProperty("sum").GetProperty("state").GetString());
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Lume.Cli;
+using Lume.Examples;
 using Lume.Testing;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
@@ -81,6 +82,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             for (var i = 0; i < 6; i++)
                 Submit("chaos_busy", "completed");
             Submit("chaos_fanout", "completed");
+            Submit("chaos_map", "completed");
             Submit("chaos_retry", "completed");
             Submit("chaos_retry", "completed");
             Submit("chaos_timeout", "completed");
@@ -197,8 +199,18 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         var twice = byAttempt.Where(g => g.Count() > 1 && !g.Any(l => killed.Contains(l[3]))).ToArray();
         Assert.True(twice.Length == 0, "attempts run twice: " + string.Join("; ", twice.Select(g => $"{g.Key} on {string.Join(",", g.Select(l => l[3]))}")));
         foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow.StartsWith("chaos_", StringComparison.Ordinal) && o.Outcome.Snapshot?.State == "completed"))
-            foreach (var task in outcome.Snapshot!.Tasks.Where(t => t.TaskType == "chaos_step"))
+            foreach (var task in outcome.Snapshot!.Tasks.Where(t => t.TaskType == "chaos_step" && t.Attempt > 0)) // a mapped task runs as its children
                 Assert.Contains(byAttempt, g => g.Key == (outcome.RunId.ToString(), task.Slug, task.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        // A mapped task's list holds each child's own result, in order, whatever the faults did to the children.
+        foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_map" && o.Outcome.Snapshot?.State == "completed"))
+        {
+            var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
+            var values = ChaosFlows.Map.Parameters.Single().Default!.Value.EnumerateArray().Select(v => v.GetInt64()).ToArray();
+            Assert.Equal(values.Select(v => v + 2), tasks["second"].Result!.Value.EnumerateArray().Select(v => v.GetInt64()));
+            for (var i = 0; i < values.Length; i++)
+                Assert.Equal(values[i] + 2, tasks[$"second[{i}]"].Result!.Value.GetInt64());
+        }
+
         foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_retry"))
             Assert.Contains(outcome.Snapshot!.Tasks.Single(t => t.Slug == "flaky").PastAttempts!, a => a is { Outcome: "failed", ErrorType: "IOException" });
         // Only the first attempt sleeps past the timeout: unless a fault took that attempt away first, it timed out.

@@ -273,6 +273,30 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         Assert.Null(tasks["where"].Worker); // the Scheduler merged it itself
     }
 
+    [Fact]
+    public async Task MapSquare_OnABroker_SpreadsItsChildrenOverTheWorkers_AndSumsThemInOrder()
+    {
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        await Cluster.StartWorkerAsync("worker-2");
+        var client = await Cluster.ClientAsync();
+        var values = Enumerable.Range(1, 200).Select(i => i % 13 - 6).ToArray();
+
+        var outcome = await client.RunAsync("map_square", null, new Dictionary<string, JsonElement> { ["values"] = JsonSerializer.SerializeToElement(values) })
+            .WaitAsync(Patience);
+        var empty = await client.RunAsync("map_square", null, new Dictionary<string, JsonElement> { ["values"] = JsonSerializer.SerializeToElement(Array.Empty<int>()) })
+            .WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
+        Assert.Equal(values.Length + 2, tasks.Count);
+        Assert.Equal(values.Select(v => v * v), tasks["square"].Result!.Value.EnumerateArray().Select(r => r.GetInt32()));
+        Assert.Equal(values.Sum(v => v * v), tasks["sum"].Result!.Value.GetInt32());
+        Assert.Equal(["worker-1", "worker-2"], tasks.Values.Where(t => t.Slug.StartsWith("square[", StringComparison.Ordinal)).Select(t => t.Worker).Distinct().Order());
+        Assert.True(empty.Succeeded, empty.Failure?.Message);
+        Assert.Equal(0, empty.Snapshot!.Tasks.Single(t => t.Slug == "sum").Result!.Value.GetInt32());
+    }
+
     async Task<JsonElement> ShowUntilAsync(string runId, Func<JsonElement, bool> done)
     {
         JsonElement shown = default;

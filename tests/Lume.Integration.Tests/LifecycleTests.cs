@@ -102,6 +102,35 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
     }
 
     [Fact]
+    public async Task ASchedulerKilledMidMap_LosesNoChild_AndRunsNoneTwice_CountedFromTheTasksOwnLog()
+    {
+        var log = Path.Combine(Cluster.Root, "executions");
+        var scheduler = await Cluster.StartSchedulerAsync();
+        (string, string)[] settings = [("LUME_EXAMPLES__EXECUTION_LOG", log), ("LUME_WORKER__CONCURRENCY", "8")];
+        await Cluster.StartWorkerAsync("worker-1", settings);
+        await Cluster.StartWorkerAsync("worker-2", settings);
+        var client = await Cluster.ClientAsync();
+        var values = Enumerable.Range(0, 2000).ToArray();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var run = client.RunAsync("chaos_map", null, new Dictionary<string, JsonElement> { ["values"] = JsonSerializer.SerializeToElement(values) },
+            new Observer(_ => started.TrySetResult()));
+        await started.Task.WaitAsync(Patience);
+        await scheduler.KillAsync(); // children of "first" are on the workers, their reports wait on the broker
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await Cluster.StartSchedulerAsync();
+        var outcome = await run.WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
+        Assert.Equal(values.Select(v => v + 2L), tasks["second"].Result!.Value.EnumerateArray().Select(v => v.GetInt64()));
+        var executions = Directory.GetFiles(log).SelectMany(File.ReadAllLines).Select(l => l.Split(' ')).Where(l => l[0] == outcome.RunId.ToString()).ToArray();
+        var expected = values.SelectMany((_, i) => new[] { $"first[{i}]", $"second[{i}]" }).Order(StringComparer.Ordinal);
+        Assert.Equal(expected, executions.Select(l => l[1]).Order(StringComparer.Ordinal)); // each child once, none lost
+        Assert.All(executions, l => Assert.Equal("1", l[2]));
+    }
+
+    [Fact]
     public async Task ASecondSchedulerWithAnotherStore_IsRefusedAtStart_AndTheActiveOneLosesNothing()
     {
         await Cluster.StartSchedulerAsync();

@@ -81,7 +81,7 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
             else
             {
                 problems.AddRange(FlowChecks.CheckParameters(flow, parameters).Problems);
-                if (settings.Task is { } slug && flow.FindTask(slug) is null)
+                if (settings.Task is { } slug && flow.FindTask(FlowTaskOf(slug)) is null)
                     problems.Add(TaskNotInFlow(slug, flow.Name, flow.Tasks.Select(t => t.Slug)));
             }
         }
@@ -98,7 +98,7 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
             if (!lume.IsEmbedded && settings.Task is { } wanted
                 && (await lume.Client.FlowsAsync(cancellationToken)).FirstOrDefault(f => f.Name == settings.Flow
                     && (settings.FlowVersion is null || f.Version == settings.FlowVersion)) is { } known
-                && !known.Tasks.Contains(wanted))
+                && !known.Tasks.Contains(FlowTaskOf(wanted)))
                 return Reject([TaskNotInFlow(wanted, known.Name, known.Tasks)]);
 
             var report = new RunReport(console);
@@ -137,6 +137,9 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         }
     }
 
+    // A mapped task's child (square[2]) is asked for by its mapped task's slug before the run: it exists only once mapped.
+    static string FlowTaskOf(string slug) => MappedSlug.Parse(slug).Parent ?? slug;
+
     static string TaskNotInFlow(string slug, string flow, IEnumerable<string> tasks) =>
         $"TaskNotInFlow: flow '{flow}' has no task '{slug}'; its tasks: {string.Join(", ", tasks)}";
 
@@ -146,7 +149,7 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         var task = outcome.Snapshot!.Tasks.FirstOrDefault(t => t.Slug == slug);
         if (task is null)
             return Reject([TaskNotInFlow(slug, outcome.Snapshot.Flow, outcome.Snapshot.Tasks.Select(t => t.Slug))]);
-        if (task.State != "completed")
+        if (task.State is not ("completed" or "cached"))
         {
             Console.Error.WriteLine($"error: TaskNotCompleted: task '{slug}' of run {outcome.RunId} is {task.State}" +
                 (task.Error is { } error ? $": {error}" : ""));

@@ -63,7 +63,9 @@ public sealed class FlowGraph
     /// <summary>The tasks without upstreams: the first a run releases.</summary>
     public IReadOnlyList<string> Roots { get; }
 
-    public TaskNode Node(string slug) => _nodes[slug];
+    /// <summary>The task's node; a mapped task's child (<c>square[3]</c>) has its parent's.</summary>
+    public TaskNode Node(string slug) =>
+        _nodes.TryGetValue(slug, out var node) ? node : _nodes[MappedSlug.Parse(slug).Parent ?? throw new KeyNotFoundException($"the flow has no task '{slug}'")];
 
     /// <summary>Where the task stands in the flow's order.</summary>
     public int PositionOf(string slug) => _positions[slug];

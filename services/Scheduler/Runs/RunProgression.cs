@@ -71,6 +71,9 @@ public static class RunProgression
 
     static readonly JsonElement NullResult = JsonSerializer.SerializeToElement<object?>(null);
 
+    /// <summary>The most children one mapped task may have; a longer list fails the task with a MappingError.</summary>
+    public const int MaxMapElements = 100_000;
+
     /// <summary>A new run with every task pending, then the tasks without upstreams made ready.</summary>
     public static (RunRecord Run, Step Step) Start(
         Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now,
@@ -464,6 +467,16 @@ public static class RunProgression
     /// </summary>
     static void Settle(RunRecord run, TaskRecord ended, DateTimeOffset now, StepBuilder step)
     {
+        // A mapped task's child: nothing downstream waits on it alone; the mapped task ends with its last child.
+        if (ended.Parent is { } parentSlug)
+        {
+            var parent = run.Tasks[parentSlug];
+            if (parent.State != TaskState.Mapped || run.ChildrenLeft(parentSlug) != 0)
+                return;
+            EndMapped(run, parent, now);
+            ended = parent;
+        }
+
         // Breadth first, so that a fan-out's tasks are released in the flow's order.
         var toDecide = new Queue<string>(run.Graph.DownstreamOf(ended.Slug));
         while (toDecide.TryDequeue(out var slug))
@@ -516,7 +529,16 @@ public static class RunProgression
     public static (TaskState State, string? ErrorType, string Error)? Decide(RunRecord run, TaskRecord task)
     {
         var node = run.Graph.Node(task.Slug);
-        var upstream = run.Graph.UpstreamOf(task.Slug).Select(u => run.Tasks[u]).ToArray();
+        // A mapped task's child: its mapped task was decided; the children of the same index of the mapped tasks it
+        // maps over are its own upstream tasks (a child waits for no approval of its own).
+        if (task.Parent is not null)
+        {
+            var elements = ElementUpstream(run, node, task.Index).ToArray();
+            return elements.Length == 0 ? null : Triggered(task, node.Trigger == Trigger.ManualOnly ? Trigger.AllSuccessful : node.Trigger, elements, null);
+        }
+
+        // A mapped task over another one's result decides per element, in its children: a failed element skips only its own.
+        var upstream = run.Graph.UpstreamOf(task.Slug).Where(u => !MapsElementWise(run, node, u)).Select(u => run.Tasks[u]).ToArray();
         (TaskState, string?, string)? runs = node.Trigger == Trigger.ManualOnly
             ? (TaskState.Paused, null, $"task '{task.Slug}' waits for approval: lume runs approve {run.RunId} {task.Slug}")
             : null;
@@ -535,9 +557,27 @@ public static class RunProgression
                     $"task '{task.Slug}': case not taken: '{test.Slug}' returned {test.Result.Value.GetRawText()}, not {condition.Value.GetRawText()}");
         }
 
+        return Triggered(task, node.Trigger, upstream, runs);
+    }
+
+    // The arguments a mapped task maps element by element: mapped, not flattened, from a task that was mapped itself.
+    static IEnumerable<string> ElementWiseSources(RunRecord run, TaskNode node) =>
+        (node.Map ?? []).Where(a => node.Flatten?.Contains(a) != true).Select(a => node.Inputs[a]).OfType<TaskOutput>()
+            .Select(o => o.Task).Where(t => run.ChildrenOf(t).Count > 0).Distinct();
+
+    static bool MapsElementWise(RunRecord run, TaskNode node, string upstream) =>
+        node.IsMapped && ElementWiseSources(run, node).Contains(upstream);
+
+    static IEnumerable<TaskRecord> ElementUpstream(RunRecord run, TaskNode node, int index) =>
+        ElementWiseSources(run, node).Select(t => run.ChildrenOf(t)[index]);
+
+    /// <summary>Whether <paramref name="trigger"/> is met by <paramref name="upstream"/> (null: the task runs, or <paramref name="runs"/>), or how the task ends.</summary>
+    static (TaskState State, string? ErrorType, string Error)? Triggered(
+        TaskRecord task, Trigger trigger, TaskRecord[] upstream, (TaskState State, string? ErrorType, string Error)? runs)
+    {
         var failed = upstream.FirstOrDefault(u => u.HasFailed);
         var completed = upstream.Count(u => u.Succeeded);
-        if (node.Trigger is Trigger.AllSuccessful or Trigger.ManualOnly)
+        if (trigger is Trigger.AllSuccessful or Trigger.ManualOnly)
         {
             if (completed == upstream.Length)
                 return runs;
@@ -548,16 +588,16 @@ public static class RunProgression
 
         if (upstream.All(u => u.State == TaskState.Skipped && !u.HasFailed))
             return (TaskState.Skipped, null, $"task '{task.Slug}': every upstream task was skipped");
-        var met = node.Trigger switch
+        var met = trigger switch
         {
             Trigger.AllFinished => true,
             Trigger.AllFailed => upstream.All(u => u.HasFailed),
             Trigger.AnySuccessful => completed > 0,
             Trigger.AnyFailed => failed is not null,
-            _ => throw new InvalidOperationException($"task '{task.Slug}': unknown trigger {node.Trigger}"),
+            _ => throw new InvalidOperationException($"task '{task.Slug}': unknown trigger {trigger}"),
         };
         return met ? null : (TaskState.TriggerFailed, TaskErrors.TriggerFailed,
-            $"task '{task.Slug}': trigger {State(node.Trigger)} not met by its upstream tasks ({string.Join(", ", upstream.Select(u => $"{u.Slug} {State(u.State)}"))})");
+            $"task '{task.Slug}': trigger {State(trigger)} not met by its upstream tasks ({string.Join(", ", upstream.Select(u => $"{u.Slug} {State(u.State)}"))})");
     }
 
     /// <summary>
@@ -567,9 +607,15 @@ public static class RunProgression
     static void MakeReady(RunRecord run, TaskRecord task, DateTimeOffset now, StepBuilder step)
     {
         var node = run.Graph.Node(task.Slug);
+        if (node.IsMapped && task.Parent is null)
+        {
+            Expand(run, task, now, step);
+            return;
+        }
+
         if (node.Cache is { } cache && task.Attempt == 0 && task.State != TaskState.Checking)
         {
-            task.CacheKey = cache.KeyFor(node.Type, Inputs(run, node));
+            task.CacheKey = cache.KeyFor(node.Type, Inputs(run, task));
             if (!run.NoCache)
             {
                 run.Transition(task, TaskState.Checking);
@@ -594,14 +640,143 @@ public static class RunProgression
         step.Messages.Add(ReadyMessage(run, task));
     }
 
-    // A task that runs although an upstream task did not complete (a trigger other than the default) gets null for its result.
-    static IReadOnlyDictionary<string, JsonElement> Inputs(RunRecord run, TaskNode node) =>
-        TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result ?? NullResult);
+    // A task that runs although an upstream task did not complete (a trigger other than the default) gets null for its
+    // result. A mapped task's child gets its element of each mapped argument.
+    static IReadOnlyDictionary<string, JsonElement> Inputs(RunRecord run, TaskRecord task)
+    {
+        var node = run.Graph.Node(task.Slug);
+        var inputs = TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result ?? NullResult);
+        if (task.Parent is null)
+            return inputs;
+        var values = new Dictionary<string, JsonElement>(inputs, StringComparer.Ordinal);
+        foreach (var (argument, elements) in Elements(run, node))
+            values[argument] = elements[task.Index];
+        return values;
+    }
+
+    // The mapped arguments' elements, once they have been checked (see MapProblem).
+    static Dictionary<string, JsonElement[]> Elements(RunRecord run, TaskNode node) =>
+        run.Elements(node.Slug, () => MapProblem(run, node, out var elements) is { } problem ? throw new InvalidOperationException(problem) : elements);
+
+    /// <summary>
+    /// Maps a task over its mapped arguments: one child per element, each decided on its own (a child of a task mapped
+    /// over another mapped task's result runs after that task's child of the same index, by the trigger). With no
+    /// element the task completes at once with an empty list; with arguments that are not lists of one length it fails.
+    /// </summary>
+    static void Expand(RunRecord run, TaskRecord parent, DateTimeOffset now, StepBuilder step)
+    {
+        var node = run.Graph.Node(parent.Slug);
+        parent.ReadyAt = parent.StartedAt = now;
+        if (MapProblem(run, node, out var elements) is { } problem)
+        {
+            run.Transition(parent, TaskState.Failed);
+            parent.ErrorType = TaskErrors.MappingError;
+            parent.Error = problem;
+            parent.FinishedAt = now;
+            Settle(run, parent, now, step);
+            return;
+        }
+
+        run.Elements(node.Slug, () => elements);
+        run.Transition(parent, TaskState.Mapped);
+        var count = elements.Values.First().Length;
+        var children = Enumerable.Range(0, count).Select(i => run.AddChild(parent, i)).ToArray();
+        foreach (var child in children)
+        {
+            if (Decide(run, child) is var (state, errorType, error))
+            {
+                run.Transition(child, state);
+                child.ErrorType = errorType;
+                child.Error = error;
+                child.FinishedAt = now;
+            }
+            else
+                MakeReady(run, child, now, step);
+        }
+
+        if (count == 0)
+        {
+            EndMapped(run, parent, now);
+            Settle(run, parent, now, step);
+        }
+        else if (run.ChildrenLeft(parent.Slug) == 0) // every child ended without running: the last one ends the mapped task
+            Settle(run, children[^1], now, step);
+    }
+
+    /// <summary>Why the task cannot be mapped (a mapped argument that is not a list, lists of different lengths, too many elements), or null; then <paramref name="elements"/> holds each mapped argument's elements.</summary>
+    static string? MapProblem(RunRecord run, TaskNode node, out Dictionary<string, JsonElement[]> elements)
+    {
+        var inputs = TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result ?? NullResult);
+        elements = new Dictionary<string, JsonElement[]>(StringComparer.Ordinal);
+        foreach (var argument in node.Map!)
+        {
+            var value = node.Flatten?.Contains(argument) == true ? TaskInputs.Flatten(inputs[argument]) : inputs[argument];
+            var from = node.Inputs[argument] switch
+            {
+                ParameterInput p => $"parameter '{p.Parameter}'",
+                TaskOutput o => $"the result of task '{o.Task}'",
+                _ => "a constant",
+            };
+            if (value.ValueKind != JsonValueKind.Array)
+                return $"task '{node.Slug}': mapped argument '{argument}' ({from}) is {Kind(value)}, not a list; pass a list, or mark the argument unmapped";
+            if (value.GetArrayLength() > MaxMapElements)
+                return $"task '{node.Slug}': mapped argument '{argument}' ({from}) has {value.GetArrayLength()} elements, more than the limit of {MaxMapElements}";
+            elements[argument] = value.EnumerateArray().ToArray();
+        }
+
+        if (elements.Values.Select(e => e.Length).Distinct().Count() > 1)
+            return $"task '{node.Slug}': its mapped arguments have different lengths ({string.Join(", ", elements.Select(e => $"'{e.Key}': {e.Value.Length}"))}); " +
+                "mapping takes element i of each, so they must be of one length";
+        return null;
+    }
+
+    static string Kind(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        _ => "null",
+    };
+
+    /// <summary>
+    /// A mapped task whose children have all ended: its result is the list of their results in order (null for a child
+    /// without one), and it fails when a child failed, so that the tasks after it see one task, by their triggers.
+    /// </summary>
+    static void EndMapped(RunRecord run, TaskRecord parent, DateTimeOffset now)
+    {
+        var children = run.ChildrenOf(parent.Slug);
+        using (var buffer = new MemoryStream())
+        {
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartArray();
+                foreach (var child in children)
+                    (child.Result ?? NullResult).WriteTo(writer);
+                writer.WriteEndArray();
+            }
+
+            parent.Result = JsonSerializer.Deserialize<JsonElement>(buffer.ToArray());
+        }
+
+        parent.FinishedAt = now;
+        var failed = children.Where(c => c.HasFailed).ToArray();
+        if (failed.Length == 0)
+        {
+            run.Transition(parent, TaskState.Completed);
+            return;
+        }
+
+        run.Transition(parent, TaskState.Failed);
+        parent.ErrorType = TaskErrors.MappedTaskFailed;
+        parent.Error = $"task '{parent.Slug}': {failed.Length} of {children.Count} mapped tasks did not complete; the first, '{failed[0].Slug}', " +
+            $"{State(failed[0].State)}: {failed[0].Error}";
+    }
 
     static TaskReady ReadyMessage(RunRecord run, TaskRecord task)
     {
         var node = run.Graph.Node(task.Slug);
-        var inputs = Inputs(run, node);
+        var inputs = Inputs(run, task);
         return new TaskReady(run.RunId, run.Flow.Name, task.Slug, task.Type, task.Attempt, task.Token, inputs, task.ReadyAt ?? run.CreatedAt, node.TimeoutSeconds);
     }
 
@@ -609,7 +784,7 @@ public static class RunProgression
     // does not fail the run, one that reached a reference task does.
     static void FinishIfDone(RunRecord run, DateTimeOffset now, StepBuilder step)
     {
-        if (run.Unfinished != 0)
+        if (run.IsFinished || run.Unfinished != 0)
             return;
         var failing = run.Graph.References.Select(slug => run.Tasks[slug]).FirstOrDefault(t => t.HasFailed);
         if (failing is null)

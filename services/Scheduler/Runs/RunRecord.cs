@@ -49,6 +49,9 @@ public enum TaskState
 
     /// <summary>Completed at once with a result its cache held; counts as completed everywhere.</summary>
     Cached,
+
+    /// <summary>A mapped task whose children (<c>slug[0]</c>, ...) run; it ends when they all have, with the list of their results.</summary>
+    Mapped,
 }
 
 /// <summary>Whether the message a state calls for (a task's TaskReady, a run's end) has gone out.</summary>
@@ -71,6 +74,9 @@ public enum Outbox
 public sealed class RunRecord
 {
     Dictionary<string, int>? _waiting;
+    Dictionary<string, List<TaskRecord>>? _children;
+    Dictionary<string, int>? _childrenLeft;
+    Dictionary<string, Dictionary<string, JsonElement[]>>? _elements;
     readonly List<TaskRecord> _changed = [];
     int _unfinished = -1;
 
@@ -111,8 +117,78 @@ public sealed class RunRecord
 
     public bool IsFinished => State != RunState.Running;
 
-    /// <summary>Tasks in the flow's order.</summary>
-    public IEnumerable<TaskRecord> OrderedTasks => Flow.Tasks.Select(t => Tasks[t.Slug]);
+    /// <summary>Tasks in the flow's order, a mapped task's children (in index order) right after it.</summary>
+    public IEnumerable<TaskRecord> OrderedTasks
+    {
+        get
+        {
+            foreach (var node in Flow.Tasks)
+            {
+                yield return Tasks[node.Slug];
+                if (node.IsMapped)
+                    foreach (var child in ChildrenOf(node.Slug))
+                        yield return child;
+            }
+        }
+    }
+
+    /// <summary>The children of a mapped task, in index order; empty until it is mapped.</summary>
+    public IReadOnlyList<TaskRecord> ChildrenOf(string slug)
+    {
+        IndexChildren();
+        return _children!.TryGetValue(slug, out var list) ? list : [];
+    }
+
+    /// <summary>How many children of a mapped task are not final yet.</summary>
+    public int ChildrenLeft(string slug)
+    {
+        IndexChildren();
+        return _childrenLeft!.GetValueOrDefault(slug);
+    }
+
+    // A stored run's children come back as rows of their own, in no order; they are linked to their parents once per loaded run.
+    void IndexChildren()
+    {
+        if (_children is not null)
+            return;
+        _children = new(StringComparer.Ordinal);
+        _childrenLeft = new(StringComparer.Ordinal);
+        foreach (var task in Tasks.Values)
+        {
+            if (task.Parent is not { } parent)
+                continue;
+            (_children.TryGetValue(parent, out var list) ? list : _children[parent] = []).Add(task);
+            if (!task.IsFinal)
+                _childrenLeft[parent] = _childrenLeft.GetValueOrDefault(parent) + 1;
+        }
+
+        foreach (var list in _children.Values)
+            list.Sort((a, b) => a.Index.CompareTo(b.Index));
+    }
+
+    /// <summary>Adds the next child of a mapped task (its index is the number of children it has so far).</summary>
+    internal TaskRecord AddChild(TaskRecord parent, int index)
+    {
+        IndexChildren();
+        var child = new TaskRecord { Slug = MappedSlug.Of(parent.Slug, index), Type = parent.Type, State = TaskState.Pending };
+        Tasks.Add(child.Slug, child);
+        (_children!.TryGetValue(parent.Slug, out var list) ? list : _children[parent.Slug] = []).Add(child);
+        _childrenLeft![parent.Slug] = _childrenLeft.GetValueOrDefault(parent.Slug) + 1;
+        if (_unfinished >= 0)
+            _unfinished++;
+        Touch(child);
+        return child;
+    }
+
+    /// <summary>
+    /// The elements of a mapped task's mapped arguments, worked out once per loaded run and kept, so that releasing
+    /// n children costs n lookups and not n walks of the list.
+    /// </summary>
+    internal Dictionary<string, JsonElement[]> Elements(string slug, Func<Dictionary<string, JsonElement[]>> build)
+    {
+        _elements ??= new(StringComparer.Ordinal);
+        return _elements.TryGetValue(slug, out var found) ? found : _elements[slug] = build();
+    }
 
     /// <summary>How many tasks are not final yet; counted once, then kept up to date by <see cref="Transition"/>.</summary>
     public int Unfinished => _unfinished >= 0 ? _unfinished : _unfinished = Tasks.Values.Count(t => !t.IsFinal);
@@ -131,9 +207,18 @@ public sealed class RunRecord
     /// <summary>Moves a task to a state; every state change goes through here so the counts above stay right.</summary>
     internal void Transition(TaskRecord task, TaskState state)
     {
-        if (_waiting is not null && TaskRecord.Final(state) && !task.IsFinal)
-            foreach (var downstream in Graph.DownstreamOf(task.Slug))
-                _waiting[downstream]--;
+        if (TaskRecord.Final(state) && !task.IsFinal)
+        {
+            if (task.Parent is { } parent)
+            {
+                if (_childrenLeft is not null)
+                    _childrenLeft[parent]--;
+            }
+            else if (_waiting is not null)
+                foreach (var downstream in Graph.DownstreamOf(task.Slug))
+                    _waiting[downstream]--;
+        }
+
         if (_unfinished >= 0 && !task.IsFinal && TaskRecord.Final(state))
             _unfinished--;
         task.State = state;
@@ -176,7 +261,24 @@ public sealed class RunRecord
 /// <summary>One task of a stored run.</summary>
 public sealed class TaskRecord
 {
-    public required string Slug { get; init; }
+    readonly string _slug = "";
+
+    /// <summary>The task's slug in the flow, or for a mapped task's child the parent's slug and its index: <c>square[3]</c>.</summary>
+    public required string Slug
+    {
+        get => _slug;
+        init
+        {
+            _slug = value;
+            (Parent, Index) = MappedSlug.Parse(value);
+        }
+    }
+
+    /// <summary>For a mapped task's child, the mapped task's slug; null for any other task.</summary>
+    public string? Parent { get; private init; }
+
+    /// <summary>For a mapped task's child, its index in the mapped list; -1 for any other task.</summary>
+    public int Index { get; private init; } = -1;
     public required string Type { get; init; }
     public TaskState State { get; internal set; }
 

@@ -146,6 +146,27 @@ public abstract class RunStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task AMappedRun_IsFoundWithItsChildren_InOrder_AndGoesOnWhereItStopped()
+    {
+        var flow = Flow.Define("mapped", f => f.Task("sum", new { values = f.Map("power", new { x = f.Parameter("values") }, name: "square") }));
+        var values = Enumerable.Range(1, 12).ToArray(); // square[10] sorts before square[2] as text
+        var run = RunProgression.Start(Guid.NewGuid(), flow, "default", Parameters(("values", values)), DateTimeOffset.UtcNow).Run;
+        await Store.CreateAsync(run, CancellationToken.None);
+        foreach (var i in values[..^1])
+            RunProgression.Apply(run, Completed(run, MappedSlug.Of("square", i - 1), i * i), DateTimeOffset.UtcNow);
+        await Store.UpdateAsync(run, CancellationToken.None);
+
+        var found = (await Store.FindAsync(run.RunId, CancellationToken.None))!;
+
+        Assert.Equal(TaskState.Mapped, found.Tasks["square"].State);
+        Assert.Equal(values.Select(i => MappedSlug.Of("square", i - 1)), found.ChildrenOf("square").Select(c => c.Slug));
+        Assert.Equal(["square", .. values.Select(i => MappedSlug.Of("square", i - 1)), "sum"], found.OrderedTasks.Select(t => t.Slug));
+        var step = RunProgression.Apply(found, Completed(found, "square[11]", 144), DateTimeOffset.UtcNow);
+        var sum = Assert.Single(step.Messages.OfType<Contracts.TaskReady>());
+        Assert.Equal(values.Select(i => i * i), sum.Inputs["values"].EnumerateArray().Select(v => v.GetInt32()));
+    }
+
+    [SkippableFact]
     public async Task Find_OfAnUnknownRun_ReturnsNull() =>
         Assert.Null(await Store.FindAsync(Guid.NewGuid(), CancellationToken.None));
 }
