@@ -58,16 +58,25 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
             };
             if (task.Error is not null)
                 entry["error"] = $"{task.ErrorType}: {task.Error}";
+            if (task.SubflowRunId is { } child)
+                entry["subflow_run_id"] = child.ToString();
             tasks[task.Slug] = entry;
         }
 
-        return new JsonObject
+        var run = new JsonObject
         {
             ["run_id"] = snapshot.RunId.ToString(),
             ["flow"] = snapshot.Flow,
             ["state"] = snapshot.State,
-            ["tasks"] = tasks,
         };
+        if (snapshot.ParentRunId is { } parent)
+        {
+            run["parent_run_id"] = parent.ToString();
+            run["parent_task"] = snapshot.ParentTask;
+        }
+
+        run["tasks"] = tasks;
+        return run;
     }
 
     // Plain UTF-8 JSON, escaping only what JSON requires: "+00:00" stays "+00:00", not "\u002B00:00", for people and scripts alike.
@@ -91,6 +100,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         "paused" => "[yellow]paused[/]",
         "cached" => "[green]cached[/]",
         "retrying" => "[yellow]retrying[/]",
+        "mapped" => "[blue]mapped[/]",
         _ => Markup.Escape(state),
     };
 

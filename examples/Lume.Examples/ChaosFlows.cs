@@ -67,7 +67,10 @@ public static class ChaosFlows
         f.Task("gather", new { values = second }, name: "gather");
     });
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain, FanOut, Retry, Timeout, Slow, Busy, Map];
+    /// <summary>chaos_slow as a subflow: cancelling this run cancels that one.</summary>
+    public static readonly FlowDefinition SlowSubflow = Flow.Define("chaos_subflow", f => f.Subflow("chaos_slow", name: "slow"));
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain, FanOut, Retry, Timeout, Slow, Busy, Map, SlowSubflow];
 }
 
 /// <summary>

@@ -58,5 +58,15 @@ public static class SemanticsFlows
         f.Task("sum", new { values = squares });
     });
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval, Branch, Cached, MapSquare];
+    /// <summary>
+    /// A flow that runs map_square as a child run (a subflow) and reports its sum: <c>runs show</c> links the two runs,
+    /// and cancelling this run cancels the child.
+    /// </summary>
+    public static readonly FlowDefinition Subflow = Flow.Define("subflow", f =>
+    {
+        var sum = f.Subflow("map_square", new { values = f.Parameter("values", new[] { 1, 2, 3 }) }, name: "squares", task: "sum");
+        f.Task("identity", new { value = sum }, name: "report");
+    });
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [CleanupAfterFailure, Approval, Branch, Cached, MapSquare, Subflow];
 }

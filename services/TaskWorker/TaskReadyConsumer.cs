@@ -16,7 +16,7 @@ namespace Lume.TaskWorker;
 /// timeout (the Scheduler watches that too, in case this worker stops answering).
 /// </summary>
 public sealed class TaskReadyConsumer(
-    TaskRegistry registry, RunCancellations cancellations, HeldAttempts held, IClientFactory clients, IMessageDataRepository messageData,
+    TaskRegistry registry, RunCancellations cancellations, HeldAttempts held, IMessageDataRepository messageData,
     IBus bus, IHostApplicationLifetime lifetime, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time,
     ILogger<TaskReadyConsumer> logger)
     : IConsumer<TaskReady>
@@ -40,11 +40,12 @@ public sealed class TaskReadyConsumer(
         }
 
         var worker = options.Value.Name;
-        // Delivered again: the broker lost the connection it went out on, and its first holder may be running it still. The
-        // copy is never run: the Scheduler replaces the attempt with a new one once no live worker holds it.
-        if (context.ReceiveContext.Redelivered)
+        // Delivered again (the broker lost the connection it went out on), or sent again (the Scheduler could not tell
+        // whether its first copy went out): the first holder may be running it still. The copy is never run: the
+        // Scheduler replaces the attempt with a new one once no live worker holds it and it has not ended.
+        if (context.ReceiveContext.Redelivered || ready.SentAgain)
         {
-            await ReportRedeliveredAsync(ready, worker, context.CancellationToken);
+            await ReportRedeliveredAsync(context, ready, worker);
             return;
         }
 
@@ -138,8 +139,10 @@ public sealed class TaskReadyConsumer(
             new(task.RunId, task.TaskSlug, task.Attempt, task.Token, type, message, retryable, worker, time.GetUtcNow());
     }
 
-    // The first holder's heartbeat lists the attempt while it lives; asking only after a few heartbeats lets it be heard.
-    async Task ReportRedeliveredAsync(TaskReady ready, string worker, CancellationToken cancellationToken)
+    // The copy is handed to the Scheduler as a claim, which waits for the first holder's heartbeat to be heard itself:
+    // the worker goes on with other tasks, and the claim, in the Scheduler's queue before this delivery is acknowledged,
+    // outlives this worker.
+    async Task ReportRedeliveredAsync(ConsumeContext context, TaskReady ready, string worker)
     {
         if (held.IsRunning(ready.Token))
         {
@@ -148,27 +151,9 @@ public sealed class TaskReadyConsumer(
             return;
         }
 
-        var interval = TimeSpan.FromSeconds(options.Value.HeartbeatSeconds);
-        await Task.Delay(interval * 2 + TimeSpan.FromSeconds(1), time, cancellationToken);
-        var client = clients.CreateRequestClient<ClaimAttempt>(RequestTimeout.After(s: 10));
-        while (true)
-        {
-            try
-            {
-                var answer = (await client.GetResponse<AttemptClaimed>(
-                    new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, worker), cancellationToken)).Message;
-                logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} delivered again: {Decision} ({Reason})",
-                    ready.TaskSlug, ready.Attempt, ready.RunId, answer.Decision, answer.Reason);
-                if (answer.Decision == ClaimDecision.Skip)
-                    return;
-            }
-            catch (RequestTimeoutException)
-            {
-                logger.LogWarning("No Scheduler answered about redelivered task {TaskSlug} of run {RunId}; asking again", ready.TaskSlug, ready.RunId);
-            }
-
-            await Task.Delay(interval, time, cancellationToken);
-        }
+        logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} {How}; claimed, not run",
+            ready.TaskSlug, ready.Attempt, ready.RunId, ready.SentAgain ? "sent again" : "delivered again");
+        await context.Publish(new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, worker), context.CancellationToken);
     }
 
     static bool IsBadInput(Exception e) =>

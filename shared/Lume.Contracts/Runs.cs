@@ -6,6 +6,7 @@ namespace Lume.Contracts;
 /// <param name="Version">A flow version, or null for the newest one the Scheduler knows.</param>
 /// <param name="Parameters">One JSON value per declared flow parameter.</param>
 /// <param name="TimeoutSeconds">Cancel the run if it has not ended this long after it was accepted; null: the flow's own timeout, if any.</param>
+/// <param name="Parent">Set when the Scheduler starts the run as a task of another run (a subflow); null for a client's run.</param>
 /// <remarks>A request whose run id the Scheduler already knows starts nothing: a client may safely send it again.</remarks>
 public sealed record RunRequested(
     Guid RunId,
@@ -14,7 +15,15 @@ public sealed record RunRequested(
     IReadOnlyDictionary<string, JsonElement> Parameters,
     DateTimeOffset RequestedAt,
     double? TimeoutSeconds = null,
-    bool NoCache = false);
+    bool NoCache = false,
+    RunParent? Parent = null);
+
+/// <summary>
+/// The task of another run that a subflow run is an attempt of: when the subflow run ends, the Scheduler reports that
+/// attempt completed (with <paramref name="ResultTask"/>'s result, or the run's outputs) or failed.
+/// </summary>
+/// <param name="ResultTask">The subflow's task whose result is the parent task's result; null: the run's outputs, an object of its terminal tasks' results by slug.</param>
+public sealed record RunParent(Guid RunId, string Task, int Attempt, Guid Token, string? ResultTask);
 
 /// <summary>The Scheduler stored the run and released its first tasks.</summary>
 public sealed record RunAccepted(Guid RunId, string Flow, string Version, int TaskCount, DateTimeOffset AcceptedAt);
@@ -73,6 +82,7 @@ public sealed record GetRun(Guid RunId);
 public sealed record RunNotFound(Guid RunId);
 
 /// <summary>The stored state of a run and of each of its tasks, in the flow's task order.</summary>
+/// <param name="ParentRunId">For a subflow run, the run whose task <paramref name="ParentTask"/> started it.</param>
 public sealed record RunSnapshot(
     Guid RunId,
     string Flow,
@@ -82,10 +92,13 @@ public sealed record RunSnapshot(
     DateTimeOffset? FinishedAt,
     string? FailedTask,
     string? Error,
-    IReadOnlyList<TaskSnapshot> Tasks);
+    IReadOnlyList<TaskSnapshot> Tasks,
+    Guid? ParentRunId = null,
+    string? ParentTask = null);
 
 /// <summary>The stored state of one task of a run.</summary>
 /// <param name="HasDownstream">Whether other tasks wait for this one; the results of those nothing waits for are the run's outputs.</param>
+/// <param name="SubflowRunId">For a subflow task that was released, the run its latest attempt started.</param>
 public sealed record TaskSnapshot(
     string Slug,
     string TaskType,
@@ -100,7 +113,8 @@ public sealed record TaskSnapshot(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
     IReadOnlyList<AttemptSnapshot>? PastAttempts = null,
-    DateTimeOffset? RetryAt = null);
+    DateTimeOffset? RetryAt = null,
+    Guid? SubflowRunId = null);
 
 /// <summary>An attempt of a task that ended without completing it, followed by another attempt or by the task's end.</summary>
 /// <param name="Outcome"><c>failed</c>, <c>timed_out</c> or <c>lost</c> (its worker went away).</param>

@@ -8,6 +8,11 @@ namespace Lume.Contracts;
 /// attempt is accepted only when it carries it back.
 /// </summary>
 /// <param name="TimeoutSeconds">How long the attempt may run; the worker cancels it then and reports it timed out. Null: no limit.</param>
+/// <param name="SentAgain">
+/// The Scheduler sent this attempt again because it could not tell whether the first copy went out (it stopped, or a
+/// send failed, between sending and recording it). A worker treats it as a redelivered copy: it never runs it, but
+/// claims the attempt (<see cref="ClaimAttempt"/>), so that an attempt whose first copy did go out runs only once.
+/// </param>
 public sealed record TaskReady(
     Guid RunId,
     string Flow,
@@ -17,7 +22,8 @@ public sealed record TaskReady(
     Guid Token,
     IReadOnlyDictionary<string, JsonElement> Inputs,
     DateTimeOffset ReadyAt,
-    double? TimeoutSeconds = null);
+    double? TimeoutSeconds = null,
+    bool SentAgain = false);
 
 /// <summary>A worker picked up a task, and it has been running for a while (or it has a timeout, which the Scheduler also watches).</summary>
 public sealed record TaskStarted(Guid RunId, string TaskSlug, int Attempt, string Worker, DateTimeOffset StartedAt);
@@ -95,6 +101,9 @@ public static class TaskErrors
 
     /// <summary>A mapped task's mapped arguments were not lists of one length (or were too long): no child ran.</summary>
     public const string MappingError = "MappingError";
+
+    /// <summary>A subflow task whose run failed, was cancelled, or was refused (unknown flow, bad parameters).</summary>
+    public const string SubflowFailed = "SubflowFailed";
 
     /// <summary>A mapped task one of whose children failed (the error names the first).</summary>
     public const string MappedTaskFailed = "MappedTaskFailed";

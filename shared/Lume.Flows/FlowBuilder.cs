@@ -109,6 +109,26 @@ public sealed class FlowBuilder
         return task;
     }
 
+    /// <summary>
+    /// Runs another registered flow as a child run of this one (a subflow): <paramref name="parameters"/> are its
+    /// parameters, bound like a task's arguments. The call's result is the child run's outputs (its terminal tasks'
+    /// results by slug), or the result of its task <paramref name="task"/>. A failed child run fails the call;
+    /// cancelling this run cancels the child.
+    /// <code>
+    /// var sum = f.Subflow("map_square", new { values }, task: "sum");
+    /// </code>
+    /// </summary>
+    public TaskRef Subflow(string flow, object? parameters = null, string? name = null, string? version = null, string? task = null)
+    {
+        var slug = name ?? UniqueSlug(flow);
+        var call = new TaskRef(slug, FlowDefinition.SubflowType, ReadArguments(slug, parameters), _cases.Count == 0 ? null : _cases.ToArray())
+        {
+            SubflowCall = new SubflowCall(flow, version, task),
+        };
+        _tasks.Add(call);
+        return call;
+    }
+
     /// <summary>An argument of <see cref="Map"/> passed whole to every child instead of mapped (Prefect's <c>unmapped</c>).</summary>
     public object Unmapped(object? value) => new UnmappedArgument(value);
 
@@ -209,7 +229,7 @@ public sealed class FlowBuilder
         _version,
         _parameters.ToArray(),
         _tasks.Select(t => new TaskNode(t.Slug, t.Type, t.Inputs, t.UpstreamSlugs.ToArray(), t.RetryPolicy, t.TimeoutSeconds, t.TriggerRule, t.Cases, t.CachePolicy,
-            t.MapArguments, t.FlattenArguments)).ToArray(),
+            t.MapArguments, t.FlattenArguments, t.SubflowCall)).ToArray(),
         _timeout?.TotalSeconds,
         _referenceTasks);
 }
@@ -253,6 +273,8 @@ public sealed class TaskRef
     internal IReadOnlyList<string>? MapArguments { get; init; }
 
     internal IReadOnlyList<string>? FlattenArguments { get; init; }
+
+    internal SubflowCall? SubflowCall { get; init; }
 
     /// <summary>
     /// Reuses a result of this task with the same inputs for <paramref name="cacheFor"/>: such a call completes at once

@@ -61,7 +61,11 @@ public static class FlowChecks
             foreach (var condition in task.Case ?? [])
                 if (!slugs.Contains(condition.Task))
                     problems.Add($"{at}: its case refers to task '{condition.Task}', which is not in the flow");
-            if (knownTaskTypes is not null && task.Type != FlowDefinition.MergeType && !knownTaskTypes.Contains(task.Type))
+            if (task.Type == FlowDefinition.SubflowType && string.IsNullOrWhiteSpace(task.Subflow?.Flow))
+                problems.Add($"{at}: a subflow task names the flow it runs (\"subflow\": {{\"flow\": \"...\"}})");
+            if (task.Subflow is not null && task.Type != FlowDefinition.SubflowType)
+                problems.Add($"{at}: only a task of type '{FlowDefinition.SubflowType}' runs a subflow, not one of type '{task.Type}'");
+            if (knownTaskTypes is not null && task.Type is not (FlowDefinition.MergeType or FlowDefinition.SubflowType) && !knownTaskTypes.Contains(task.Type))
                 problems.Add($"{at}: unknown task type '{task.Type}'; known types: {string.Join(", ", knownTaskTypes.Order(StringComparer.Ordinal))}");
             foreach (var (argument, input) in task.Inputs)
             {

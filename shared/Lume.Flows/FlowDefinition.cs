@@ -22,6 +22,12 @@ public sealed record FlowDefinition(
     public const string MergeType = "merge";
 
     /// <summary>
+    /// The task type the Scheduler runs as another registered flow's run (a subflow): its arguments are that run's
+    /// parameters, its result the run's outputs or one of its task's result (see <see cref="TaskNode.Subflow"/>).
+    /// </summary>
+    public const string SubflowType = "subflow";
+
+    /// <summary>
     /// The slugs of the tasks that must be done before <paramref name="task"/> runs: those it takes outputs from, its
     /// explicit upstreams, and the conditions of the cases it is in.
     /// </summary>
@@ -51,6 +57,7 @@ public sealed record FlowParameter(
 /// every child (unmapped). The task's result is the list of its children's results, in order. Null: not mapped.
 /// </param>
 /// <param name="Flatten">Mapped arguments whose list of lists is flattened by one level before mapping (Prefect's <c>flatten</c>).</param>
+/// <param name="Subflow">For a task of type <c>subflow</c>, the flow it runs.</param>
 public sealed record TaskNode(
     [property: JsonPropertyName("slug")] string Slug,
     [property: JsonPropertyName("type")] string Type,
@@ -62,7 +69,8 @@ public sealed record TaskNode(
     [property: JsonPropertyName("case"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<CaseCondition>? Case = null,
     [property: JsonPropertyName("cache"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CachePolicy? Cache = null,
     [property: JsonPropertyName("map"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Map = null,
-    [property: JsonPropertyName("flatten"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Flatten = null)
+    [property: JsonPropertyName("flatten"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Flatten = null,
+    [property: JsonPropertyName("subflow"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] SubflowCall? Subflow = null)
 {
     /// <summary>Whether the task is mapped: it runs as one child per element of its mapped arguments.</summary>
     [JsonIgnore]
@@ -154,6 +162,15 @@ public sealed record CachePolicy(
         }
     }
 }
+
+/// <summary>The flow a subflow task runs as a child run.</summary>
+/// <param name="Flow">A flow registered with the Scheduler.</param>
+/// <param name="Version">Its version; null: the newest when the task is released.</param>
+/// <param name="Task">The child run's task whose result is the subflow task's result; null: the child run's outputs (its terminal tasks' results by slug).</param>
+public sealed record SubflowCall(
+    [property: JsonPropertyName("flow")] string Flow,
+    [property: JsonPropertyName("version"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Version = null,
+    [property: JsonPropertyName("task"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task = null);
 
 /// <summary>One branch condition (Prefect's <c>case(task, value)</c>): the task's result must equal <paramref name="Value"/>.</summary>
 public sealed record CaseCondition(

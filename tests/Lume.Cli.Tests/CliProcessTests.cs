@@ -389,6 +389,28 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task ASubflow_RunsMapSquareAsAChildRun_AndRunsShowLinksTheTwo()
+    {
+        int[] values = [2, 5, 9];
+        var (exit, stdout, stderr) = await LumeAsync("run", "subflow", "-p", $"values:={JsonSerializer.Serialize(values)}", "--json");
+        var parent = JsonSerializer.Deserialize<JsonElement>(stdout);
+        var squares = parent.GetProperty("tasks").GetProperty("squares");
+
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(values.Sum(v => v * v), squares.GetProperty("result").GetInt32());
+        Assert.Equal(values.Sum(v => v * v), parent.GetProperty("tasks").GetProperty("report").GetProperty("result").GetInt32());
+        var childId = squares.GetProperty("subflow_run_id").GetString()!;
+        var (shown, childJson, showErr) = await LumeAsync("runs", "show", childId, "--json");
+        Assert.True(shown == 0, showErr);
+        var child = JsonSerializer.Deserialize<JsonElement>(childJson);
+        Assert.Equal(("map_square", "completed"), (child.GetProperty("flow").GetString(), child.GetProperty("state").GetString()));
+        Assert.Equal((parent.GetProperty("run_id").GetString(), "squares"), (child.GetProperty("parent_run_id").GetString(), child.GetProperty("parent_task").GetString()));
+        Assert.Equal(values.Length, child.GetProperty("tasks").EnumerateObject().Count(t => t.Name.StartsWith("square[", StringComparison.Ordinal)));
+        var (_, text, _) = await LumeAsync("runs", "show", childId);
+        Assert.Contains($"a subflow run of task 'squares' of run {parent.GetProperty("run_id").GetString()}", text.Replace("\n", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunsApprove_Embedded_SaysItNeedsTheBroker()
     {
         var (exit, stdout, stderr) = await LumeAsync("runs", "approve", Guid.NewGuid().ToString(), "publish");

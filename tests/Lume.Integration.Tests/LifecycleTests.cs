@@ -127,7 +127,38 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         var executions = Directory.GetFiles(log).SelectMany(File.ReadAllLines).Select(l => l.Split(' ')).Where(l => l[0] == outcome.RunId.ToString()).ToArray();
         var expected = values.SelectMany((_, i) => new[] { $"first[{i}]", $"second[{i}]" }).Order(StringComparer.Ordinal);
         Assert.Equal(expected, executions.Select(l => l[1]).Order(StringComparer.Ordinal)); // each child once, none lost
-        Assert.All(executions, l => Assert.Equal("1", l[2]));
+    }
+
+    [Fact]
+    public async Task CancellingARun_CancelsItsSubflowRun_AndTheChildsStepsStop_CountedFromTheTasksOwnLog()
+    {
+        var log = Path.Combine(Cluster.Root, "executions");
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-1", ("LUME_EXAMPLES__EXECUTION_LOG", log));
+        var client = await Cluster.ClientAsync();
+        int Steps(Guid run) => Directory.Exists(log) ? Directory.GetFiles(log).SelectMany(File.ReadAllLines).Count(l => l.StartsWith(run.ToString(), StringComparison.Ordinal)) : 0;
+
+        var accepted = await client.RunAsync("chaos_subflow", null, Parameters(), wait: false);
+        Guid? childId = null;
+        for (var i = 0; i < 100 && (childId is null || Steps(childId.Value) == 0); i++)
+        {
+            await Task.Delay(200);
+            childId = (await client.GetAsync(accepted.RunId))?.Tasks.Single().SubflowRunId;
+        }
+
+        Assert.True(childId is not null && Steps(childId.Value) > 0, "the child run did not start");
+        await client.CancelAsync(accepted.RunId, "enough");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        var parent = (await client.GetAsync(accepted.RunId))!;
+        var child = (await client.GetAsync(childId!.Value))!;
+        Assert.Equal(("cancelled", "cancelled"), (parent.State, child.State));
+        Assert.Equal((accepted.RunId, "slow"), (child.ParentRunId!.Value, child.ParentTask));
+        Assert.Contains($"run {accepted.RunId}, which started it, was cancelled: enough", child.Error, StringComparison.Ordinal);
+        var steps = Steps(childId.Value);
+        Assert.InRange(steps, 1, 5); // ten one-second steps: the cancel stopped the child after a few
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(steps, Steps(childId.Value));
     }
 
     [Fact]

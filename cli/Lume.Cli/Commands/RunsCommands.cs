@@ -90,6 +90,8 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
         }
 
         console.MarkupLine($"Run {snapshot.RunId} of {Markup.Escape(snapshot.Flow)} {Markup.Escape(snapshot.Version)}: {RunReport.StateMarkup(snapshot.State)}");
+        if (snapshot.ParentRunId is { } parent)
+            console.MarkupLine($"[grey]a subflow run of task '{Markup.Escape(snapshot.ParentTask ?? "")}' of run {parent} (lume runs show {parent})[/]");
         var table = new Table().AddColumns("Task", "State", "Attempt", "Took", "Worker", "Result or error");
         foreach (var task in snapshot.Tasks)
         {
@@ -107,7 +109,7 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
                 RunReport.StateMarkup(task.State),
                 task.Attempt == 0 ? "" : task.Attempt.ToString(CultureInfo.InvariantCulture),
                 task is { StartedAt: { } start, FinishedAt: { } end } ? RunReport.Duration(end - start) : "",
-                Markup.Escape(task.Worker ?? ""),
+                Markup.Escape(task.SubflowRunId is { } child ? $"subflow run {child}" : task.Worker ?? ""),
                 Markup.Escape(task.RetryAt is { } retryAt
                     ? $"{task.ErrorType}: {task.Error} (next attempt at {retryAt.UtcDateTime:HH:mm:ss} UTC)"
                     : task.Error is not null ? $"{task.ErrorType}: {task.Error}" : task.Result is { } r ? RunReport.Compact(r) : ""));

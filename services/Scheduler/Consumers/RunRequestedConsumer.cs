@@ -53,13 +53,20 @@ public sealed class RunRequestedConsumer(
             LumeTelemetry.RunsFailed.Add(1, new TagList { { "lume.flow", request.Flow }, { "lume.reason", "rejected" } });
             await context.Publish(new RunFailed(request.RunId, request.Flow, RunFailureKind.Rejected, null, "RunRejected",
                 $"run request for flow '{request.Flow}' was rejected: {string.Join("; ", problems)}", problems, now));
+            // A subflow's refusal is its parent task's failure: otherwise the parent run would wait for it forever.
+            if (request.Parent is { } parent)
+                await context.Publish(new TaskFailed(parent.RunId, parent.Task, parent.Attempt, parent.Token, TaskErrors.SubflowFailed,
+                    $"task '{parent.Task}': the subflow run of flow '{request.Flow}' was refused: {string.Join("; ", problems)}", false,
+                    $"subflow run {request.RunId}", now));
             return;
         }
 
         var (run, step) = RunProgression.Start(
-            request.RunId, registered!.Flow, registered.Pool, parameters, now, Activity.Current?.Id, request.TimeoutSeconds, request.NoCache);
+            request.RunId, registered!.Flow, registered.Pool, parameters, now, Activity.Current?.Id, request.TimeoutSeconds, request.NoCache, request.Parent);
         if (await pipeline.CreateAsync(context, run, step, context.CancellationToken))
         {
+            if (request.Parent is { } parent) // the parent task shows running, and its timeout is watched from now
+                await context.Publish(new TaskStarted(parent.RunId, parent.Task, parent.Attempt, $"subflow run {run.RunId}", now));
             LumeTelemetry.RunsStarted.Add(1, LumeTelemetry.Tags(run.Flow.Name));
             LumeTelemetry.RunsInProgress.Add(1, LumeTelemetry.Tags(run.Flow.Name));
             logger.LogInformation("Run {RunId} of flow {Flow} {Version} accepted with {TaskCount} tasks for pool {Pool}",

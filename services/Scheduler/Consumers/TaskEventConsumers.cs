@@ -61,14 +61,14 @@ public sealed class ClaimAttemptConsumer(RunPipeline pipeline, Flows.WorkerDirec
     {
         var claim = context.Message;
         var now = time.GetUtcNow();
-        // Until every live worker has had time to be heard, any of them may hold the attempt.
-        var holder = workers.HeardEveryone(now)
-            ? workers.HolderOf(new HeldAttempt(claim.RunId, claim.TaskSlug, claim.Attempt), claim.Worker, now)
-            : "(not heard from yet: this Scheduler has just started)";
-        var attempt = new AttemptClaim(claim, holder);
+        // A claim nobody is heard holding is decided only after the worker timeout, and only once this Scheduler has
+        // heard every live worker (see TimersDue.HeardEveryone).
+        var holder = workers.HolderOf(new HeldAttempt(claim.RunId, claim.TaskSlug, claim.Attempt), claim.Worker, now);
+        var attempt = new AttemptClaim(claim, holder, workers.Timeout);
         var run = await pipeline.ApplyAsync(context, claim.RunId, attempt);
-        await context.RespondAsync(attempt.Answer ?? new AttemptClaimed(ClaimDecision.Skip,
-            run is null ? $"run {claim.RunId} is not known to the Scheduler" : "the claim was not decided"));
+        if (context.RequestId is not null)
+            await context.RespondAsync(attempt.Answer ?? new AttemptClaimed(ClaimDecision.Skip,
+                run is null ? $"run {claim.RunId} is not known to the Scheduler" : "the claim was not decided"));
     }
 }
 
@@ -151,5 +151,7 @@ public sealed class GetRunConsumer(ActiveRuns runs) : IConsumer<GetRun>
             t.Slug, t.Type, run.Graph.DownstreamOf(t.Slug).Count > 0, RunProgression.State(t.State), t.Attempt, t.Result, t.ErrorType, t.Error,
             t.Worker, t.ReadyAt, t.StartedAt, t.FinishedAt,
             t.PastAttempts.Select(a => new AttemptSnapshot(a.Attempt, a.Outcome, a.ErrorType, a.Error, a.Worker, a.StartedAt, a.FinishedAt)).ToArray(),
-            t.State == TaskState.Retrying ? t.DueAt : null)).ToArray());
+            t.State == TaskState.Retrying ? t.DueAt : null,
+            run.Graph.Node(t.Slug).Subflow is not null && t.Attempt > 0 ? RunProgression.SubflowRunId(run.RunId, t.Slug, t.Attempt) : null)).ToArray(),
+        run.Parent?.RunId, run.Parent?.Task);
 }

@@ -21,7 +21,8 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
     /// <summary>Starts the grace period again: called when this Scheduler begins to hear heartbeats (a standby taking over).</summary>
     public void StartGrace() => _startedAt = time.GetUtcNow();
 
-    TimeSpan Timeout => TimeSpan.FromSeconds(options.Value.WorkerTimeoutSeconds);
+    /// <summary>How long a live worker may go unheard: a worker that holds an attempt lists it in a heartbeat within this time.</summary>
+    public TimeSpan Timeout => TimeSpan.FromSeconds(options.Value.WorkerTimeoutSeconds);
 
     public void Seen(string pool, DateTimeOffset at) =>
         _lastSeen.AddOrUpdate(pool, at, (_, previous) => at > previous ? at : previous);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Lume.Contracts;
 using Lume.Flows;
 using Lume.Hosting;
 using MongoDB.Bson;
@@ -41,6 +42,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             ["created_at"] = Format(run.CreatedAt),
             ["deadline_at"] = FormatOrNull(run.DeadlineAt),
             ["no_cache"] = run.NoCache,
+            ["parent"] = run.Parent is { } parent ? JsonSerializer.Serialize(parent) : BsonNull.Value,
             ["row_version"] = 1L,
             ["tasks"] = new BsonArray(run.OrderedTasks.Select(Task)),
         };
@@ -95,6 +97,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             RowVersion = document["row_version"].ToInt64(),
             DeadlineAt = document.TryGetValue("deadline_at", out var deadline) ? Parse(deadline) : null,
             NoCache = document.TryGetValue("no_cache", out var noCache) && noCache.AsBoolean,
+            Parent = document.TryGetValue("parent", out var parent) && String(parent) is { } json ? JsonSerializer.Deserialize<RunParent>(json) : null,
             Ending = document.TryGetValue("ending", out var ending) ? Enum.Parse<Outbox>(ending.AsString) : Outbox.Sent,
             Tasks = document["tasks"].AsBsonArray.Select(t => t.AsBsonDocument).Select(t => new TaskRecord
             {
@@ -115,6 +118,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
                 PastAttempts = t.TryGetValue("past_attempts", out var past) && !past.IsBsonNull
                     ? JsonSerializer.Deserialize<List<AttemptRecord>>(past.AsString)! : [],
                 CacheKey = t.TryGetValue("cache_key", out var key) && !key.IsBsonNull ? key.AsString : null,
+                ClaimDueAt = t.TryGetValue("claim_due_at", out var claim) ? Parse(claim) : null,
             }).ToDictionary(t => t.Slug, StringComparer.Ordinal),
         };
     }
@@ -244,6 +248,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         ["due_at"] = FormatOrNull(task.DueAt),
         ["past_attempts"] = task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : BsonNull.Value,
         ["cache_key"] = (BsonValue?)task.CacheKey ?? BsonNull.Value,
+        ["claim_due_at"] = FormatOrNull(task.ClaimDueAt),
     };
 
     // What is being sent right now is, in the store, still to be sent: a crash mid-send leaves it to the next start.

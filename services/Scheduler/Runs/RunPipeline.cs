@@ -69,7 +69,7 @@ public sealed class RunPipeline(ActiveRuns runs, RunTimers timers, TimeProvider 
     {
         if (messages.Count == 0)
             return;
-        var outbox = messages.Where(m => m is TaskReady or CheckCache || IsEnding(m)).ToArray();
+        var outbox = messages.Where(m => m is TaskReady or CheckCache or RunRequested || IsEnding(m)).ToArray();
         try
         {
             var tasks = outbox.Any(m => m is TaskReady) ? await endpoint.GetSendEndpoint(LumeQueues.Address(LumeQueues.Tasks(run.Pool))) : null;

@@ -25,10 +25,16 @@ public sealed record Approval(ApproveTask Request)
     public string? Refused { get; set; }
 }
 
-/// <summary>The run's timers may be due: retries to release, attempts past their time, the run's own timeout.</summary>
+/// <summary>The run's timers may be due: retries to release, attempts past their time, the run's own timeout, claims to decide.</summary>
 public sealed record TimersDue
 {
     public static readonly TimersDue Instance = new();
+
+    /// <summary>The live worker whose heartbeat lists an attempt, or null; without it nobody is taken to hold any.</summary>
+    public Func<HeldAttempt, string?>? HolderOf { get; init; }
+
+    /// <summary>Whether the Scheduler has listened long enough to have heard every live worker; until then a claim waits.</summary>
+    public bool HeardEveryone { get; init; } = true;
 }
 
 /// <summary>The broker confirmed these messages of a step; the state that called for them no longer needs to send them.</summary>
@@ -44,10 +50,11 @@ public sealed record ResendUnsent
 }
 
 /// <summary>
-/// A worker reports a redelivered attempt. <paramref name="HeldBy"/> is another live worker whose heartbeat lists
-/// the attempt, if any.
+/// A worker reports a copy of an attempt it got again (redelivered, or sent again). <paramref name="HeldBy"/> is another
+/// live worker whose heartbeat lists the attempt, if any; <paramref name="Grace"/> how long a worker that holds it may
+/// take to say so (the worker timeout).
 /// </summary>
-public sealed record AttemptClaim(ClaimAttempt Claim, string? HeldBy)
+public sealed record AttemptClaim(ClaimAttempt Claim, string? HeldBy, TimeSpan Grace)
 {
     /// <summary>The answer, set when the claim is applied.</summary>
     public AttemptClaimed? Answer { get; set; }
@@ -69,6 +76,9 @@ public static class RunProgression
     /// <summary>How long past a running attempt's timeout the Scheduler waits for its worker's own report before it gives the task to another.</summary>
     public static readonly TimeSpan TimeoutGrace = TimeSpan.FromSeconds(10);
 
+    /// <summary>How soon a claim is looked at again while the Scheduler has not yet heard every live worker.</summary>
+    static readonly TimeSpan ClaimRecheck = TimeSpan.FromSeconds(5);
+
     static readonly JsonElement NullResult = JsonSerializer.SerializeToElement<object?>(null);
 
     /// <summary>The most children one mapped task may have; a longer list fails the task with a MappingError.</summary>
@@ -77,7 +87,7 @@ public static class RunProgression
     /// <summary>A new run with every task pending, then the tasks without upstreams made ready.</summary>
     public static (RunRecord Run, Step Step) Start(
         Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now,
-        string? traceParent = null, double? timeoutSeconds = null, bool noCache = false)
+        string? traceParent = null, double? timeoutSeconds = null, bool noCache = false, RunParent? parent = null)
     {
         var timeout = timeoutSeconds ?? flow.TimeoutSeconds;
         var run = new RunRecord
@@ -90,6 +100,7 @@ public static class RunProgression
             CreatedAt = now,
             DeadlineAt = timeout is { } t ? now + TimeSpan.FromSeconds(t) : null,
             NoCache = noCache,
+            Parent = parent,
             State = RunState.Running,
             Tasks = flow.Tasks.ToDictionary(
                 t => t.Slug,
@@ -122,7 +133,7 @@ public static class RunProgression
         CancelRun cancel => Cancel(run, cancel.Reason, now),
         Approval approval => Approve(run, approval, now),
         CacheChecked found => FromCache(run, found, now),
-        TimersDue => Due(run, now),
+        TimersDue due => Due(run, due, now),
         MessagesSent sent => Sent(run, sent.Messages, Outbox.Sent),
         MessagesNotSent notSent => Sent(run, notSent.Messages, Outbox.Unsent),
         ResendUnsent => Unsent(run, now),
@@ -210,10 +221,13 @@ public static class RunProgression
     }
 
     /// <summary>
-    /// A worker got a redelivered copy of an attempt. The copy itself never runs: while a live worker's heartbeat lists the
-    /// attempt as held, the answer is to wait; once it has ended, to drop the copy; once nobody holds it (its worker died,
-    /// stopped answering, or gave it up without a report), the attempt counts as lost and a new attempt is released, so that no attempt runs twice and a late
-    /// report of the old one changes nothing. A lost attempt does not count against the task's retries.
+    /// A worker got a copy of an attempt again (redelivered, or sent again after the Scheduler could not tell whether the
+    /// first copy went out). The copy itself never runs, and the worker does not wait for the answer. If the attempt has
+    /// ended, or a live worker's heartbeat lists it, nothing is to do: its holder reports it, or goes silent and loses it.
+    /// Otherwise the first copy may have just been taken by a worker not heard from since: the claim is decided once every
+    /// worker has had the worker timeout to list it (<see cref="TaskRecord.ClaimDueAt"/>). If nobody holds it then, the
+    /// attempt counts as lost and a new one is released, so no attempt runs twice and a late report of the old one changes
+    /// nothing. A lost attempt does not count against the task's retries.
     /// </summary>
     static Step Claim(RunRecord run, AttemptClaim attempt, DateTimeOffset now)
     {
@@ -226,14 +240,22 @@ public static class RunProgression
 
         if (attempt.HeldBy is { } holder)
         {
-            attempt.Answer = new AttemptClaimed(ClaimDecision.Wait, $"task '{task.Slug}': worker '{holder}' holds attempt {task.Attempt}");
+            attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': worker '{holder}' holds attempt {task.Attempt}");
             return new Drop("held", attempt.Answer.Reason);
         }
 
-        var lost = task.Attempt;
-        var step = Lose(run, task, null, $"attempt {lost} was delivered again and no live worker holds it", now);
-        attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': attempt {lost} was lost; attempt {task.Attempt} replaces it");
-        return step;
+        if (task.ClaimDueAt is { } due)
+        {
+            attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': a claim of attempt {task.Attempt} is decided at {due:O}");
+            return new Drop("claim_pending", attempt.Answer.Reason);
+        }
+
+        var step = new StepBuilder();
+        step.Wake(task.ClaimDueAt = now + attempt.Grace);
+        run.Touch(task);
+        attempt.Answer = new AttemptClaimed(ClaimDecision.Skip,
+            $"task '{task.Slug}': attempt {task.Attempt} is released again at {task.ClaimDueAt:O} unless a worker is heard holding it");
+        return step.Build();
     }
 
     /// <summary>
@@ -283,26 +305,46 @@ public static class RunProgression
     {
         if (run.IsFinished)
             return new Drop("ended", $"the run has ended ({State(run.State)})");
+        var step = new StepBuilder();
         foreach (var task in run.Tasks.Values.Where(t => !t.IsFinal))
         {
+            CancelSubflow(run, task, $"run {run.RunId}, which started it, was cancelled: {reason}", step);
             run.Transition(task, TaskState.Cancelled);
             task.FinishedAt = now;
             task.DueAt = null;
         }
 
-        var step = new StepBuilder();
         End(run, RunState.Cancelled, string.IsNullOrWhiteSpace(reason) ? "cancelled" : reason, now, step);
         return step.Build();
     }
 
     /// <summary>Fires the timers that are due: the run's timeout, retries whose delay has passed, running attempts past their time.</summary>
-    static Step Due(RunRecord run, DateTimeOffset now)
+    static Step Due(RunRecord run, TimersDue due, DateTimeOffset now)
     {
         if (run.IsFinished)
             return new Drop("ended", "the run has ended");
         if (run.DeadlineAt is { } deadline && deadline <= now)
             return Cancel(run, $"timed out: the run did not end within {(deadline - run.CreatedAt).TotalSeconds:0.###} s", now);
         var step = new StepBuilder { Changed = false };
+        foreach (var task in run.OrderedTasks.Where(t => t.ClaimDueAt <= now).ToArray())
+        {
+            step.Changed = true;
+            run.Touch(task);
+            if (!due.HeardEveryone)
+            {
+                step.Wake(task.ClaimDueAt = now + ClaimRecheck); // a worker that holds it may not have been heard yet
+                continue;
+            }
+
+            task.ClaimDueAt = null;
+            if (task.State is TaskState.Ready or TaskState.Running && due.HolderOf?.Invoke(new HeldAttempt(run.RunId, task.Slug, task.Attempt)) is null)
+            {
+                task.PastAttempts.Add(new AttemptRecord(task.Attempt, "lost", "WorkerLost",
+                    $"task '{task.Slug}': attempt {task.Attempt} was delivered again and no live worker holds it", task.Worker, task.StartedAt, now));
+                MakeReady(run, task, now, step);
+            }
+        }
+
         foreach (var task in run.OrderedTasks.Where(t => t.DueAt <= now).ToArray())
         {
             step.Changed = true;
@@ -312,6 +354,7 @@ public static class RunProgression
             {
                 // The worker should have cancelled the attempt and said so by now: it is stopped, hung or gone.
                 var timeout = run.Graph.Node(task.Slug).TimeoutSeconds;
+                CancelSubflow(run, task, $"task '{task.Slug}' of run {run.RunId}, which started it, timed out", step);
                 EndAttempt(run, task, TaskErrors.TimedOut,
                     $"task '{task.Slug}': no report from worker '{task.Worker}' within its timeout of {timeout} s (and {TimeoutGrace.TotalSeconds:0} s of grace)",
                     true, task.Worker, now, now, step);
@@ -348,6 +391,15 @@ public static class RunProgression
                     changed = true;
                 }
             }
+            else if (message is RunRequested { Parent: { } parent } && parent.RunId == run.RunId)
+            {
+                if (run.Tasks.TryGetValue(parent.Task, out var task) && task.Attempt == parent.Attempt && Moves(task.Dispatch))
+                {
+                    task.Dispatch = outcome;
+                    run.Touch(task);
+                    changed = true;
+                }
+            }
             else if (message is RunCompleted or RunFailed or RunCancelled && run.IsFinished && Moves(run.Ending))
             {
                 run.Ending = outcome;
@@ -373,6 +425,8 @@ public static class RunProgression
             {
                 run.Ending = Outbox.Sending;
                 step.Messages.Add(Ending(run, run.FinishedAt ?? now));
+                if (run.Parent is { } parent)
+                    step.Messages.Add(ParentReport(run, parent, run.FinishedAt ?? now));
             }
 
             return new Step(false, step.Messages);
@@ -381,7 +435,12 @@ public static class RunProgression
         foreach (var task in run.OrderedTasks.Where(t => t.State is TaskState.Ready or TaskState.Checking && t.Dispatch == Outbox.Unsent))
         {
             task.Dispatch = Outbox.Sending;
-            step.Messages.Add(task.State == TaskState.Checking ? new CheckCache(run.RunId, task.Slug, task.CacheKey!) : ReadyMessage(run, task));
+            step.Messages.Add(task.State == TaskState.Checking ? new CheckCache(run.RunId, task.Slug, task.CacheKey!) : ReadyMessage(run, task) switch
+            {
+                // The first copy may have gone out, and may be running: the worker that gets this one claims it instead.
+                TaskReady ready => ready with { SentAgain = true },
+                var request => request, // a subflow's run id is the attempt's: a second request starts nothing
+            });
         }
 
         return new Step(false, step.Messages, WakeAt: run.NextDueAt());
@@ -636,6 +695,7 @@ public static class RunProgression
         task.ErrorType = null;
         task.Error = null;
         task.DueAt = null;
+        task.ClaimDueAt = null;
         task.Dispatch = Outbox.Sending;
         step.Messages.Add(ReadyMessage(run, task));
     }
@@ -773,10 +833,14 @@ public static class RunProgression
             $"{State(failed[0].State)}: {failed[0].Error}";
     }
 
-    static TaskReady ReadyMessage(RunRecord run, TaskRecord task)
+    // A task's release: a TaskReady for the workers, or for a subflow task the request of its child run.
+    static object ReadyMessage(RunRecord run, TaskRecord task)
     {
         var node = run.Graph.Node(task.Slug);
         var inputs = Inputs(run, task);
+        if (node.Subflow is { } call)
+            return new RunRequested(SubflowRunId(run.RunId, task.Slug, task.Attempt), call.Flow, call.Version, inputs, task.ReadyAt ?? run.CreatedAt,
+                NoCache: run.NoCache, Parent: new RunParent(run.RunId, task.Slug, task.Attempt, task.Token, call.Task));
         return new TaskReady(run.RunId, run.Flow.Name, task.Slug, task.Type, task.Attempt, task.Token, inputs, task.ReadyAt ?? run.CreatedAt, node.TimeoutSeconds);
     }
 
@@ -812,7 +876,59 @@ public static class RunProgression
         run.FinishedAt = now;
         run.Ending = Outbox.Sending;
         step.Messages.Add(Ending(run, now));
+        // A subflow run's end is its parent task's report; it goes out with the run's end, and again with it after a crash.
+        if (run.Parent is { } parent)
+            step.Messages.Add(ParentReport(run, parent, now));
         step.Changed = true;
+    }
+
+    /// <summary>
+    /// The id of the run an attempt of a subflow task starts: the same for the same attempt on every Scheduler, so a
+    /// request sent again after a crash finds the run it started and starts nothing new.
+    /// </summary>
+    public static Guid SubflowRunId(Guid runId, string slug, int attempt)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"lume-subflow/{runId:N}/{slug}/{attempt}")));
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x80); // version 8: a name-based id of our own
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash.AsSpan(0, 16), bigEndian: true);
+    }
+
+    // The subflow run of the task's current attempt, if it may still be running, is cancelled with it.
+    static void CancelSubflow(RunRecord run, TaskRecord task, string reason, StepBuilder step)
+    {
+        if (run.Graph.Node(task.Slug).Subflow is not null && task.Attempt > 0 && task.State is TaskState.Ready or TaskState.Running)
+            step.Messages.Add(new CancelRun(SubflowRunId(run.RunId, task.Slug, task.Attempt), reason));
+    }
+
+    /// <summary>
+    /// What a subflow run's end tells its parent task: completed with the result of the task the parent asked for, or
+    /// the run's outputs (its terminal tasks' results by slug); or failed, naming the run and why.
+    /// </summary>
+    static object ParentReport(RunRecord run, RunParent parent, DateTimeOffset finishedAt)
+    {
+        var worker = $"subflow run {run.RunId}";
+        TaskFailed Fail(string error) => new(parent.RunId, parent.Task, parent.Attempt, parent.Token, TaskErrors.SubflowFailed,
+            $"subflow run {run.RunId} of flow '{run.Flow.Name}' {error}", false, worker, finishedAt);
+        if (run.State != RunState.Completed)
+            return Fail($"{State(run.State)}: {run.Error}");
+        JsonElement result;
+        if (parent.ResultTask is { } slug)
+        {
+            if (!run.Tasks.TryGetValue(slug, out var task))
+                return Fail($"has no task '{slug}' (TaskNotInFlow); its tasks: {string.Join(", ", run.Flow.Tasks.Select(t => t.Slug))}");
+            if (!task.Succeeded)
+                return Fail($"completed, but its task '{slug}' is {State(task.State)} (TaskNotCompleted)");
+            result = task.Result ?? NullResult;
+        }
+        else
+            result = JsonSerializer.SerializeToElement(run.Flow.Tasks.Where(t => run.Graph.DownstreamOf(t.Slug).Count == 0)
+                .ToDictionary(t => t.Slug, t => run.Tasks[t.Slug].Result ?? NullResult));
+        var size = result.GetRawText().Length;
+        return size > TaskLimits.MaxResultBytes
+            ? Fail($"completed with a result of {size} bytes, over the limit of {TaskLimits.MaxResultBytes} (ResultTooLarge); ask for one task's result, or save large data to a file")
+            : new TaskCompleted(parent.RunId, parent.Task, parent.Attempt, parent.Token, result, worker, run.CreatedAt, finishedAt);
     }
 
     static object Ending(RunRecord run, DateTimeOffset finishedAt) => run.State switch

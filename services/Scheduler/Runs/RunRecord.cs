@@ -97,6 +97,9 @@ public sealed class RunRecord
     /// <summary>When the run is cancelled if it has not ended by then (its timeout); null: never.</summary>
     public DateTimeOffset? DeadlineAt { get; init; }
 
+    /// <summary>For a subflow run, the task of another run it is an attempt of, told when this run ends; null for a client's run.</summary>
+    public Contracts.RunParent? Parent { get; init; }
+
     /// <summary>The run reads no cached result (<c>lume run --no-cache</c>); it still stores the results it makes.</summary>
     public bool NoCache { get; init; }
     public required Dictionary<string, TaskRecord> Tasks { get; init; }
@@ -222,6 +225,8 @@ public sealed class RunRecord
         if (_unfinished >= 0 && !task.IsFinal && TaskRecord.Final(state))
             _unfinished--;
         task.State = state;
+        if (task.IsFinal)
+            task.ClaimDueAt = null; // an ended attempt has nothing left to claim
         Touch(task);
     }
 
@@ -252,8 +257,12 @@ public sealed class RunRecord
             return null;
         var next = DeadlineAt;
         foreach (var task in Tasks.Values)
+        {
             if (task.DueAt is { } due && (next is null || due < next))
                 next = due;
+            if (task.ClaimDueAt is { } claim && (next is null || claim < next))
+                next = claim;
+        }
         return next;
     }
 }
@@ -293,6 +302,12 @@ public sealed class TaskRecord
 
     /// <summary>When the task's timer is due: the next attempt of a retrying task, or the end of a running attempt's time.</summary>
     public DateTimeOffset? DueAt { get; internal set; }
+
+    /// <summary>
+    /// When a claim of a copy of the current attempt is decided: unless a live worker's heartbeat lists the attempt by
+    /// then, it counts as lost and a new attempt is released (see <see cref="RunProgression"/>'s claims).
+    /// </summary>
+    public DateTimeOffset? ClaimDueAt { get; internal set; }
     public JsonElement? Result { get; internal set; }
     public string? ErrorType { get; internal set; }
     public string? Error { get; internal set; }

@@ -108,7 +108,9 @@ public sealed class RunRecovery(
     {
         try
         {
-            await pipeline.ApplyAsync(bus, runId, TimersDue.Instance, repeated: false, _stopping.Token);
+            var now = time.GetUtcNow();
+            var due = new TimersDue { HolderOf = attempt => workers.HolderOf(attempt, "", now), HeardEveryone = workers.HeardEveryone(now) };
+            await pipeline.ApplyAsync(bus, runId, due, repeated: false, _stopping.Token);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Lume.Contracts;
 using Lume.Flows;
 using Lume.Hosting;
 using Microsoft.Data.Sqlite;
@@ -69,6 +70,10 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             CREATE TABLE task_cache (key TEXT PRIMARY KEY, result TEXT NOT NULL, flow TEXT NOT NULL, task TEXT NOT NULL,
                 run_id TEXT NOT NULL, stored_at TEXT NOT NULL, expires_at TEXT NOT NULL);
             """,
+            // Subflows: the task of another run a run was started for; it never changes, like the run's definition.
+            "ALTER TABLE run_inputs ADD COLUMN parent TEXT;",
+            // Claims of copies of attempts, decided once every worker has had time to say it holds the attempt.
+            "ALTER TABLE tasks ADD COLUMN claim_due_at TEXT;",
         ];
         for (var step = 0; step < migrations.Length; step++)
         {
@@ -118,6 +123,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         Set(inputs, "$id", run.RunId.ToString());
         Set(inputs, "$definition", FlowJson.Write(run.Flow));
         Set(inputs, "$parameters", JsonSerializer.Serialize(run.Parameters));
+        Set(inputs, "$parent", run.Parent is { } parent ? JsonSerializer.Serialize(parent) : null);
         inputs.ExecuteNonQuery();
         Set(inputs, "$definition", null); // the prepared command would otherwise hold a big flow's text until the next run
         WriteTasks(writer, run.RunId, run.Tasks.Values);
@@ -163,7 +169,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         {
             select.CommandText = """
                 SELECT i.definition, i.parameters, r.created_at, r.state, r.finished_at, r.failed_task, r.error, r.row_version, r.pool, r.trace_parent,
-                    r.deadline_at, r.ending, r.no_cache
+                    r.deadline_at, r.ending, r.no_cache, i.parent
                 FROM runs r JOIN run_inputs i ON i.run_id = r.run_id WHERE r.run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -186,6 +192,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 DeadlineAt = Parse(NullableString(reader, 10)),
                 Ending = Enum.Parse<Outbox>(reader.GetString(11)),
                 NoCache = reader.GetInt64(12) != 0,
+                Parent = NullableString(reader, 13) is { } parent ? JsonSerializer.Deserialize<RunParent>(parent) : null,
                 Tasks = new Dictionary<string, TaskRecord>(StringComparer.Ordinal),
             };
         }
@@ -194,7 +201,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         {
             select.CommandText = """
                 SELECT slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at,
-                    token, dispatch, due_at, past_attempts, cache_key
+                    token, dispatch, due_at, past_attempts, cache_key, claim_due_at
                 FROM tasks WHERE run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -220,6 +227,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                     DueAt = Parse(NullableString(reader, 13)),
                     PastAttempts = NullableString(reader, 14) is { } past ? JsonSerializer.Deserialize<List<AttemptRecord>>(past)! : [],
                     CacheKey = NullableString(reader, 15),
+                    ClaimDueAt = Parse(NullableString(reader, 16)),
                 };
                 run.Tasks[task.Slug] = task;
             }
@@ -383,6 +391,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             Set(upsert, "$due", FormatOrNull(task.DueAt));
             Set(upsert, "$past", task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : null);
             Set(upsert, "$cache_key", task.CacheKey);
+            Set(upsert, "$claim_due", FormatOrNull(task.ClaimDueAt));
             upsert.ExecuteNonQuery();
         }
     }
@@ -427,7 +436,8 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 """, "$id", "$flow", "$version", "$pool", "$state", "$created", "$finished", "$failed", "$error", "$trace", "$deadline", "$ending",
                 "$no_cache");
             InsertInputs = Prepare(
-                "INSERT INTO run_inputs (run_id, definition, parameters) VALUES ($id, $definition, $parameters)", "$id", "$definition", "$parameters");
+                "INSERT INTO run_inputs (run_id, definition, parameters, parent) VALUES ($id, $definition, $parameters, $parent)",
+                "$id", "$definition", "$parameters", "$parent");
             UpdateRun = Prepare("""
                 UPDATE runs SET state = $state, finished_at = $finished, failed_task = $failed, error = $error, ending = $ending,
                     row_version = row_version + 1
@@ -435,16 +445,17 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 """, "$id", "$version", "$state", "$finished", "$failed", "$error", "$ending");
             UpsertTask = Prepare("""
                 INSERT INTO tasks (run_id, slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at,
-                    token, dispatch, due_at, past_attempts, cache_key)
+                    token, dispatch, due_at, past_attempts, cache_key, claim_due_at)
                 VALUES ($run, $slug, $type, $state, $attempt, $result, $error_type, $error, $worker, $ready, $started, $finished,
-                    $token, $dispatch, $due, $past, $cache_key)
+                    $token, $dispatch, $due, $past, $cache_key, $claim_due)
                 ON CONFLICT (run_id, slug) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
                     result = excluded.result, error_type = excluded.error_type, error = excluded.error,
                     worker = excluded.worker, ready_at = excluded.ready_at, started_at = excluded.started_at,
                     finished_at = excluded.finished_at, token = excluded.token, dispatch = excluded.dispatch,
-                    due_at = excluded.due_at, past_attempts = excluded.past_attempts, cache_key = excluded.cache_key
+                    due_at = excluded.due_at, past_attempts = excluded.past_attempts, cache_key = excluded.cache_key,
+                    claim_due_at = excluded.claim_due_at
                 """, "$run", "$slug", "$type", "$state", "$attempt", "$result", "$error_type", "$error", "$worker", "$ready", "$started", "$finished",
-                "$token", "$dispatch", "$due", "$past", "$cache_key");
+                "$token", "$dispatch", "$due", "$past", "$cache_key", "$claim_due");
         }
 
         public SqliteCommand InsertRun { get; }

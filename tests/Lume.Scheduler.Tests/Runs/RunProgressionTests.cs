@@ -313,24 +313,59 @@ public class RunProgressionTests
     }
 
     [Fact]
-    public void ARedeliveredAttempt_WaitsWhileAWorkerHoldsIt_AndIsReplacedOnceNobodyDoes()
+    public void AClaimedCopy_IsDroppedWhileAWorkerHoldsIt_AndTheAttemptIsReplacedOnlyIfNobodyIsHeardHoldingItWithinTheGrace()
     {
         var (run, _) = Start(Diamond, ("start", 1));
         var task = run.Tasks["a"];
         var claim = new ClaimAttempt(RunId, "a", 1, task.Token, "worker-2");
+        var grace = TimeSpan.FromSeconds(30);
 
-        var held = new AttemptClaim(claim, "worker-1");
-        Apply(run, held);
-        var free = new AttemptClaim(claim, null);
-        var step = Apply(run, free);
-        var stale = new AttemptClaim(claim, null);
-        Apply(run, stale);
+        var held = new AttemptClaim(claim, "worker-1", grace);
+        Assert.Null(Apply(run, held).WakeAt);
+        var free = new AttemptClaim(claim, null, grace);
+        var pending = Apply(run, free);
+        var again = new AttemptClaim(claim, null, grace);
+        Apply(run, again);
 
-        Assert.Equal(ClaimDecision.Wait, held.Answer!.Decision);
-        Assert.Equal(ClaimDecision.Skip, free.Answer!.Decision);
-        Assert.Equal(2, Assert.Single(step.Messages.OfType<TaskReady>()).Attempt);
-        Assert.Equal(ClaimDecision.Skip, stale.Answer!.Decision); // its attempt was replaced
-        Assert.Equal(TaskState.Ready, run.Tasks["a"].State);
+        Assert.Equal(ClaimDecision.Skip, held.Answer!.Decision); // its holder reports it
+        Assert.Equal((ClaimDecision.Skip, Now + grace), (free.Answer!.Decision, pending.WakeAt));
+        Assert.Empty(pending.Messages); // nothing released before every worker had time to list it
+        Assert.Equal("claim_pending", Apply(run, new AttemptClaim(claim, null, grace)).Dropped?.Kind);
+
+        // A worker heard holding it by then keeps it; else a new attempt replaces it.
+        var kept = RunProgression.Apply(run, new TimersDue { HolderOf = _ => "worker-1" }, Now + grace);
+        Assert.Empty(kept.Messages.OfType<TaskReady>());
+        Apply(run, new AttemptClaim(claim, null, grace));
+        var replaced = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null }, Now + grace + grace);
+        Assert.Equal(2, Assert.Single(replaced.Messages.OfType<TaskReady>()).Attempt);
+        Assert.Equal("lost", Assert.Single(run.Tasks["a"].PastAttempts).Outcome);
+        Assert.Equal("stale_attempt", Apply(run, new AttemptClaim(claim, null, grace)).Dropped?.Kind);
+    }
+
+    [Fact]
+    public void AClaimDue_BeforeTheSchedulerHeardEveryWorker_WaitsLonger()
+    {
+        var (run, _) = Start(Diamond, ("start", 1));
+        var claim = new ClaimAttempt(RunId, "a", 1, run.Tasks["a"].Token, "worker-2");
+        Apply(run, new AttemptClaim(claim, null, TimeSpan.FromSeconds(1)));
+
+        var early = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardEveryone = false }, Now.AddSeconds(2));
+
+        Assert.Empty(early.Messages.OfType<TaskReady>());
+        Assert.NotNull(early.WakeAt);
+        Assert.Equal(1, run.Tasks["a"].Attempt);
+    }
+
+    [Fact]
+    public void AClaimedAttemptThatEnds_HasNothingLeftToDecide()
+    {
+        var (run, _) = Start(Diamond, ("start", 1));
+        Apply(run, new AttemptClaim(new ClaimAttempt(RunId, "a", 1, run.Tasks["a"].Token, "worker-2"), null, TimeSpan.FromSeconds(30)));
+
+        Apply(run, Completed(run, "a", 2));
+
+        Assert.Null(run.Tasks["a"].ClaimDueAt);
+        Assert.DoesNotContain(RunProgression.Apply(run, new TimersDue { HolderOf = _ => null }, Now.AddMinutes(1)).Messages.OfType<TaskReady>(), r => r.TaskSlug == "a");
     }
 
     [Fact]
