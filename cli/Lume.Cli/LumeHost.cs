@@ -31,7 +31,35 @@ public sealed class LumeHost : IDisposable
     public bool IsEmbedded { get; }
 
     /// <summary>The flows this process defines (embedded mode): what its worker registers with its Scheduler.</summary>
-    public FlowCatalog LocalFlows => new(Host.Services.GetServices<FlowDefinition>());
+    public FlowCatalog LocalFlows
+    {
+        get
+        {
+            var code = Host.Services.GetServices<FlowDefinition>().ToArray();
+            var defined = code.Select(f => (f.Name, f.Version)).ToHashSet();
+            return new(code.Concat(RegisteredFromFiles().Where(f => !defined.Contains((f.Name, f.Version)))));
+        }
+    }
+
+    // Flows registered from files (lume flows register) live in the embedded Scheduler's store; read without opening it
+    // for writing, so that a request refused before the run starts writes nothing, and nothing when there is no store yet.
+    IEnumerable<FlowDefinition> RegisteredFromFiles()
+    {
+        if (!IsEmbedded)
+            return [];
+        var path = Path.Combine(Host.Services.GetRequiredService<IOptions<LumeOptions>>().Value.DataPath, "scheduler.db");
+        if (!File.Exists(path))
+            return [];
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Mode=ReadOnly");
+        connection.Open();
+        using var select = connection.CreateCommand();
+        select.CommandText = "SELECT definition FROM flows";
+        using var reader = select.ExecuteReader();
+        var flows = new List<FlowDefinition>();
+        while (reader.Read())
+            flows.Add(FlowJson.Parse(reader.GetString(0)));
+        return flows;
+    }
 
     public RunClient Client => new(Host.Services.GetRequiredService<IBus>(), Host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System);
 

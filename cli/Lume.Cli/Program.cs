@@ -11,7 +11,14 @@ app.Configure(config =>
     config.AddCommand<RunCommand>("run")
         .WithDescription("Run a flow and follow it to the end")
         .WithExample("run", "flow1", "-p", "text1=Hello", "-p", "text2=World", "-p", "filename=hello.txt", "-p", "filesystem_identifier=local");
-    config.AddCommand<FlowsCommand>("flows").WithDescription("List the flows that can be run, with their parameters");
+    config.AddBranch("flows", flows =>
+    {
+        flows.SetDescription("List the flows that can be run, with their parameters, or register one from a file");
+        flows.SetDefaultCommand<FlowsCommand>();
+        flows.AddCommand<FlowsRegisterCommand>("register")
+            .WithDescription("Register a flow from its JSON or YAML form, checked against the task types of the pool that runs it")
+            .WithExample("flows", "register", "myflow.yaml");
+    });
     config.AddBranch("runs", runs =>
     {
         runs.SetDescription("List recent runs, or show one");

@@ -62,6 +62,7 @@ public static class SchedulerExtensions
             bus.AddConsumer<GetRunConsumer, GetRunDefinition>();
             bus.AddConsumer<ListRunsConsumer, ListRunsDefinition>();
             bus.AddConsumer<RegisterWorkerConsumer, RegisterWorkerDefinition>();
+            bus.AddConsumer<RegisterFlowConsumer, RegisterFlowDefinition>();
             bus.AddConsumer<WorkerHeartbeatConsumer, WorkerHeartbeatDefinition>();
             bus.AddConsumer<ListFlowsConsumer, ListFlowsDefinition>();
         });

@@ -9,6 +9,15 @@ namespace Lume.Contracts;
 /// </summary>
 public sealed record RegisterWorker(string Worker, string Pool, IReadOnlyList<string> TaskTypes, IReadOnlyList<JsonElement> Flows, DateTimeOffset At);
 
+/// <summary>
+/// Registers a flow defined in a file, not in a worker host's code (<c>lume flows register FILE</c>): its JSON form, for
+/// a pool whose workers offer every task type it uses. Answered with <see cref="FlowRegistration"/>.
+/// </summary>
+public sealed record RegisterFlow(JsonElement Flow, string Pool);
+
+/// <summary>The answer to <see cref="RegisterFlow"/>: registered when <paramref name="Problems"/> is empty; otherwise every problem found.</summary>
+public sealed record FlowRegistration(string Flow, string Version, string Pool, IReadOnlyList<string> Problems);
+
 /// <summary>The Scheduler stored the worker's flows; <paramref name="Problems"/> lists any it refused (a broken graph, a name and version already served by another pool).</summary>
 public sealed record WorkerRegistered(string Worker, IReadOnlyList<string> Problems);
 

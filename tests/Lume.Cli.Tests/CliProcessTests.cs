@@ -410,6 +410,100 @@ public sealed class CliProcessTests : IDisposable
         Assert.Contains($"a subflow run of task 'squares' of run {parent.GetProperty("run_id").GetString()}", text.Replace("\n", " ", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 
+    string WriteFile(string name, string text)
+    {
+        var path = Path.Combine(_top, name);
+        Directory.CreateDirectory(_top);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Fact]
+    public async Task FlowsRegister_OfAYamlFlow_MakesItRunnable_AndListed()
+    {
+        var file = WriteFile("greet.yaml", """
+            name: greet
+            version: "2"
+            parameters:
+              - name: who
+              - name: values
+                default: [1, 2, 3]
+            tasks:
+              - slug: hello
+                type: append_text
+                inputs:
+                  text1: {from: value, value: "Hello, "}
+                  text2: {from: parameter, parameter: who}
+                upstream: []
+              - slug: square
+                type: square
+                map: [x]
+                inputs:
+                  x: {from: parameter, parameter: values}
+                upstream: []
+              - slug: total
+                type: sum
+                inputs:
+                  values: {from: task, task: square}
+                upstream: []
+            """);
+
+        var (registered, registerOut, registerErr) = await LumeAsync("flows", "register", file);
+        var (exit, stdout, stderr) = await LumeAsync("run", "greet", "-p", "who=Ada", "-p", "values:=[2,4]", "--json");
+        var (_, flows, _) = await LumeAsync("flows", "--json");
+
+        Assert.True(registered == 0, registerErr);
+        Assert.Contains("Registered flow greet version 2 for pool default", registerOut, StringComparison.Ordinal);
+        Assert.True(exit == 0, stderr);
+        var tasks = JsonSerializer.Deserialize<JsonElement>(stdout).GetProperty("tasks");
+        Assert.Equal("Hello, Ada", tasks.GetProperty("hello").GetProperty("result").GetString());
+        Assert.Equal(2 * 2 + 4 * 4, tasks.GetProperty("total").GetProperty("result").GetInt32());
+        Assert.Contains(JsonSerializer.Deserialize<JsonElement>(flows).EnumerateArray(), f => f.GetProperty("name").GetString() == "greet");
+    }
+
+    [Fact]
+    public async Task FlowsRegister_OfABrokenFlow_ListsEveryProblem_AndRegistersNothing()
+    {
+        var file = WriteFile("bad.json", """
+            {"name": "bad", "version": "1", "parameters": [], "tasks": [
+              {"slug": "one", "type": "no_such_type", "inputs": {"a": {"from": "parameter", "parameter": "nope"}}, "upstream": ["ghost"]},
+              {"slug": "two", "type": "subflow", "subflow": {"flow": "map_square", "task": "total"},
+               "inputs": {"valuez": {"from": "value", "value": [1]}}, "upstream": []}]}
+            """);
+
+        var (exit, stdout, stderr) = await LumeAsync("flows", "register", file);
+        var (run, _, runErr) = await LumeAsync("run", "bad");
+
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.Contains("task 'one': unknown task type 'no_such_type'", stderr, StringComparison.Ordinal);
+        Assert.Contains("task 'one': argument 'a' refers to parameter 'nope'", stderr, StringComparison.Ordinal);
+        Assert.Contains("task 'one': upstream task 'ghost' is not in the flow", stderr, StringComparison.Ordinal);
+        Assert.Equal(2, run);
+        Assert.Contains("unknown flow", runErr, StringComparison.Ordinal);
+
+        var subflow = WriteFile("sub.json", """
+            {"name": "sub", "version": "1", "parameters": [], "tasks": [
+              {"slug": "two", "type": "subflow", "subflow": {"flow": "map_square", "task": "total"},
+               "inputs": {"valuez": {"from": "value", "value": [1]}}, "upstream": []}]}
+            """);
+        var (subExit, _, subErr) = await LumeAsync("flows", "register", subflow);
+        Assert.Equal(2, subExit);
+        Assert.Contains("task 'two': argument 'valuez' is not a parameter of flow 'map_square'", subErr, StringComparison.Ordinal);
+        Assert.Contains("task 'two': flow 'map_square' has no task 'total' (TaskNotInFlow)", subErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FlowsRegister_OfAFileThatIsNotYaml_NamesTheFileAndLine()
+    {
+        var file = WriteFile("broken.yaml", "name: broken\ntasks: [oops\n");
+
+        var (exit, _, stderr) = await LumeAsync("flows", "register", file);
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"{file}: not YAML, line", stderr, StringComparison.Ordinal);
+        Assert.Contains("error: ", (await LumeAsync("flows", "register", Path.Combine(_top, "missing.yaml"))).Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunsApprove_Embedded_SaysItNeedsTheBroker()
     {

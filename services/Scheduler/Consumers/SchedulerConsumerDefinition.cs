@@ -60,6 +60,8 @@ public sealed class ListRunsDefinition : SchedulerConsumerDefinition<ListRunsCon
 
 public sealed class RegisterWorkerDefinition : SchedulerConsumerDefinition<RegisterWorkerConsumer, RegisterWorker>;
 
+public sealed class RegisterFlowDefinition : SchedulerConsumerDefinition<RegisterFlowConsumer, RegisterFlow>;
+
 public sealed class WorkerHeartbeatDefinition : SchedulerConsumerDefinition<WorkerHeartbeatConsumer, WorkerHeartbeat>;
 
 public sealed class ListFlowsDefinition : SchedulerConsumerDefinition<ListFlowsConsumer, ListFlows>;

@@ -144,11 +144,12 @@ public sealed class GetRunConsumer(ActiveRuns runs) : IConsumer<GetRun>
         await (snapshot is null ? context.RespondAsync(new RunNotFound(runId)) : context.RespondAsync(snapshot));
     }
 
+    // A mapped task's child counts as having a task downstream: it feeds its mapped task's list, not the run's outputs.
     static RunSnapshot Snapshot(RunRecord run) => new(
         run.RunId, run.Flow.Name, run.Flow.Version, RunProgression.State(run.State), run.CreatedAt, run.FinishedAt,
         run.FailedTask, run.Error,
         run.OrderedTasks.Select(t => new TaskSnapshot(
-            t.Slug, t.Type, run.Graph.DownstreamOf(t.Slug).Count > 0, RunProgression.State(t.State), t.Attempt, t.Result, t.ErrorType, t.Error,
+            t.Slug, t.Type, t.Parent is not null || run.Graph.DownstreamOf(t.Slug).Count > 0, RunProgression.State(t.State), t.Attempt, t.Result, t.ErrorType, t.Error,
             t.Worker, t.ReadyAt, t.StartedAt, t.FinishedAt,
             t.PastAttempts.Select(a => new AttemptSnapshot(a.Attempt, a.Outcome, a.ErrorType, a.Error, a.Worker, a.StartedAt, a.FinishedAt)).ToArray(),
             t.State == TaskState.Retrying ? t.DueAt : null,

@@ -28,10 +28,34 @@ public sealed class RegisterWorkerConsumer(FlowRegistry flows, WorkerDirectory w
         }
 
         workers.Seen(message.Pool, message.At);
-        problems.AddRange(await flows.RegisterAsync(message.Pool, message.TaskTypes.ToHashSet(StringComparer.Ordinal), definitions, context.CancellationToken));
+        problems.AddRange(await flows.RegisterWorkerAsync(message.Pool, message.TaskTypes.ToHashSet(StringComparer.Ordinal), definitions, context.CancellationToken));
         logger.LogInformation("Worker {Worker} of pool {Pool} registered {FlowCount} flows and {TaskTypeCount} task types",
             message.Worker, message.Pool, definitions.Count, message.TaskTypes.Count);
         await context.RespondAsync(new WorkerRegistered(message.Worker, problems));
+    }
+}
+
+/// <summary>Registers a flow from a file (<c>lume flows register</c>), checked against its pool's task types; answers with every problem, or none.</summary>
+public sealed class RegisterFlowConsumer(FlowRegistry flows, ILogger<RegisterFlowConsumer> logger) : IConsumer<RegisterFlow>
+{
+    public async Task Consume(ConsumeContext<RegisterFlow> context)
+    {
+        var message = context.Message;
+        FlowDefinition flow;
+        try
+        {
+            flow = FlowJson.Parse(message.Flow);
+        }
+        catch (FlowDefinitionException e)
+        {
+            await context.RespondAsync(new FlowRegistration("", "", message.Pool, e.Problems));
+            return;
+        }
+
+        var problems = await flows.RegisterFileFlowAsync(message.Pool, flow, context.CancellationToken);
+        if (problems.Count == 0)
+            logger.LogInformation("Flow {Flow} {Version} registered for pool {Pool} from a file", flow.Name, flow.Version, message.Pool);
+        await context.RespondAsync(new FlowRegistration(flow.Name, flow.Version, message.Pool, problems));
     }
 }
 

@@ -17,8 +17,46 @@ public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, Time
 
     sealed record Snapshot(IReadOnlyDictionary<(string Name, string Version), RegisteredFlow> Flows, FlowCatalog Catalog);
 
-    /// <summary>Checks and stores the flows of a worker; returns every problem, naming the flow.</summary>
-    public async Task<IReadOnlyList<string>> RegisterAsync(
+    /// <summary>Checks and stores the flows of a worker, and the task types its pool offers; returns every problem, naming the flow.</summary>
+    public async Task<IReadOnlyList<string>> RegisterWorkerAsync(
+        string pool, IReadOnlySet<string> taskTypes, IEnumerable<FlowDefinition> flows, CancellationToken cancellationToken)
+    {
+        await store.SaveTaskTypesAsync(pool, taskTypes, cancellationToken);
+        return await RegisterAsync(pool, taskTypes, flows, cancellationToken);
+    }
+
+    /// <summary>
+    /// Checks a flow from a file against what the pool's workers offer (every task type, every subflow registered, every
+    /// argument of a subflow one of its parameters and every required one given), and stores it; returns every problem.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RegisterFileFlowAsync(string pool, FlowDefinition flow, CancellationToken cancellationToken)
+    {
+        if (await store.TaskTypesAsync(pool, cancellationToken) is not { } taskTypes)
+            return [$"flow '{flow.Name}': no worker of pool '{pool}' has registered yet, so its task types are not known; start one, then register again"];
+        var problems = FlowChecks.CheckGraph(flow, taskTypes).ToList();
+        foreach (var task in flow.Tasks.Where(t => t.Subflow is not null))
+        {
+            var at = $"flow '{flow.Name}', task '{task.Slug}'";
+            var (child, unknown) = await FindAsync(task.Subflow!.Flow, task.Subflow.Version, cancellationToken);
+            if (child is null)
+            {
+                problems.Add($"{at}: subflow: {unknown}");
+                continue;
+            }
+
+            var declared = child.Flow.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var argument in task.Inputs.Keys.Where(a => !declared.Contains(a)))
+                problems.Add($"{at}: argument '{argument}' is not a parameter of flow '{child.Flow.Name}' ({FlowChecks.DescribeParameters(child.Flow)})");
+            foreach (var missing in child.Flow.Parameters.Where(p => p.Default is null && !task.Inputs.ContainsKey(p.Name)))
+                problems.Add($"{at}: flow '{child.Flow.Name}' requires parameter '{missing.Name}', which the task does not pass");
+            if (task.Subflow.Task is { } result && child.Flow.FindTask(result) is null)
+                problems.Add($"{at}: flow '{child.Flow.Name}' has no task '{result}' (TaskNotInFlow); its tasks: {string.Join(", ", child.Flow.Tasks.Select(t => t.Slug))}");
+        }
+
+        return problems.Count > 0 ? problems : await RegisterAsync(pool, taskTypes, [flow], cancellationToken);
+    }
+
+    async Task<IReadOnlyList<string>> RegisterAsync(
         string pool, IReadOnlySet<string> taskTypes, IEnumerable<FlowDefinition> flows, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);

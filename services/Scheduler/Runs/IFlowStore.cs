@@ -13,4 +13,10 @@ public interface IFlowStore
 
     /// <summary>Every stored version of every flow.</summary>
     Task<IReadOnlyList<RegisteredFlow>> ListFlowsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Keeps the task types the workers of a pool offer, as the latest of them registered them.</summary>
+    Task SaveTaskTypesAsync(string pool, IReadOnlyCollection<string> taskTypes, CancellationToken cancellationToken);
+
+    /// <summary>The task types a pool's workers offer, or null when no worker of the pool ever registered.</summary>
+    Task<IReadOnlySet<string>?> TaskTypesAsync(string pool, CancellationToken cancellationToken);
 }

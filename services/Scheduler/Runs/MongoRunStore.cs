@@ -19,6 +19,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
     readonly IMongoCollection<BsonDocument> _runs = database.GetCollection<BsonDocument>("runs");
     readonly IMongoCollection<BsonDocument> _flows = database.GetCollection<BsonDocument>("flows");
     readonly IMongoCollection<BsonDocument> _lease = database.GetCollection<BsonDocument>("scheduler_lease");
+    readonly IMongoCollection<BsonDocument> _pools = database.GetCollection<BsonDocument>("pool_task_types");
 
     public Task InitializeAsync(CancellationToken cancellationToken) => GuardAsync(() =>
         _runs.Indexes.CreateManyAsync(
@@ -224,6 +225,18 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         (await GuardAsync(() => _flows.Find(FilterDefinition<BsonDocument>.Empty).ToListAsync(cancellationToken)))
             .Select(d => new RegisteredFlow(FlowJson.Parse(d["definition"].AsString), d["pool"].AsString, Parse(d["registered_at"])!.Value))
             .ToArray();
+
+    public Task SaveTaskTypesAsync(string pool, IReadOnlyCollection<string> taskTypes, CancellationToken cancellationToken) => GuardAsync(() =>
+        _pools.ReplaceOneAsync(
+            new BsonDocument("_id", pool),
+            new BsonDocument { ["_id"] = pool, ["task_types"] = new BsonArray(taskTypes.Order(StringComparer.Ordinal)) },
+            new ReplaceOptions { IsUpsert = true },
+            cancellationToken));
+
+    public async Task<IReadOnlySet<string>?> TaskTypesAsync(string pool, CancellationToken cancellationToken) =>
+        await GuardAsync(() => _pools.Find(new BsonDocument("_id", pool)).FirstOrDefaultAsync(cancellationToken)) is { } document
+            ? document["task_types"].AsBsonArray.Select(t => t.AsString).ToHashSet(StringComparer.Ordinal)
+            : null;
 
     Task<T> GuardAsync<T>(Func<Task<T>> operation) => MongoSettings.GuardAsync(database, operation);
 

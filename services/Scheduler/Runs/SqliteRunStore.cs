@@ -74,6 +74,8 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             "ALTER TABLE run_inputs ADD COLUMN parent TEXT;",
             // Claims of copies of attempts, decided once every worker has had time to say it holds the attempt.
             "ALTER TABLE tasks ADD COLUMN claim_due_at TEXT;",
+            // What each pool's workers offer, so that a flow registered from a file is checked against it after a restart too.
+            "CREATE TABLE pool_task_types (pool TEXT PRIMARY KEY, task_types TEXT NOT NULL);",
         ];
         for (var step = 0; step < migrations.Length; step++)
         {
@@ -367,6 +369,30 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         while (await reader.ReadAsync(cancellationToken))
             flows.Add(new RegisteredFlow(FlowJson.Parse(reader.GetString(0)), reader.GetString(1), Parse(reader.GetString(2))!.Value));
         return flows;
+    }
+
+    public async Task SaveTaskTypesAsync(string pool, IReadOnlyCollection<string> taskTypes, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var upsert = connection.CreateCommand();
+        upsert.CommandText = """
+            INSERT INTO pool_task_types (pool, task_types) VALUES ($pool, $types)
+            ON CONFLICT (pool) DO UPDATE SET task_types = excluded.task_types
+            """;
+        upsert.Parameters.AddWithValue("$pool", pool);
+        upsert.Parameters.AddWithValue("$types", JsonSerializer.Serialize(taskTypes.Order(StringComparer.Ordinal)));
+        await upsert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlySet<string>?> TaskTypesAsync(string pool, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT task_types FROM pool_task_types WHERE pool = $pool";
+        select.Parameters.AddWithValue("$pool", pool);
+        return await select.ExecuteScalarAsync(cancellationToken) is string json
+            ? JsonSerializer.Deserialize<string[]>(json)!.ToHashSet(StringComparer.Ordinal)
+            : null;
     }
 
     static void WriteTasks(Writer writer, Guid runId, IEnumerable<TaskRecord> tasks)
