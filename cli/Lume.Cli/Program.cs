@@ -18,6 +18,9 @@ app.Configure(config =>
         flows.AddCommand<FlowsRegisterCommand>("register")
             .WithDescription("Register a flow from its JSON or YAML form, checked against the task types of the pool that runs it")
             .WithExample("flows", "register", "myflow.yaml");
+        flows.AddCommand<FlowsComposeCommand>("compose")
+            .WithDescription("Register a flow of flows from LUME-services' YAML: each composing flow runs as a subflow, mapped parameters take earlier flows' task results")
+            .WithExample("flows", "compose", "examples/flows/text_chain.yaml");
     });
     config.AddBranch("runs", runs =>
     {

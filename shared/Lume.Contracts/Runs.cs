@@ -23,7 +23,8 @@ public sealed record RunRequested(
 /// attempt completed (with <paramref name="ResultTask"/>'s result, or the run's outputs) or failed.
 /// </summary>
 /// <param name="ResultTask">The subflow's task whose result is the parent task's result; null: the run's outputs, an object of its terminal tasks' results by slug.</param>
-public sealed record RunParent(Guid RunId, string Task, int Attempt, Guid Token, string? ResultTask);
+/// <param name="ResultTasks">Instead, these tasks' results by slug.</param>
+public sealed record RunParent(Guid RunId, string Task, int Attempt, Guid Token, string? ResultTask, IReadOnlyList<string>? ResultTasks = null);
 
 /// <summary>The Scheduler stored the run and released its first tasks.</summary>
 public sealed record RunAccepted(Guid RunId, string Flow, string Version, int TaskCount, DateTimeOffset AcceptedAt);

@@ -167,10 +167,12 @@ public sealed record CachePolicy(
 /// <param name="Flow">A flow registered with the Scheduler.</param>
 /// <param name="Version">Its version; null: the newest when the task is released.</param>
 /// <param name="Task">The child run's task whose result is the subflow task's result; null: the child run's outputs (its terminal tasks' results by slug).</param>
+/// <param name="Tasks">Instead of the outputs, these tasks' results by slug (terminal or not), as a flow of flows takes them.</param>
 public sealed record SubflowCall(
     [property: JsonPropertyName("flow")] string Flow,
     [property: JsonPropertyName("version"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Version = null,
-    [property: JsonPropertyName("task"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task = null);
+    [property: JsonPropertyName("task"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task = null,
+    [property: JsonPropertyName("tasks"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Tasks = null);
 
 /// <summary>One branch condition (Prefect's <c>case(task, value)</c>): the task's result must equal <paramref name="Value"/>.</summary>
 public sealed record CaseCondition(
@@ -251,8 +253,10 @@ public abstract record TaskInput;
 /// <summary>The value of a flow parameter.</summary>
 public sealed record ParameterInput([property: JsonPropertyName("parameter")] string Parameter) : TaskInput;
 
-/// <summary>The result of another task of the flow.</summary>
-public sealed record TaskOutput([property: JsonPropertyName("task")] string Task) : TaskInput;
+/// <summary>The result of another task of the flow, or with <paramref name="Path"/> a part of it: object keys (or array indexes) in turn; null where the path leads nowhere.</summary>
+public sealed record TaskOutput(
+    [property: JsonPropertyName("task")] string Task,
+    [property: JsonPropertyName("path"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Path = null) : TaskInput;
 
 /// <summary>A JSON value fixed in the flow definition.</summary>
 public sealed record ConstantInput([property: JsonPropertyName("value")] JsonElement Value) : TaskInput;

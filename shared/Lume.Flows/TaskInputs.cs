@@ -17,6 +17,7 @@ public static class TaskInputs
             values[argument] = input switch
             {
                 ParameterInput p => parameters[p.Parameter],
+                TaskOutput { Path: { Count: > 0 } path } o => Follow(resultOf(o.Task), path),
                 TaskOutput o => resultOf(o.Task),
                 ConstantInput c => c.Value,
                 _ => throw new InvalidOperationException($"task '{task.Slug}': argument '{argument}' has an unknown input kind {input.GetType().Name}"),
@@ -24,6 +25,25 @@ public static class TaskInputs
         }
 
         return values;
+    }
+
+    static readonly JsonElement Null = JsonSerializer.SerializeToElement<object?>(null);
+
+    /// <summary>The part of <paramref name="value"/> the path leads to (object keys, or array indexes), or JSON null.</summary>
+    public static JsonElement Follow(JsonElement value, IReadOnlyList<string> path)
+    {
+        foreach (var step in path)
+        {
+            if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty(step, out var member))
+                value = member;
+            else if (value.ValueKind == JsonValueKind.Array && int.TryParse(step, System.Globalization.NumberStyles.None,
+                         System.Globalization.CultureInfo.InvariantCulture, out var index) && index < value.GetArrayLength())
+                value = value[index];
+            else
+                return Null;
+        }
+
+        return value;
     }
 
     /// <summary>A list of lists as one list (Prefect's <c>flatten</c>): the items of every inner list, in order; an item that is not a list stays as it is.</summary>

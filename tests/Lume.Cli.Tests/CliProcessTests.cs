@@ -504,6 +504,73 @@ public sealed class CliProcessTests : IDisposable
         Assert.Contains("error: ", (await LumeAsync("flows", "register", Path.Combine(_top, "missing.yaml"))).Stderr, StringComparison.Ordinal);
     }
 
+    static string RepositoryFile(params string[] parts)
+    {
+        var folder = new DirectoryInfo(AppContext.BaseDirectory);
+        while (folder is not null && !File.Exists(Path.Combine(folder.FullName, "Lume.sln")))
+            folder = folder.Parent;
+        return Path.Combine([folder!.FullName, .. parts]);
+    }
+
+    [Fact]
+    public async Task FlowsCompose_OfTextChain_RunsFlow1Flow2AndTheCheck_WithAFileAndADbMapping()
+    {
+        var (composed, composeOut, composeErr) = await LumeAsync("flows", "compose", RepositoryFile("examples", "flows", "text_chain.yaml"));
+        var (exit, stdout, stderr) = await LumeAsync("run", "text_chain", "-p", "flow1-text1=Hello ", "-p", "flow1-text2=chain",
+            "-p", "flow1-filename=chain.txt", "-p", "flow1-filesystem_identifier=local", "--json");
+
+        Assert.True(composed == 0, composeErr);
+        Assert.Contains("Registered flow text_chain", composeOut, StringComparison.Ordinal);
+        Assert.True(exit == 0, stderr);
+        var tasks = JsonSerializer.Deserialize<JsonElement>(stdout).GetProperty("tasks");
+        Assert.Equal(["flow1", "flow2", "check_result-expected-load", "check_result"], tasks.EnumerateObject().Select(t => t.Name));
+        // The stored result's outputs.output1, loaded back: the text flow1 joined and saved, which flow2 read from the file.
+        Assert.Equal("Hello chain", tasks.GetProperty("check_result-expected-load").GetProperty("result").GetString());
+        Assert.True(tasks.GetProperty("check_result").GetProperty("result").GetProperty("check_text_equivalence").GetBoolean());
+        var flow2Run = tasks.GetProperty("flow2").GetProperty("subflow_run_id").GetString()!;
+        var (_, flow2Json, _) = await LumeAsync("runs", "show", flow2Run, "--json");
+        Assert.Equal("Hello chain", JsonSerializer.Deserialize<JsonElement>(flow2Json).GetProperty("tasks").GetProperty("load_file").GetProperty("result").GetString());
+    }
+
+    [Fact]
+    public async Task FlowsCompose_OfABadSpec_GivesUpstreamsErrors_ForEveryProblem()
+    {
+        var file = WriteFile("bad_chain.yaml", """
+            name: bad_chain
+            project_name: lume
+            composing_flows:
+              - name: flow1
+                project_name: lume
+              - name: flow2
+                project_name: lume
+                mapped_parameters:
+                  file_rep:
+                    parent_flow_name: flow1
+                    parent_task_name: no_such_task
+                    map_type: file
+                  no_such_parameter:
+                    parent_flow_name: flow1
+                    parent_task_name: save_text_file
+                    map_type: raw
+              - name: check_result
+                project_name: lume
+                mapped_parameters:
+                  result_rep:
+                    parent_flow_name: flow9
+                    parent_task_name: save_db_result
+                    map_type: raw
+            """);
+
+        var (exit, stdout, stderr) = await LumeAsync("flows", "compose", file);
+        var (run, _, _) = await LumeAsync("run", "bad_chain");
+
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.Contains("TaskNotInFlow: flow 'flow2', parameter 'file_rep': task 'no_such_task' is not in flow 'flow1'", stderr, StringComparison.Ordinal);
+        Assert.Contains("ParameterNotInFlow: flow 'flow2', parameter 'no_such_parameter'", stderr, StringComparison.Ordinal);
+        Assert.Contains("ParentFlowNotInFlows: flow 'check_result', parameter 'result_rep': parent flow 'flow9'", stderr, StringComparison.Ordinal);
+        Assert.Equal(2, run); // nothing was registered
+    }
+
     [Fact]
     public async Task RunsApprove_Embedded_SaysItNeedsTheBroker()
     {

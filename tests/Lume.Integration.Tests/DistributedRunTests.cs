@@ -297,6 +297,32 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         Assert.Equal(0, empty.Snapshot!.Tasks.Single(t => t.Slug == "sum").Result!.Value.GetInt32());
     }
 
+    [Fact]
+    public async Task FlowsCompose_OnABroker_RegistersTextChain_AndItsRunChecksTheStoredText()
+    {
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
+        await Cluster.StartResultsAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
+        var folder = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(folder!.FullName, "Lume.sln")))
+            folder = folder.Parent;
+
+        var (exit, stdout, stderr) = await LumeAsync("flows", "compose", Path.Combine(folder.FullName, "examples", "flows", "text_chain.yaml"));
+        var outcome = await client.RunAsync("text_chain", null, Parameters(("flow1-text1", "over "), ("flow1-text2", "the broker"),
+            ("flow1-filename", "chain.txt"), ("flow1-filesystem_identifier", "local"))).WaitAsync(Patience);
+
+        Assert.True(exit == 0, stderr + stdout);
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
+        Assert.Equal("over the broker", tasks["check_result-expected-load"].Result!.Value.GetString());
+        Assert.True(tasks["check_result"].Result!.Value.GetProperty("check_text_equivalence").GetBoolean());
+        Assert.Equal("over the broker", await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, "chain.txt")));
+        var child = await client.GetAsync(tasks["flow2"].SubflowRunId!.Value);
+        Assert.Equal((outcome.RunId, "flow2"), (child!.ParentRunId!.Value, child.ParentTask));
+    }
+
     async Task<JsonElement> ShowUntilAsync(string runId, Func<JsonElement, bool> done)
     {
         JsonElement shown = default;

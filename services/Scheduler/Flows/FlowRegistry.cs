@@ -49,7 +49,7 @@ public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, Time
                 problems.Add($"{at}: argument '{argument}' is not a parameter of flow '{child.Flow.Name}' ({FlowChecks.DescribeParameters(child.Flow)})");
             foreach (var missing in child.Flow.Parameters.Where(p => p.Default is null && !task.Inputs.ContainsKey(p.Name)))
                 problems.Add($"{at}: flow '{child.Flow.Name}' requires parameter '{missing.Name}', which the task does not pass");
-            if (task.Subflow.Task is { } result && child.Flow.FindTask(result) is null)
+            foreach (var result in (task.Subflow.Tasks ?? []).Append(task.Subflow.Task).OfType<string>().Where(r => child.Flow.FindTask(r) is null))
                 problems.Add($"{at}: flow '{child.Flow.Name}' has no task '{result}' (TaskNotInFlow); its tasks: {string.Join(", ", child.Flow.Tasks.Select(t => t.Slug))}");
         }
 

@@ -840,7 +840,7 @@ public static class RunProgression
         var inputs = Inputs(run, task);
         if (node.Subflow is { } call)
             return new RunRequested(SubflowRunId(run.RunId, task.Slug, task.Attempt), call.Flow, call.Version, inputs, task.ReadyAt ?? run.CreatedAt,
-                NoCache: run.NoCache, Parent: new RunParent(run.RunId, task.Slug, task.Attempt, task.Token, call.Task));
+                NoCache: run.NoCache, Parent: new RunParent(run.RunId, task.Slug, task.Attempt, task.Token, call.Task, call.Tasks));
         return new TaskReady(run.RunId, run.Flow.Name, task.Slug, task.Type, task.Attempt, task.Token, inputs, task.ReadyAt ?? run.CreatedAt, node.TimeoutSeconds);
     }
 
@@ -914,7 +914,13 @@ public static class RunProgression
         if (run.State != RunState.Completed)
             return Fail($"{State(run.State)}: {run.Error}");
         JsonElement result;
-        if (parent.ResultTask is { } slug)
+        if (parent.ResultTasks is { } slugs)
+        {
+            if (slugs.FirstOrDefault(s => !run.Tasks.ContainsKey(s)) is { } missing)
+                return Fail($"has no task '{missing}' (TaskNotInFlow); its tasks: {string.Join(", ", run.Flow.Tasks.Select(t => t.Slug))}");
+            result = JsonSerializer.SerializeToElement(slugs.ToDictionary(s => s, s => run.Tasks[s].Result ?? NullResult));
+        }
+        else if (parent.ResultTask is { } slug)
         {
             if (!run.Tasks.TryGetValue(slug, out var task))
                 return Fail($"has no task '{slug}' (TaskNotInFlow); its tasks: {string.Join(", ", run.Flow.Tasks.Select(t => t.Slug))}");
