@@ -298,6 +298,29 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
     }
 
     [Fact]
+    public async Task TheSubflowAndCleanupExamples_OnABroker_EndAsEmbeddedTheyDo()
+    {
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
+        int[] values = [3, 4];
+
+        var subflow = await client.RunAsync("subflow", null, new Dictionary<string, JsonElement> { ["values"] = JsonSerializer.SerializeToElement(values) })
+            .WaitAsync(Patience);
+        var cleanup = await client.RunAsync("cleanup_after_failure", null, Parameters(("run_name", "broker"))).WaitAsync(Patience);
+
+        Assert.True(subflow.Succeeded, subflow.Failure?.Message);
+        var squares = subflow.Snapshot!.Tasks.Single(t => t.Slug == "squares");
+        Assert.Equal(values.Sum(v => v * v), squares.Result!.Value.GetInt32());
+        var child = (await client.GetAsync(squares.SubflowRunId!.Value))!;
+        Assert.Equal(("map_square", "completed", subflow.RunId), (child.Flow, child.State, child.ParentRunId!.Value));
+        Assert.Equal("failed", cleanup.Snapshot!.State);
+        var tasks = cleanup.Snapshot.Tasks.ToDictionary(t => t.Slug);
+        Assert.Equal(("failed", "completed", "completed"), (tasks["simulate"].State, tasks["cleanup"].State, tasks["notify"].State));
+        Assert.Equal("model run failed: broker", tasks["notify"].Result!.Value.GetString());
+    }
+
+    [Fact]
     public async Task FlowsCompose_OnABroker_RegistersTextChain_AndItsRunChecksTheStoredText()
     {
         await Cluster.StartSchedulerAsync();
@@ -305,11 +328,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         await Cluster.StartResultsAsync();
         await Cluster.StartWorkerAsync("worker-1");
         var client = await Cluster.ClientAsync();
-        var folder = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(folder!.FullName, "Lume.sln")))
-            folder = folder.Parent;
-
-        var (exit, stdout, stderr) = await LumeAsync("flows", "compose", Path.Combine(folder.FullName, "examples", "flows", "text_chain.yaml"));
+        var (exit, stdout, stderr) = await LumeAsync("flows", "compose", Path.Combine(Broker.RepositoryRoot, "examples", "flows", "text_chain.yaml"));
         var outcome = await client.RunAsync("text_chain", null, Parameters(("flow1-text1", "over "), ("flow1-text2", "the broker"),
             ("flow1-filename", "chain.txt"), ("flow1-filesystem_identifier", "local"))).WaitAsync(Patience);
 

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lume.Flows;
@@ -14,19 +13,8 @@ namespace Lume.Cli.Commands;
 /// <c>attribute_index</c>). Every other parameter becomes a parameter of the composite flow, named
 /// <c>{flow_name}-{param_name}</c>, as upstream names them.
 /// </summary>
-public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<FlowsComposeCommand.Settings>
+public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<FlowsRegisterCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
-    {
-        [CommandArgument(0, "<FILE>")]
-        [Description("Upstream's flow-of-flows YAML: name, project_name, composing_flows (name, mapped_parameters)")]
-        public string File { get; init; } = "";
-
-        [CommandOption("--pool <POOL>")]
-        [Description("The worker pool that runs the composite flow's own tasks (default: default)")]
-        public string Pool { get; init; } = "default";
-    }
-
     public sealed record Spec(
         [property: JsonPropertyName("name")] string? Name,
         [property: JsonPropertyName("project_name")] string? ProjectName,
@@ -49,7 +37,7 @@ public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<Flo
     /// <summary>What a composite needs to know of a flow it runs.</summary>
     public sealed record KnownFlow(string Name, string Version, IReadOnlyList<FlowParameter> Parameters, IReadOnlyList<string> Tasks);
 
-    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, FlowsRegisterCommand.Settings settings, CancellationToken cancellationToken)
     {
         Spec spec;
         try
@@ -70,13 +58,7 @@ public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<Flo
         var known = await KnownFlowsAsync(cancellationToken);
         var (flow, problems) = Compose(spec, known);
         if (problems.Count > 0)
-        {
-            Console.Error.WriteLine($"error: {settings.File}: the flow of flows was not registered:");
-            foreach (var problem in problems)
-                Console.Error.WriteLine($"  - {problem}");
-            return RunCommand.Rejected;
-        }
-
+            return FlowsRegisterCommand.Refused(settings.File, problems);
         return await FlowsRegisterCommand.RegisterAsync(console, flow!, settings.Pool, settings.File, cancellationToken);
     }
 

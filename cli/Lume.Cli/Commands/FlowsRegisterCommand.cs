@@ -15,14 +15,15 @@ namespace Lume.Cli.Commands;
 /// </summary>
 public sealed class FlowsRegisterCommand(IAnsiConsole console) : AsyncCommand<FlowsRegisterCommand.Settings>
 {
+    /// <summary>A flow file and the pool it is registered for: <c>lume flows register</c> and <c>lume flows compose</c> take the same.</summary>
     public sealed class Settings : CommandSettings
     {
         [CommandArgument(0, "<FILE>")]
-        [Description("The flow's JSON (.json) or YAML (.yaml, .yml) form: name, version, parameters, tasks")]
+        [Description("The flow file: JSON (.json) or YAML (.yaml, .yml)")]
         public string File { get; init; } = "";
 
         [CommandOption("--pool <POOL>")]
-        [Description("The worker pool that runs the flow's tasks (default: default)")]
+        [Description("The worker pool that runs the flow's own tasks (default: default)")]
         public string Pool { get; init; } = "default";
     }
 
@@ -60,7 +61,8 @@ public sealed class FlowsRegisterCommand(IAnsiConsole console) : AsyncCommand<Fl
         return 0;
     }
 
-    static int Refused(string source, IReadOnlyList<string> problems)
+    /// <summary>Says that the flow in <paramref name="source"/> was not registered, with every problem; exit 2.</summary>
+    public static int Refused(string source, IReadOnlyList<string> problems)
     {
         Console.Error.WriteLine($"error: {source}: the flow was not registered:");
         foreach (var problem in problems)
