@@ -67,6 +67,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
     /// </summary>
     /// <param name="timeoutSeconds">The run's timeout: the Scheduler cancels it if it has not ended by then.</param>
     /// <param name="noCache">Read no cached task result: every task runs (fresh results are still kept).</param>
+    /// <param name="approve">Tasks (trigger manual_only) to approve as soon as they wait for it: an embedded run has nobody else to.</param>
     public async Task<RunOutcome> RunAsync(
         string flow,
         string? version,
@@ -76,7 +77,8 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         CancellationToken cancellationToken = default,
         double? timeoutSeconds = null,
         bool cancelOnInterrupt = true,
-        bool noCache = false)
+        bool noCache = false,
+        IReadOnlyCollection<string>? approve = null)
     {
         var runId = NewId.NextGuid();
         // The root of the run's trace: everything the services do for the run descends from this span.
@@ -131,7 +133,11 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
 
             if (!wait && !ended.Task.IsCompleted)
                 return new RunOutcome(runId, flow, null, null, clock.Elapsed);
+            using var approving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var approvals = approve is { Count: > 0 } ? ApproveWhenPausedAsync(runId, approve, ended.Task, approving.Token) : Task.CompletedTask;
             var end = await WaitForEndAsync(runId, ended.Task, cancellationToken);
+            await approving.CancelAsync();
+            await approvals.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             clock.Stop();
             if (end is RunFailed { Kind: RunFailureKind.Rejected } rejected)
                 return new RunOutcome(runId, flow, rejected, null, clock.Elapsed);
@@ -155,6 +161,19 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
             if (id == runId)
                 report();
             return Task.CompletedTask;
+        }
+    }
+
+    // Approves each task as soon as it waits for approval: until then the Scheduler says it is not waiting, and it is asked again.
+    async Task ApproveWhenPausedAsync(Guid runId, IReadOnlyCollection<string> tasks, Task ended, CancellationToken cancellationToken)
+    {
+        var left = new HashSet<string>(tasks, StringComparer.Ordinal);
+        while (left.Count > 0 && !ended.IsCompleted)
+        {
+            foreach (var slug in left.ToArray())
+                if (await ApproveAsync(runId, slug, cancellationToken) is { Approved: true })
+                    left.Remove(slug);
+            await Task.WhenAny(ended, Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken));
         }
     }
 

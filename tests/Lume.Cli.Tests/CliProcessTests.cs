@@ -572,6 +572,21 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task AnEmbeddedRunWithATaskThatWaitsForApproval_IsRefusedBeforeItStarts_UnlessTheCommandApprovesIt()
+    {
+        var (refused, refusedOut, refusedErr) = await LumeAsync("run", "approval", "-p", "value:=9");
+        Assert.False(Directory.Exists(DataDir) && Directory.EnumerateFiles(DataDir, "scheduler.db*", SearchOption.AllDirectories).Any(), "a refused run wrote the store");
+        var (exit, stdout, stderr) = await LumeAsync("run", "approval", "-p", "value:=9", "--approve", "publish", "--json");
+
+        Assert.Equal((2, ""), (refused, refusedOut));
+        Assert.Contains("task 'publish' waits for approval (trigger manual_only)", refusedErr, StringComparison.Ordinal);
+        Assert.Contains("add --approve publish", refusedErr, StringComparison.Ordinal);
+        Assert.True(exit == 0, stderr);
+        var tasks = JsonSerializer.Deserialize<JsonElement>(stdout).GetProperty("tasks");
+        Assert.Equal(("completed", 10), (tasks.GetProperty("publish").GetProperty("state").GetString(), tasks.GetProperty("publish").GetProperty("result").GetInt32()));
+    }
+
+    [Fact]
     public async Task RunsApprove_Embedded_SaysItNeedsTheBroker()
     {
         var (exit, stdout, stderr) = await LumeAsync("runs", "approve", Guid.NewGuid().ToString(), "publish");

@@ -61,6 +61,10 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         [CommandOption("--detach-on-interrupt")]
         [Description("On Ctrl+C, leave the run going and print its id, instead of cancelling it (needs LUME_BROKER)")]
         public bool DetachOnInterrupt { get; init; }
+
+        [CommandOption("--approve <TASK>")]
+        [Description("Approve this task (trigger manual_only) as soon as it waits for approval; repeatable. An embedded run needs it: nobody else can approve it")]
+        public string[] Approve { get; init; } = [];
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -81,6 +85,11 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
             else
             {
                 problems.AddRange(FlowChecks.CheckParameters(flow, parameters).Problems);
+                // Nobody else can reach an embedded run: a task that waits for approval would wait for ever.
+                foreach (var waiting in flow.Tasks.Where(t => t.Trigger == Trigger.ManualOnly && !settings.Approve.Contains(t.Slug)))
+                    problems.Add($"flow '{flow.Name}': task '{waiting.Slug}' waits for approval (trigger manual_only), and an embedded run " +
+                        $"can be approved only by this command: add --approve {waiting.Slug}, or run it on the distributed services (LUME_BROKER) " +
+                        "and approve it with lume runs approve");
                 if (settings.Task is { } slug && flow.FindTask(FlowTaskOf(slug)) is null)
                     problems.Add(TaskNotInFlow(slug, flow.Name, flow.Tasks.Select(t => t.Slug)));
             }
@@ -109,7 +118,7 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
                 outcome = await lume.Client.RunAsync(
                     settings.Flow, settings.FlowVersion, parameters, settings.Json || settings.NoWait || settings.Task is not null ? null : report,
                     wait: !settings.NoWait, stopping.Token,
-                    settings.Timeout, cancelOnInterrupt: !settings.DetachOnInterrupt, noCache: settings.NoCache);
+                    settings.Timeout, cancelOnInterrupt: !settings.DetachOnInterrupt, noCache: settings.NoCache, approve: settings.Approve);
             }
             catch (RunInterruptedException interrupted) when (lume.FatalReason is null)
             {
