@@ -61,10 +61,10 @@ public sealed class ClaimAttemptConsumer(RunPipeline pipeline, Flows.WorkerDirec
     {
         var claim = context.Message;
         var now = time.GetUtcNow();
-        // A claim nobody is heard holding is decided only after the worker timeout, and only once this Scheduler has
-        // heard every live worker (see TimersDue.HeardEveryone).
+        // A claim nobody is heard holding is decided once every live worker has been heard since, and only once this
+        // Scheduler has listened long enough to know them all (see TimersDue).
         var holder = workers.HolderOf(new HeldAttempt(claim.RunId, claim.TaskSlug, claim.Attempt), claim.Worker, now);
-        var attempt = new AttemptClaim(claim, holder, workers.Timeout);
+        var attempt = new AttemptClaim(claim, holder);
         var run = await pipeline.ApplyAsync(context, claim.RunId, attempt);
         if (context.RequestId is not null)
             await context.RespondAsync(attempt.Answer ?? new AttemptClaimed(ClaimDecision.Skip,

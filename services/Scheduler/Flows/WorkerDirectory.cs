@@ -15,7 +15,8 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
     readonly ConcurrentDictionary<string, DateTimeOffset> _lastSeen = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, Heartbeat> _workers = new(StringComparer.Ordinal);
 
-    sealed record Heartbeat(DateTimeOffset At, IReadOnlySet<HeldAttempt> Held);
+    // At: the worker's own clock, for its ordering; ReceivedAt: this Scheduler's, to compare with its own times.
+    sealed record Heartbeat(DateTimeOffset At, IReadOnlySet<HeldAttempt> Held, DateTimeOffset ReceivedAt);
     DateTimeOffset _startedAt = time.GetUtcNow();
 
     /// <summary>Starts the grace period again: called when this Scheduler begins to hear heartbeats (a standby taking over).</summary>
@@ -37,7 +38,7 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
     public void Heard(string worker, string pool, DateTimeOffset at, IReadOnlyList<HeldAttempt>? held)
     {
         Seen(pool, at);
-        var entry = new Heartbeat(at, (held ?? []).ToHashSet());
+        var entry = new Heartbeat(at, (held ?? []).ToHashSet(), time.GetUtcNow());
         _workers.AddOrUpdate(worker, entry, (_, previous) => at >= previous.At ? entry : previous);
     }
 
@@ -64,6 +65,13 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
 
         return abandoned;
     }
+
+    /// <summary>
+    /// Whether every live worker (heard within the timeout) has been heard since <paramref name="since"/>, a second after
+    /// it at least: what a worker reported before such a heartbeat came before it on the Scheduler's queue.
+    /// </summary>
+    public bool HeardAllSince(DateTimeOffset since, DateTimeOffset now) =>
+        _workers.Values.Where(w => now - w.ReceivedAt < Timeout).All(w => w.ReceivedAt >= since + TimeSpan.FromSeconds(1));
 
     /// <summary>Whether this Scheduler has listened for one timeout since it started: before that, a live worker may not have been heard yet.</summary>
     public bool HeardEveryone(DateTimeOffset now) => now - _startedAt >= Timeout;

@@ -119,7 +119,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
                 PastAttempts = t.TryGetValue("past_attempts", out var past) && !past.IsBsonNull
                     ? JsonSerializer.Deserialize<List<AttemptRecord>>(past.AsString)! : [],
                 CacheKey = t.TryGetValue("cache_key", out var key) && !key.IsBsonNull ? key.AsString : null,
-                ClaimDueAt = t.TryGetValue("claim_due_at", out var claim) ? Parse(claim) : null,
+                ClaimedAt = t.TryGetValue("claimed_at", out var claim) ? Parse(claim) : null,
             }).ToDictionary(t => t.Slug, StringComparer.Ordinal),
         };
     }
@@ -261,7 +261,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         ["due_at"] = FormatOrNull(task.DueAt),
         ["past_attempts"] = task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : BsonNull.Value,
         ["cache_key"] = (BsonValue?)task.CacheKey ?? BsonNull.Value,
-        ["claim_due_at"] = FormatOrNull(task.ClaimDueAt),
+        ["claimed_at"] = FormatOrNull(task.ClaimedAt),
     };
 
     // What is being sent right now is, in the store, still to be sent: a crash mid-send leaves it to the next start.

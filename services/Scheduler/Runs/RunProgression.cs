@@ -35,6 +35,12 @@ public sealed record TimersDue
 
     /// <summary>Whether the Scheduler has listened long enough to have heard every live worker; until then a claim waits.</summary>
     public bool HeardEveryone { get; init; } = true;
+
+    /// <summary>
+    /// Whether every live worker has been heard since the given moment (and a little after it, so that what a worker
+    /// reported before that heartbeat is applied first); without it, every worker counts as heard.
+    /// </summary>
+    public Func<DateTimeOffset, bool>? HeardAllSince { get; init; }
 }
 
 /// <summary>The broker confirmed these messages of a step; the state that called for them no longer needs to send them.</summary>
@@ -51,10 +57,9 @@ public sealed record ResendUnsent
 
 /// <summary>
 /// A worker reports a copy of an attempt it got again (redelivered, or sent again). <paramref name="HeldBy"/> is another
-/// live worker whose heartbeat lists the attempt, if any; <paramref name="Grace"/> how long a worker that holds it may
-/// take to say so (the worker timeout).
+/// live worker whose heartbeat lists the attempt, if any.
 /// </summary>
-public sealed record AttemptClaim(ClaimAttempt Claim, string? HeldBy, TimeSpan Grace)
+public sealed record AttemptClaim(ClaimAttempt Claim, string? HeldBy)
 {
     /// <summary>The answer, set when the claim is applied.</summary>
     public AttemptClaimed? Answer { get; set; }
@@ -76,8 +81,8 @@ public static class RunProgression
     /// <summary>How long past a running attempt's timeout the Scheduler waits for its worker's own report before it gives the task to another.</summary>
     public static readonly TimeSpan TimeoutGrace = TimeSpan.FromSeconds(10);
 
-    /// <summary>How soon a claim is looked at again while the Scheduler has not yet heard every live worker.</summary>
-    static readonly TimeSpan ClaimRecheck = TimeSpan.FromSeconds(5);
+    /// <summary>How often a claim is looked at again until every live worker has been heard since it was made.</summary>
+    static readonly TimeSpan ClaimRecheck = TimeSpan.FromSeconds(1);
 
     static readonly JsonElement NullResult = JsonSerializer.SerializeToElement<object?>(null);
 
@@ -225,7 +230,7 @@ public static class RunProgression
     /// first copy went out). The copy itself never runs, and the worker does not wait for the answer. If the attempt has
     /// ended, or a live worker's heartbeat lists it, nothing is to do: its holder reports it, or goes silent and loses it.
     /// Otherwise the first copy may have just been taken by a worker not heard from since: the claim is decided once every
-    /// worker has had the worker timeout to list it (<see cref="TaskRecord.ClaimDueAt"/>). If nobody holds it then, the
+    /// worker has been heard since the claim (<see cref="TaskRecord.ClaimedAt"/>). If nobody holds it then, the
     /// attempt counts as lost and a new one is released, so no attempt runs twice and a late report of the old one changes
     /// nothing. A lost attempt does not count against the task's retries.
     /// </summary>
@@ -244,17 +249,18 @@ public static class RunProgression
             return new Drop("held", attempt.Answer.Reason);
         }
 
-        if (task.ClaimDueAt is { } due)
+        if (task.ClaimedAt is { } claimed)
         {
-            attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': a claim of attempt {task.Attempt} is decided at {due:O}");
+            attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': attempt {task.Attempt} was claimed at {claimed:O} already");
             return new Drop("claim_pending", attempt.Answer.Reason);
         }
 
         var step = new StepBuilder();
-        step.Wake(task.ClaimDueAt = now + attempt.Grace);
+        task.ClaimedAt = now;
+        step.Wake(task.ClaimCheckAt = now + ClaimRecheck);
         run.Touch(task);
         attempt.Answer = new AttemptClaimed(ClaimDecision.Skip,
-            $"task '{task.Slug}': attempt {task.Attempt} is released again at {task.ClaimDueAt:O} unless a worker is heard holding it");
+            $"task '{task.Slug}': attempt {task.Attempt} is released again once every live worker has been heard without holding it");
         return step.Build();
     }
 
@@ -326,17 +332,18 @@ public static class RunProgression
         if (run.DeadlineAt is { } deadline && deadline <= now)
             return Cancel(run, $"timed out: the run did not end within {(deadline - run.CreatedAt).TotalSeconds:0.###} s", now);
         var step = new StepBuilder { Changed = false };
-        foreach (var task in run.OrderedTasks.Where(t => t.ClaimDueAt <= now).ToArray())
+        foreach (var task in run.OrderedTasks.Where(t => t.ClaimedAt is { } claimed && (t.ClaimCheckAt ?? claimed) <= now).ToArray())
         {
-            step.Changed = true;
-            run.Touch(task);
-            if (!due.HeardEveryone)
+            // A worker that holds it may not have been heard since: until every live one has, ask again shortly.
+            if (!due.HeardEveryone || due.HeardAllSince?.Invoke(task.ClaimedAt!.Value) == false)
             {
-                step.Wake(task.ClaimDueAt = now + ClaimRecheck); // a worker that holds it may not have been heard yet
+                step.Wake(task.ClaimCheckAt = now + ClaimRecheck);
                 continue;
             }
 
-            task.ClaimDueAt = null;
+            step.Changed = true;
+            run.Touch(task);
+            task.ClaimedAt = task.ClaimCheckAt = null;
             if (task.State is TaskState.Ready or TaskState.Running && due.HolderOf?.Invoke(new HeldAttempt(run.RunId, task.Slug, task.Attempt)) is null)
             {
                 task.PastAttempts.Add(new AttemptRecord(task.Attempt, "lost", "WorkerLost",
@@ -362,7 +369,8 @@ public static class RunProgression
         }
 
         step.Wake(run.NextDueAt());
-        return step.Changed ? step.Build() : new Drop("not_due", "no timer of the run is due");
+        // Nothing to store, but a claim still waiting is looked at again.
+        return step.Changed ? step.Build() : step.Build() with { Changed = false, Dropped = new Drop("not_due", "no timer of the run is due") };
     }
 
     /// <summary>The state no longer needs to send what the broker confirmed; what failed to go out is to be sent again.</summary>
@@ -695,7 +703,7 @@ public static class RunProgression
         task.ErrorType = null;
         task.Error = null;
         task.DueAt = null;
-        task.ClaimDueAt = null;
+        task.ClaimedAt = task.ClaimCheckAt = null;
         task.Dispatch = Outbox.Sending;
         step.Messages.Add(ReadyMessage(run, task));
     }

@@ -226,7 +226,7 @@ public sealed class RunRecord
             _unfinished--;
         task.State = state;
         if (task.IsFinal)
-            task.ClaimDueAt = null; // an ended attempt has nothing left to claim
+            task.ClaimedAt = task.ClaimCheckAt = null; // an ended attempt has nothing left to claim
         Touch(task);
     }
 
@@ -260,7 +260,7 @@ public sealed class RunRecord
         {
             if (task.DueAt is { } due && (next is null || due < next))
                 next = due;
-            if (task.ClaimDueAt is { } claim && (next is null || claim < next))
+            if ((task.ClaimCheckAt ?? task.ClaimedAt) is { } claim && (next is null || claim < next))
                 next = claim;
         }
         return next;
@@ -304,10 +304,13 @@ public sealed class TaskRecord
     public DateTimeOffset? DueAt { get; internal set; }
 
     /// <summary>
-    /// When a claim of a copy of the current attempt is decided: unless a live worker's heartbeat lists the attempt by
-    /// then, it counts as lost and a new attempt is released (see <see cref="RunProgression"/>'s claims).
+    /// When a worker claimed a copy of the current attempt. Once every live worker has been heard since, the attempt
+    /// counts as lost and a new one is released, unless one of them lists it as held (see <see cref="RunProgression"/>'s claims).
     /// </summary>
-    public DateTimeOffset? ClaimDueAt { get; internal set; }
+    public DateTimeOffset? ClaimedAt { get; internal set; }
+
+    /// <summary>When the claim is looked at next; kept in memory only: a loaded run looks at once.</summary>
+    public DateTimeOffset? ClaimCheckAt { get; internal set; }
     public JsonElement? Result { get; internal set; }
     public string? ErrorType { get; internal set; }
     public string? Error { get; internal set; }

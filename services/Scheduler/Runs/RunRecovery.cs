@@ -109,7 +109,12 @@ public sealed class RunRecovery(
         try
         {
             var now = time.GetUtcNow();
-            var due = new TimersDue { HolderOf = attempt => workers.HolderOf(attempt, "", now), HeardEveryone = workers.HeardEveryone(now) };
+            var due = new TimersDue
+            {
+                HolderOf = attempt => workers.HolderOf(attempt, "", now),
+                HeardEveryone = workers.HeardEveryone(now),
+                HeardAllSince = since => workers.HeardAllSince(since, now),
+            };
             await pipeline.ApplyAsync(bus, runId, due, repeated: false, _stopping.Token);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)

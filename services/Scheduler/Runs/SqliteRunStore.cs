@@ -73,7 +73,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             // Subflows: the task of another run a run was started for; it never changes, like the run's definition.
             "ALTER TABLE run_inputs ADD COLUMN parent TEXT;",
             // Claims of copies of attempts, decided once every worker has had time to say it holds the attempt.
-            "ALTER TABLE tasks ADD COLUMN claim_due_at TEXT;",
+            "ALTER TABLE tasks ADD COLUMN claimed_at TEXT;",
             // What each pool's workers offer, so that a flow registered from a file is checked against it after a restart too.
             "CREATE TABLE pool_task_types (pool TEXT PRIMARY KEY, task_types TEXT NOT NULL);",
         ];
@@ -203,7 +203,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         {
             select.CommandText = """
                 SELECT slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at,
-                    token, dispatch, due_at, past_attempts, cache_key, claim_due_at
+                    token, dispatch, due_at, past_attempts, cache_key, claimed_at
                 FROM tasks WHERE run_id = $id
                 """;
             select.Parameters.AddWithValue("$id", runId.ToString());
@@ -229,7 +229,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                     DueAt = Parse(NullableString(reader, 13)),
                     PastAttempts = NullableString(reader, 14) is { } past ? JsonSerializer.Deserialize<List<AttemptRecord>>(past)! : [],
                     CacheKey = NullableString(reader, 15),
-                    ClaimDueAt = Parse(NullableString(reader, 16)),
+                    ClaimedAt = Parse(NullableString(reader, 16)),
                 };
                 run.Tasks[task.Slug] = task;
             }
@@ -417,7 +417,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             Set(upsert, "$due", FormatOrNull(task.DueAt));
             Set(upsert, "$past", task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : null);
             Set(upsert, "$cache_key", task.CacheKey);
-            Set(upsert, "$claim_due", FormatOrNull(task.ClaimDueAt));
+            Set(upsert, "$claimed", FormatOrNull(task.ClaimedAt));
             upsert.ExecuteNonQuery();
         }
     }
@@ -471,17 +471,17 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 """, "$id", "$version", "$state", "$finished", "$failed", "$error", "$ending");
             UpsertTask = Prepare("""
                 INSERT INTO tasks (run_id, slug, type, state, attempt, result, error_type, error, worker, ready_at, started_at, finished_at,
-                    token, dispatch, due_at, past_attempts, cache_key, claim_due_at)
+                    token, dispatch, due_at, past_attempts, cache_key, claimed_at)
                 VALUES ($run, $slug, $type, $state, $attempt, $result, $error_type, $error, $worker, $ready, $started, $finished,
-                    $token, $dispatch, $due, $past, $cache_key, $claim_due)
+                    $token, $dispatch, $due, $past, $cache_key, $claimed)
                 ON CONFLICT (run_id, slug) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
                     result = excluded.result, error_type = excluded.error_type, error = excluded.error,
                     worker = excluded.worker, ready_at = excluded.ready_at, started_at = excluded.started_at,
                     finished_at = excluded.finished_at, token = excluded.token, dispatch = excluded.dispatch,
                     due_at = excluded.due_at, past_attempts = excluded.past_attempts, cache_key = excluded.cache_key,
-                    claim_due_at = excluded.claim_due_at
+                    claimed_at = excluded.claimed_at
                 """, "$run", "$slug", "$type", "$state", "$attempt", "$result", "$error_type", "$error", "$worker", "$ready", "$started", "$finished",
-                "$token", "$dispatch", "$due", "$past", "$cache_key", "$claim_due");
+                "$token", "$dispatch", "$due", "$past", "$cache_key", "$claimed");
         }
 
         public SqliteCommand InsertRun { get; }

@@ -313,33 +313,38 @@ public class RunProgressionTests
     }
 
     [Fact]
-    public void AClaimedCopy_IsDroppedWhileAWorkerHoldsIt_AndTheAttemptIsReplacedOnlyIfNobodyIsHeardHoldingItWithinTheGrace()
+    public void AClaimedCopy_IsDroppedWhileAWorkerHoldsIt_AndTheAttemptIsReplacedOnlyOnceEveryWorkerWasHeardWithoutIt()
     {
         var (run, _) = Start(Diamond, ("start", 1));
         var task = run.Tasks["a"];
         var claim = new ClaimAttempt(RunId, "a", 1, task.Token, "worker-2");
-        var grace = TimeSpan.FromSeconds(30);
 
-        var held = new AttemptClaim(claim, "worker-1", grace);
+        var held = new AttemptClaim(claim, "worker-1");
         Assert.Null(Apply(run, held).WakeAt);
-        var free = new AttemptClaim(claim, null, grace);
+        var free = new AttemptClaim(claim, null);
         var pending = Apply(run, free);
-        var again = new AttemptClaim(claim, null, grace);
-        Apply(run, again);
 
         Assert.Equal(ClaimDecision.Skip, held.Answer!.Decision); // its holder reports it
-        Assert.Equal((ClaimDecision.Skip, Now + grace), (free.Answer!.Decision, pending.WakeAt));
+        Assert.Equal(ClaimDecision.Skip, free.Answer!.Decision);
+        Assert.NotNull(pending.WakeAt);
         Assert.Empty(pending.Messages); // nothing released before every worker had time to list it
-        Assert.Equal("claim_pending", Apply(run, new AttemptClaim(claim, null, grace)).Dropped?.Kind);
+        Assert.Equal("claim_pending", Apply(run, new AttemptClaim(claim, null)).Dropped?.Kind);
 
-        // A worker heard holding it by then keeps it; else a new attempt replaces it.
-        var kept = RunProgression.Apply(run, new TimersDue { HolderOf = _ => "worker-1" }, Now + grace);
+        // A worker not heard from since the claim may hold it: ask again later.
+        var early = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardAllSince = _ => false }, Now.AddSeconds(2));
+        Assert.Empty(early.Messages.OfType<TaskReady>());
+        Assert.NotNull(early.WakeAt);
+        // Heard, and it holds it: it keeps it.
+        var kept = RunProgression.Apply(run, new TimersDue { HolderOf = _ => "worker-1", HeardAllSince = _ => true }, Now.AddSeconds(4));
         Assert.Empty(kept.Messages.OfType<TaskReady>());
-        Apply(run, new AttemptClaim(claim, null, grace));
-        var replaced = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null }, Now + grace + grace);
+        Assert.Null(run.Tasks["a"].ClaimedAt);
+
+        // Claimed again later, and every worker heard without it: a new attempt replaces it.
+        Apply(run, new AttemptClaim(claim, null));
+        var replaced = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardAllSince = _ => true }, Now.AddSeconds(10));
         Assert.Equal(2, Assert.Single(replaced.Messages.OfType<TaskReady>()).Attempt);
         Assert.Equal("lost", Assert.Single(run.Tasks["a"].PastAttempts).Outcome);
-        Assert.Equal("stale_attempt", Apply(run, new AttemptClaim(claim, null, grace)).Dropped?.Kind);
+        Assert.Equal("stale_attempt", Apply(run, new AttemptClaim(claim, null)).Dropped?.Kind);
     }
 
     [Fact]
@@ -347,9 +352,9 @@ public class RunProgressionTests
     {
         var (run, _) = Start(Diamond, ("start", 1));
         var claim = new ClaimAttempt(RunId, "a", 1, run.Tasks["a"].Token, "worker-2");
-        Apply(run, new AttemptClaim(claim, null, TimeSpan.FromSeconds(1)));
+        Apply(run, new AttemptClaim(claim, null));
 
-        var early = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardEveryone = false }, Now.AddSeconds(2));
+        var early = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardEveryone = false, HeardAllSince = _ => true }, Now.AddSeconds(2));
 
         Assert.Empty(early.Messages.OfType<TaskReady>());
         Assert.NotNull(early.WakeAt);
@@ -360,11 +365,11 @@ public class RunProgressionTests
     public void AClaimedAttemptThatEnds_HasNothingLeftToDecide()
     {
         var (run, _) = Start(Diamond, ("start", 1));
-        Apply(run, new AttemptClaim(new ClaimAttempt(RunId, "a", 1, run.Tasks["a"].Token, "worker-2"), null, TimeSpan.FromSeconds(30)));
+        Apply(run, new AttemptClaim(new ClaimAttempt(RunId, "a", 1, run.Tasks["a"].Token, "worker-2"), null));
 
         Apply(run, Completed(run, "a", 2));
 
-        Assert.Null(run.Tasks["a"].ClaimDueAt);
+        Assert.Null(run.Tasks["a"].ClaimedAt);
         Assert.DoesNotContain(RunProgression.Apply(run, new TimersDue { HolderOf = _ => null }, Now.AddMinutes(1)).Messages.OfType<TaskReady>(), r => r.TaskSlug == "a");
     }
 
