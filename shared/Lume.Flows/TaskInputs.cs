@@ -49,24 +49,9 @@ public static class TaskInputs
     /// <summary>A list of lists as one list (Prefect's <c>flatten</c>): the items of every inner list, in order; an item that is not a list stays as it is.</summary>
     public static JsonElement Flatten(JsonElement value)
     {
-        if (value.ValueKind != JsonValueKind.Array)
-            return value;
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartArray();
-            foreach (var item in value.EnumerateArray())
-            {
-                if (item.ValueKind == JsonValueKind.Array)
-                    foreach (var inner in item.EnumerateArray())
-                        inner.WriteTo(writer);
-                else
-                    item.WriteTo(writer);
-            }
-
-            writer.WriteEndArray();
-        }
-
-        return JsonSerializer.Deserialize<JsonElement>(buffer.ToArray());
+        return value.ValueKind != JsonValueKind.Array
+            ? value
+            : JsonSerializer.SerializeToElement(value.EnumerateArray().SelectMany(item =>
+                item.ValueKind == JsonValueKind.Array ? item.EnumerateArray() : Enumerable.Repeat(item, 1)));
     }
 }

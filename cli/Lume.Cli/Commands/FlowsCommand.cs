@@ -18,8 +18,7 @@ public sealed class FlowsCommand(IAnsiConsole console) : AsyncCommand<FlowsComma
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        using var lume = LumeHost.Build();
-        var flows = lume.IsEmbedded ? LocalFlows(lume) : await ServedFlowsAsync(lume, cancellationToken);
+        var flows = await RunnableAsync(cancellationToken);
         if (settings.Json)
         {
             var list = new JsonArray(flows.Select(f => (JsonNode)new JsonObject
@@ -54,6 +53,13 @@ public sealed class FlowsCommand(IAnsiConsole console) : AsyncCommand<FlowsComma
     static string Summarise(IReadOnlyList<string> tasks) => tasks.Count <= TasksShown
         ? string.Join(", ", tasks)
         : $"{string.Join(", ", tasks.Take(TasksShown))} … and {tasks.Count - TasksShown} more ({tasks.Count} in all; --json lists them)";
+
+    /// <summary>The flows that can be run: the embedded host's (with those registered from files), or those the Scheduler serves.</summary>
+    public static async Task<IReadOnlyList<FlowInfo>> RunnableAsync(CancellationToken cancellationToken)
+    {
+        using var lume = LumeHost.Build();
+        return lume.IsEmbedded ? LocalFlows(lume) : await ServedFlowsAsync(lume, cancellationToken);
+    }
 
     static IReadOnlyList<FlowInfo> LocalFlows(LumeHost lume) => lume.LocalFlows.Latest
         .Select(f => new FlowInfo(f.Name, f.Version, "default", f.Parameters.Select(p => new FlowParameterInfo(p.Name, p.Default)).ToArray(),

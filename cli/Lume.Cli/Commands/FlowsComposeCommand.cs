@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Lume.Contracts;
 using Lume.Flows;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -34,9 +35,6 @@ public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<Flo
         [property: JsonPropertyName("attribute")] string? Attribute,
         [property: JsonPropertyName("attribute_index")] IReadOnlyList<JsonElement>? AttributeIndex);
 
-    /// <summary>What a composite needs to know of a flow it runs.</summary>
-    public sealed record KnownFlow(string Name, string Version, IReadOnlyList<FlowParameter> Parameters, IReadOnlyList<string> Tasks);
-
     public override async Task<int> ExecuteAsync(CommandContext context, FlowsRegisterCommand.Settings settings, CancellationToken cancellationToken)
     {
         Spec spec;
@@ -55,32 +53,15 @@ public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<Flo
             return RunCommand.Rejected;
         }
 
-        var known = await KnownFlowsAsync(cancellationToken);
+        var known = await FlowsCommand.RunnableAsync(cancellationToken);
         var (flow, problems) = Compose(spec, known);
         if (problems.Count > 0)
             return FlowsRegisterCommand.Refused(settings.File, problems);
         return await FlowsRegisterCommand.RegisterAsync(console, flow!, settings.Pool, settings.File, cancellationToken);
     }
 
-    static async Task<IReadOnlyList<KnownFlow>> KnownFlowsAsync(CancellationToken cancellationToken)
-    {
-        using var lume = LumeHost.Build();
-        if (lume.IsEmbedded)
-            return lume.LocalFlows.Latest.Select(f => new KnownFlow(f.Name, f.Version, f.Parameters, f.Tasks.Select(t => t.Slug).ToArray())).ToArray();
-        await lume.StartAsync(cancellationToken);
-        try
-        {
-            return (await lume.Client.FlowsAsync(cancellationToken))
-                .Select(f => new KnownFlow(f.Name, f.Version, f.Parameters.Select(p => new FlowParameter(p.Name, p.Default)).ToArray(), f.Tasks)).ToArray();
-        }
-        finally
-        {
-            await lume.StopAsync();
-        }
-    }
-
     /// <summary>The composite flow, or every problem of the spec, with upstream's error names.</summary>
-    public static (FlowDefinition? Flow, IReadOnlyList<string> Problems) Compose(Spec spec, IReadOnlyList<KnownFlow> known)
+    public static (FlowDefinition? Flow, IReadOnlyList<string> Problems) Compose(Spec spec, IReadOnlyList<FlowInfo> known)
     {
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(spec.Name))
@@ -89,7 +70,7 @@ public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<Flo
             return (null, [.. problems, "composing_flows: missing or empty; list the flows to run, in order"]);
 
         var listed = composing.Select(c => c.Name ?? "").ToArray();
-        var flows = new Dictionary<string, KnownFlow>(StringComparer.Ordinal);
+        var flows = new Dictionary<string, FlowInfo>(StringComparer.Ordinal);
         foreach (var (entry, i) in composing.Select((c, i) => (c, i)))
         {
             if (string.IsNullOrWhiteSpace(entry.Name))
@@ -168,7 +149,7 @@ public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<Flo
             foreach (var parameter in flow.Parameters.Where(p => !mapped.ContainsKey(p.Name)))
             {
                 var renamed = $"{flow.Name}-{parameter.Name}";
-                parameters.Add(parameter with { Name = renamed });
+                parameters.Add(new FlowParameter(renamed, parameter.Default));
                 inputs[parameter.Name] = new ParameterInput(renamed);
             }
 

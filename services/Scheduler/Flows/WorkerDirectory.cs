@@ -68,10 +68,11 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
 
     /// <summary>
     /// Whether every live worker (heard within the timeout) has been heard since <paramref name="since"/>, a second after
-    /// it at least: what a worker reported before such a heartbeat came before it on the Scheduler's queue.
+    /// it at least: what a worker reported before such a heartbeat came before it on the Scheduler's queue. Never while
+    /// this Scheduler may not have heard everyone yet.
     /// </summary>
     public bool HeardAllSince(DateTimeOffset since, DateTimeOffset now) =>
-        _workers.Values.Where(w => now - w.ReceivedAt < Timeout).All(w => w.ReceivedAt >= since + TimeSpan.FromSeconds(1));
+        HeardEveryone(now) && _workers.Values.Where(w => now - w.ReceivedAt < Timeout).All(w => w.ReceivedAt >= since + TimeSpan.FromSeconds(1));
 
     /// <summary>Whether this Scheduler has listened for one timeout since it started: before that, a live worker may not have been heard yet.</summary>
     public bool HeardEveryone(DateTimeOffset now) => now - _startedAt >= Timeout;

@@ -33,12 +33,10 @@ public sealed record TimersDue
     /// <summary>The live worker whose heartbeat lists an attempt, or null; without it nobody is taken to hold any.</summary>
     public Func<HeldAttempt, string?>? HolderOf { get; init; }
 
-    /// <summary>Whether the Scheduler has listened long enough to have heard every live worker; until then a claim waits.</summary>
-    public bool HeardEveryone { get; init; } = true;
-
     /// <summary>
     /// Whether every live worker has been heard since the given moment (and a little after it, so that what a worker
-    /// reported before that heartbeat is applied first); without it, every worker counts as heard.
+    /// reported before that heartbeat is applied first), and the Scheduler has listened long enough to know them all;
+    /// without it, every worker counts as heard.
     /// </summary>
     public Func<DateTimeOffset, bool>? HeardAllSince { get; init; }
 }
@@ -275,16 +273,16 @@ public static class RunProgression
             return new Drop("ended", "the run has ended");
         if (!run.Tasks.TryGetValue(held.TaskSlug, out var task) || task.Attempt != held.Attempt || task.State is not (TaskState.Ready or TaskState.Running))
             return new Drop("stale_attempt", $"task '{held.TaskSlug}': attempt {held.Attempt} is no longer running");
-        return Lose(run, task, abandoned.Worker, $"worker '{abandoned.Worker}' went silent while it held attempt {task.Attempt}", now);
+        var step = new StepBuilder();
+        Lose(run, task, abandoned.Worker, $"worker '{abandoned.Worker}' went silent while it held attempt {task.Attempt}", now, step);
+        return step.Build();
     }
 
     // A lost attempt is not the task's failure: a new one is released whatever its retry policy says.
-    static Step Lose(RunRecord run, TaskRecord task, string? worker, string why, DateTimeOffset now)
+    static void Lose(RunRecord run, TaskRecord task, string? worker, string why, DateTimeOffset now, StepBuilder step)
     {
         task.PastAttempts.Add(new AttemptRecord(task.Attempt, "lost", "WorkerLost", $"task '{task.Slug}': {why}", worker ?? task.Worker, task.StartedAt, now));
-        var step = new StepBuilder();
         MakeReady(run, task, now, step);
-        return step.Build();
     }
 
     /// <summary>Releases a task that waits for approval.</summary>
@@ -335,7 +333,7 @@ public static class RunProgression
         foreach (var task in run.OrderedTasks.Where(t => t.ClaimedAt is { } claimed && (t.ClaimCheckAt ?? claimed) <= now).ToArray())
         {
             // A worker that holds it may not have been heard since: until every live one has, ask again shortly.
-            if (!due.HeardEveryone || due.HeardAllSince?.Invoke(task.ClaimedAt!.Value) == false)
+            if (due.HeardAllSince?.Invoke(task.ClaimedAt!.Value) == false)
             {
                 step.Wake(task.ClaimCheckAt = now + ClaimRecheck);
                 continue;
@@ -345,11 +343,7 @@ public static class RunProgression
             run.Touch(task);
             task.ClaimedAt = task.ClaimCheckAt = null;
             if (task.State is TaskState.Ready or TaskState.Running && due.HolderOf?.Invoke(new HeldAttempt(run.RunId, task.Slug, task.Attempt)) is null)
-            {
-                task.PastAttempts.Add(new AttemptRecord(task.Attempt, "lost", "WorkerLost",
-                    $"task '{task.Slug}': attempt {task.Attempt} was delivered again and no live worker holds it", task.Worker, task.StartedAt, now));
-                MakeReady(run, task, now, step);
-            }
+                Lose(run, task, null, $"attempt {task.Attempt} was delivered again and no live worker holds it", now, step);
         }
 
         foreach (var task in run.OrderedTasks.Where(t => t.DueAt <= now).ToArray())
@@ -381,27 +375,17 @@ public static class RunProgression
         var changed = false;
         foreach (var message in messages)
         {
-            if (message is CheckCache check)
+            // A task's release: its cache check (before attempt 1), its TaskReady, or its subflow's run request.
+            (string Slug, int Attempt)? released = message switch
             {
-                if (run.Tasks.TryGetValue(check.TaskSlug, out var task) && task.State == TaskState.Checking && Moves(task.Dispatch))
-                {
-                    task.Dispatch = outcome;
-                    run.Touch(task);
-                    changed = true;
-                }
-            }
-            else if (message is TaskReady ready)
+                CheckCache check => (check.TaskSlug, 0),
+                TaskReady ready => (ready.TaskSlug, ready.Attempt),
+                RunRequested { Parent: { } parent } when parent.RunId == run.RunId => (parent.Task, parent.Attempt),
+                _ => null,
+            };
+            if (released is var (slug, attempt))
             {
-                if (run.Tasks.TryGetValue(ready.TaskSlug, out var task) && task.Attempt == ready.Attempt && Moves(task.Dispatch))
-                {
-                    task.Dispatch = outcome;
-                    run.Touch(task);
-                    changed = true;
-                }
-            }
-            else if (message is RunRequested { Parent: { } parent } && parent.RunId == run.RunId)
-            {
-                if (run.Tasks.TryGetValue(parent.Task, out var task) && task.Attempt == parent.Attempt && Moves(task.Dispatch))
+                if (run.Tasks.TryGetValue(slug, out var task) && task.Attempt == attempt && Moves(task.Dispatch))
                 {
                     task.Dispatch = outcome;
                     run.Touch(task);
@@ -814,19 +798,7 @@ public static class RunProgression
     static void EndMapped(RunRecord run, TaskRecord parent, DateTimeOffset now)
     {
         var children = run.ChildrenOf(parent.Slug);
-        using (var buffer = new MemoryStream())
-        {
-            using (var writer = new Utf8JsonWriter(buffer))
-            {
-                writer.WriteStartArray();
-                foreach (var child in children)
-                    (child.Result ?? NullResult).WriteTo(writer);
-                writer.WriteEndArray();
-            }
-
-            parent.Result = JsonSerializer.Deserialize<JsonElement>(buffer.ToArray());
-        }
-
+        parent.Result = JsonSerializer.SerializeToElement(children.Select(c => c.Result ?? NullResult));
         parent.FinishedAt = now;
         var failed = children.Where(c => c.HasFailed).ToArray();
         if (failed.Length == 0)
@@ -919,19 +891,20 @@ public static class RunProgression
         var worker = $"subflow run {run.RunId}";
         TaskFailed Fail(string error) => new(parent.RunId, parent.Task, parent.Attempt, parent.Token, TaskErrors.SubflowFailed,
             $"subflow run {run.RunId} of flow '{run.Flow.Name}' {error}", false, worker, finishedAt);
+        TaskFailed NotInFlow(string slug) => Fail($"has no task '{slug}' (TaskNotInFlow); its tasks: {string.Join(", ", run.Flow.Tasks.Select(t => t.Slug))}");
         if (run.State != RunState.Completed)
             return Fail($"{State(run.State)}: {run.Error}");
         JsonElement result;
         if (parent.ResultTasks is { } slugs)
         {
             if (slugs.FirstOrDefault(s => !run.Tasks.ContainsKey(s)) is { } missing)
-                return Fail($"has no task '{missing}' (TaskNotInFlow); its tasks: {string.Join(", ", run.Flow.Tasks.Select(t => t.Slug))}");
+                return NotInFlow(missing);
             result = JsonSerializer.SerializeToElement(slugs.ToDictionary(s => s, s => run.Tasks[s].Result ?? NullResult));
         }
         else if (parent.ResultTask is { } slug)
         {
             if (!run.Tasks.TryGetValue(slug, out var task))
-                return Fail($"has no task '{slug}' (TaskNotInFlow); its tasks: {string.Join(", ", run.Flow.Tasks.Select(t => t.Slug))}");
+                return NotInFlow(slug);
             if (!task.Succeeded)
                 return Fail($"completed, but its task '{slug}' is {State(task.State)} (TaskNotCompleted)");
             result = task.Result ?? NullResult;

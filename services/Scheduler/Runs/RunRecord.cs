@@ -156,17 +156,18 @@ public sealed class RunRecord
             return;
         _children = new(StringComparer.Ordinal);
         _childrenLeft = new(StringComparer.Ordinal);
-        foreach (var task in Tasks.Values)
-        {
-            if (task.Parent is not { } parent)
-                continue;
-            (_children.TryGetValue(parent, out var list) ? list : _children[parent] = []).Add(task);
-            if (!task.IsFinal)
-                _childrenLeft[parent] = _childrenLeft.GetValueOrDefault(parent) + 1;
-        }
-
+        foreach (var task in Tasks.Values.Where(t => t.Parent is not null))
+            Link(task);
         foreach (var list in _children.Values)
             list.Sort((a, b) => a.Index.CompareTo(b.Index));
+    }
+
+    void Link(TaskRecord child)
+    {
+        var parent = child.Parent!;
+        (_children!.TryGetValue(parent, out var list) ? list : _children[parent] = []).Add(child);
+        if (!child.IsFinal)
+            _childrenLeft![parent] = _childrenLeft.GetValueOrDefault(parent) + 1;
     }
 
     /// <summary>Adds the next child of a mapped task (its index is the number of children it has so far).</summary>
@@ -175,8 +176,7 @@ public sealed class RunRecord
         IndexChildren();
         var child = new TaskRecord { Slug = MappedSlug.Of(parent.Slug, index), Type = parent.Type, State = TaskState.Pending };
         Tasks.Add(child.Slug, child);
-        (_children!.TryGetValue(parent.Slug, out var list) ? list : _children[parent.Slug] = []).Add(child);
-        _childrenLeft![parent.Slug] = _childrenLeft.GetValueOrDefault(parent.Slug) + 1;
+        Link(child);
         if (_unfinished >= 0)
             _unfinished++;
         Touch(child);

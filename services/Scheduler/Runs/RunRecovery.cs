@@ -112,7 +112,6 @@ public sealed class RunRecovery(
             var due = new TimersDue
             {
                 HolderOf = attempt => workers.HolderOf(attempt, "", now),
-                HeardEveryone = workers.HeardEveryone(now),
                 HeardAllSince = since => workers.HeardAllSince(since, now),
             };
             await pipeline.ApplyAsync(bus, runId, due, repeated: false, _stopping.Token);

@@ -354,7 +354,7 @@ public class RunProgressionTests
         var claim = new ClaimAttempt(RunId, "a", 1, run.Tasks["a"].Token, "worker-2");
         Apply(run, new AttemptClaim(claim, null));
 
-        var early = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardEveryone = false, HeardAllSince = _ => true }, Now.AddSeconds(2));
+        var early = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardAllSince = _ => false }, Now.AddSeconds(2));
 
         Assert.Empty(early.Messages.OfType<TaskReady>());
         Assert.NotNull(early.WakeAt);
