@@ -42,6 +42,7 @@ public static class SchedulerExtensions
         services.AddReceiveEndpointObserver<HeartbeatGrace>();
         services.AddSingleton<ActiveRuns>();
         services.AddSingleton<RunTimers>();
+        services.AddSingleton<TaskTimes>();
         services.AddSingleton<RunPipeline>();
         services.AddHostedService<RunStoreInitializer>();
         // Before the bus starts (MassTransit's hosted service is added last): a standby waits here.
@@ -54,6 +55,7 @@ public static class SchedulerExtensions
             bus.AddConsumer<TaskStartedConsumer, TaskStartedDefinition>();
             bus.AddConsumer<TaskCompletedConsumer, TaskCompletedDefinition>();
             bus.AddConsumer<TaskFailedConsumer, TaskFailedDefinition>();
+            bus.AddConsumer<TaskReportsConsumer, TaskReportsDefinition>();
             bus.AddConsumer<CancelRunConsumer, CancelRunDefinition>();
             bus.AddConsumer<ApproveTaskConsumer, ApproveTaskDefinition>();
             bus.AddConsumer<CheckCacheConsumer, CheckCacheDefinition>();

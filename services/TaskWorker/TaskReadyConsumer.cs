@@ -1,176 +1,46 @@
-using System.Text.Json;
 using Lume.Contracts;
 using Lume.Hosting;
-using Lume.Tasks;
 using MassTransit;
-using MassTransit.RetryPolicies;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Lume.TaskWorker;
 
-/// <summary>
-/// Runs the attempt named in TaskReady and reports TaskCompleted or TaskFailed, with the attempt's token; and TaskStarted
-/// first, if the task is still running after <see cref="WorkerOptions.ReportStartedAfterMs"/>, or at once if it has a
-/// timeout (the Scheduler watches that too, in case this worker stops answering).
-/// </summary>
-public sealed class TaskReadyConsumer(
-    TaskRegistry registry, RunCancellations cancellations, HeldAttempts held, IMessageDataRepository messageData,
-    IBus bus, IHostApplicationLifetime lifetime, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time,
-    ILogger<TaskReadyConsumer> logger)
-    : IConsumer<TaskReady>
+/// <summary>Runs a task that comes alone (see <see cref="TaskRunner"/>); acknowledged once its report has gone out.</summary>
+public sealed class TaskReadyConsumer(TaskRunner runner, HeldAttempts held) : IConsumer<TaskReady>
 {
-    // A report must get out once the task has run, or the run waits: keep trying while the broker is away, never run the task again for it.
-    static readonly JsonElement NullJson = JsonSerializer.SerializeToElement<object?>(null);
-
-    // Long enough for a Scheduler that is down for a while to read it when it comes back.
-    static readonly TimeSpan ClaimCheckLifetime = TimeSpan.FromDays(1);
-
-    static readonly IRetryPolicy ReportRetry = Retry.Exponential(int.MaxValue, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
-
     public async Task Consume(ConsumeContext<TaskReady> context)
     {
-        var ready = context.Message;
         using var delivery = held.Receive();
-        if (cancellations.IsCancelled(ready.RunId))
-        {
-            logger.LogDebug("Task {TaskSlug} of cancelled run {RunId} not started", ready.TaskSlug, ready.RunId);
-            return;
-        }
-
-        var worker = options.Value.Name;
-        // Delivered again (the broker lost the connection it went out on), or sent again (the Scheduler could not tell
-        // whether its first copy went out): the first holder may be running it still. The copy is never run: the
-        // Scheduler replaces the attempt with a new one once no live worker holds it and it has not ended.
-        if (context.ReceiveContext.Redelivered || ready.SentAgain)
-        {
-            await ReportRedeliveredAsync(context, ready, worker);
-            return;
-        }
-
-        using var holding = held.Hold(ready);
-        var started = time.GetUtcNow();
-        using var activity = LumeTelemetry.Source.StartActivity($"task {ready.TaskSlug}");
-        activity?.SetTag("lume.run_id", ready.RunId.ToString());
-        activity?.SetTag("lume.flow", ready.Flow);
-        activity?.SetTag("lume.task_slug", ready.TaskSlug);
-        activity?.SetTag("lume.task_type", ready.TaskType);
-        activity?.SetTag("lume.attempt", ready.Attempt);
-        activity?.SetTag("lume.worker", worker);
-        var tags = LumeTelemetry.Tags(ready.Flow, ready.TaskType);
-        LumeTelemetry.TasksStarted.Add(1, tags);
-        LumeTelemetry.TaskQueueWait.Record((started - ready.ReadyAt).TotalSeconds, tags);
-        if (context.ReceiveContext.Redelivered)
-            LumeTelemetry.TasksRetried.Add(1, tags);
-        var timeout = ready.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
-        var reportAfter = timeout is null ? TimeSpan.FromMilliseconds(options.Value.ReportStartedAfterMs) : TimeSpan.Zero;
-        var startedReport = new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started);
-        if (reportAfter == TimeSpan.Zero)
-            await context.Publish(startedReport);
-
-        using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = ready.RunId, ["TaskSlug"] = ready.TaskSlug });
-        // The task's token fires when the worker stops, the run is cancelled, or the attempt's time is up; not when the
-        // connection the message came on is lost (a broker restart): the task goes on, and its report goes out after.
-        var stopping = lifetime.ApplicationStopping;
-        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        using var timer = timeout is { } limit ? new CancellationTokenSource(limit, time) : null;
-        using var timedOut = timer?.Token.Register(attempt.Cancel);
-        using var tracked = cancellations.Track(ready.RunId, attempt);
-        var taskContext = new TaskContext(ready.RunId, ready.Flow, ready.TaskSlug, ready.TaskType, ready.Attempt, services, attempt.Token);
-        object report;
-        try
-        {
-            var running = registry.RunAsync(ready.Inputs, taskContext);
-            if (reportAfter > TimeSpan.Zero && !running.IsCompleted && !await FinishesWithin(running, reportAfter, attempt.Token))
-                await bus.Publish(startedReport, attempt.Token);
-            var result = await running;
-            var finished = time.GetUtcNow();
-            var json = JsonSerializer.SerializeToUtf8Bytes(result);
-            report = json.Length switch
-            {
-                > TaskLimits.MaxResultBytes => Failure(ready, TaskErrors.ResultTooLarge,
-                    $"task '{ready.TaskSlug}' returned {json.Length} bytes of JSON, over the limit of {TaskLimits.MaxResultBytes}; " +
-                    "save large data with save_file or save_db_result and return its rep", retryable: false),
-                > TaskLimits.InlineResultBytes => new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, NullJson, worker, started,
-                    finished, await messageData.PutBytes(json, ClaimCheckLifetime, attempt.Token)),
-                _ => new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, result, worker, started, finished),
-            };
-            if (report is TaskCompleted)
-            {
-                LumeTelemetry.TasksCompleted.Add(1, tags);
-                LumeTelemetry.TaskDuration.Record((finished - started).TotalSeconds, tags);
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            throw; // the worker is stopping: the broker delivers the message again, and the Scheduler replaces the attempt
-        }
-        catch (OperationCanceledException) when (cancellations.IsCancelled(ready.RunId))
-        {
-            logger.LogInformation("Task {TaskSlug} of run {RunId} stopped: the run was cancelled", ready.TaskSlug, ready.RunId);
-            return; // the run has ended; a report would change nothing
-        }
-        catch (OperationCanceledException) when (timer?.IsCancellationRequested == true)
-        {
-            report = Failure(ready, TaskErrors.TimedOut, $"task '{ready.TaskSlug}' ran past its timeout of {ready.TimeoutSeconds} s", retryable: true);
-        }
-        catch (Exception e)
-        {
-            // A task's own error says whether a retry could help; bad arguments never get better; any other exception may be transient.
-            var (type, retryable) = e is TaskFailedException failed ? (failed.ErrorType, failed.Retryable) : (e.GetType().Name, !IsBadInput(e));
-            logger.LogInformation(e is TaskFailedException ? null : e, "Task {TaskSlug} of run {RunId} failed: {ErrorType}: {Message}",
-                ready.TaskSlug, ready.RunId, type, e.Message);
-            report = Failure(ready, type, e.Message, retryable);
-        }
-
-        if (report is TaskFailed failure)
-        {
-            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, $"{failure.ErrorType}: {failure.Message}");
-            LumeTelemetry.TasksFailed.Add(1, tags);
-            LumeTelemetry.TaskDuration.Record((failure.FinishedAt - started).TotalSeconds, tags);
-        }
-
-        // Through the bus, not the consumed message's context: that context dies with the connection the message came on
-        // (a broker restart), and the report must still go out once the broker is back. Only the worker's stop ends the tries.
-        await ReportRetry.Retry(() => bus.Publish(report, report.GetType(), stopping), stopping);
-
-        TaskFailed Failure(TaskReady task, string type, string message, bool retryable) =>
-            new(task.RunId, task.TaskSlug, task.Attempt, task.Token, type, message, retryable, worker, time.GetUtcNow());
-    }
-
-    // The copy is handed to the Scheduler as a claim, which waits for the first holder's heartbeat to be heard itself:
-    // the worker goes on with other tasks, and the claim, in the Scheduler's queue before this delivery is acknowledged,
-    // outlives this worker.
-    async Task ReportRedeliveredAsync(ConsumeContext context, TaskReady ready, string worker)
-    {
-        if (held.IsRunning(ready.Token))
-        {
-            logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} delivered again to the worker that runs it; dropped",
-                ready.TaskSlug, ready.Attempt, ready.RunId);
-            return;
-        }
-
-        logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} {How}; claimed, not run",
-            ready.TaskSlug, ready.Attempt, ready.RunId, ready.SentAgain ? "sent again" : "delivered again");
-        await context.Publish(new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, worker), context.CancellationToken);
-    }
-
-    static bool IsBadInput(Exception e) =>
-        e is ArgumentException or FormatException or InvalidCastException or System.Text.Json.JsonException or KeyNotFoundException;
-
-    async Task<bool> FinishesWithin(Task running, TimeSpan limit, CancellationToken cancellationToken)
-    {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var first = await Task.WhenAny(running, Task.Delay(limit, time, timer.Token));
-        await timer.CancelAsync(); // frees the timer when the task won
-        return first == running;
+        await await runner.RunAsync(context, context.Message);
     }
 }
 
 /// <summary>
-/// The workers of a pool compete on its queue; each takes as many tasks at once as <see cref="WorkerOptions.Concurrency"/>
-/// allows and prefetches no more, so a slow worker does not sit on tasks that an idle one could run.
+/// Runs the tasks of a batch in one slot, one after another (see <see cref="TasksReady"/>); one that runs longer than
+/// <see cref="TaskBatches.HoldNextFor"/> goes on beside the next. Acknowledged once every report has gone out.
+/// </summary>
+public sealed class TasksReadyConsumer(TaskRunner runner, HeldAttempts held, TimeProvider time) : IConsumer<TasksReady>
+{
+    public async Task Consume(ConsumeContext<TasksReady> context)
+    {
+        using var delivery = held.Receive();
+        var reported = new List<Task>(context.Message.Tasks.Count);
+        foreach (var ready in context.Message.Tasks)
+        {
+            var running = runner.RunAsync(context, ready);
+            if (!running.IsCompleted)
+                await Task.WhenAny(running, Task.Delay(TaskBatches.HoldNextFor, time));
+            reported.Add(running.Unwrap());
+        }
+
+        await Task.WhenAll(reported);
+    }
+}
+
+/// <summary>
+/// The workers of a pool compete on its queue; each takes as many messages at once as <see cref="WorkerOptions.Concurrency"/>
+/// allows and prefetches no more, so a slow worker does not sit on tasks that an idle one could run. A batch of quick
+/// tasks takes one slot, like a task that comes alone.
 /// </summary>
 public sealed class TaskReadyConsumerDefinition : ConsumerDefinition<TaskReadyConsumer>
 {
@@ -180,12 +50,18 @@ public sealed class TaskReadyConsumerDefinition : ConsumerDefinition<TaskReadyCo
     {
         EndpointName = LumeQueues.Tasks(options.Value.Pool);
         _concurrency = options.Value.Concurrency;
-        ConcurrentMessageLimit = _concurrency;
     }
 
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<TaskReadyConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = _concurrency;
+        endpointConfigurator.ConcurrentMessageLimit = _concurrency;
     }
+}
+
+/// <summary>On the pool's queue with <see cref="TaskReadyConsumer"/>, sharing its slots.</summary>
+public sealed class TasksReadyConsumerDefinition : ConsumerDefinition<TasksReadyConsumer>
+{
+    public TasksReadyConsumerDefinition(IOptions<WorkerOptions> options) => EndpointName = LumeQueues.Tasks(options.Value.Pool);
 }

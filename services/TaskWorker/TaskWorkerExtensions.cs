@@ -42,6 +42,8 @@ public static class TaskWorkerExtensions
         services.AddSingleton<TaskRegistry>();
         services.AddSingleton<RunCancellations>();
         services.AddSingleton<HeldAttempts>();
+        services.AddSingleton<TaskRunner>();
+        services.AddSingleton<ReportSender>();
         services.AddSingleton<TaskQueueProbe>();
         services.AddLumeTask<ConfigureLumeServices>("configure_lume_services");
         services.AddLumeTask<CheckLocalExecution>("check_local_execution");
@@ -54,6 +56,7 @@ public static class TaskWorkerExtensions
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<TaskReadyConsumer, TaskReadyConsumerDefinition>();
+            bus.AddConsumer<TasksReadyConsumer, TasksReadyConsumerDefinition>();
             // Every worker hears every cancellation, on a queue of its own that goes away with it.
             bus.AddConsumer<RunCancelledConsumer>().Endpoint(e =>
             {

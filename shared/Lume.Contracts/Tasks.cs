@@ -25,6 +25,38 @@ public sealed record TaskReady(
     double? TimeoutSeconds = null,
     bool SentAgain = false);
 
+/// <summary>
+/// Several attempts of one run's tasks, each as its own <see cref="TaskReady"/>, in one message: the Scheduler sends a
+/// batch only of tasks whose type it has seen run quickly (a few milliseconds of expected work in all), so that a
+/// fan-out of thousands of short tasks costs tens of messages, not thousands. A worker takes a batch as one of its
+/// slots and runs its tasks one after another, each reported as if it had come alone; a task that runs longer than
+/// <see cref="TaskBatches.HoldNextFor"/> stops holding the next ones back, so one slow task never holds the rest hostage.
+/// </summary>
+public sealed record TasksReady(IReadOnlyList<TaskReady> Tasks);
+
+/// <summary>
+/// Reports of attempts of one run that ended on one worker at about the same time, in one message: a worker sends each
+/// report as soon as it can, and those that end while the one before is being sent go out together. A result that
+/// travels by claim check (<see cref="TaskCompleted.ResultData"/>) is reported alone, in TaskCompleted.
+/// </summary>
+public sealed record TaskReports(IReadOnlyList<TaskCompleted> Completed, IReadOnlyList<TaskFailed> Failed);
+
+/// <summary>Limits of <see cref="TasksReady"/> and <see cref="TaskReports"/>.</summary>
+public static class TaskBatches
+{
+    /// <summary>The most tasks in one TasksReady, and reports in one TaskReports.</summary>
+    public const int MaxTasks = 100;
+
+    /// <summary>The most JSON (inputs, or results) in one batch; a task or report larger than this travels alone.</summary>
+    public const int MaxBytes = 1 << 20;
+
+    /// <summary>How much expected work (from the task type's recent attempts) one TasksReady may carry.</summary>
+    public static readonly TimeSpan ExpectedWork = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>How long a task of a TasksReady holds the next one back before that one starts anyway.</summary>
+    public static readonly TimeSpan HoldNextFor = TimeSpan.FromMilliseconds(20);
+}
+
 /// <summary>A worker picked up a task, and it has been running for a while (or it has a timeout, which the Scheduler also watches).</summary>
 public sealed record TaskStarted(Guid RunId, string TaskSlug, int Attempt, string Worker, DateTimeOffset StartedAt);
 

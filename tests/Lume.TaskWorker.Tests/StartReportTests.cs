@@ -54,7 +54,7 @@ public sealed class StartReportTests
         Assert.Equal(completed.StartedAt, started.StartedAt);
         // The report goes out while the task runs: its publish is awaited before the task's end is.
         Assert.Equal(["TaskStarted", "TaskCompleted"], host.Harness.Published.Select(_ => true)
-            .Select(m => m.MessageObject)
+            .SelectMany(m => m.MessageObject is TaskReports reports ? reports.Completed : (IEnumerable<object>)[m.MessageObject])
             .Where(m => m is TaskStarted s && s.RunId == runId || m is TaskCompleted c && c.RunId == runId)
             .Select(m => m.GetType().Name));
     }

@@ -1,3 +1,4 @@
+using Lume.Contracts;
 using Lume.Hosting;
 using MassTransit;
 using MassTransit.Testing;
@@ -43,33 +44,49 @@ public sealed class LumeTestHost : IAsyncDisposable
         return new LumeTestHost(host, dataDir);
     }
 
-    /// <summary>Waits until a published message of type <typeparamref name="T"/> matches, and returns it.</summary>
+    /// <summary>Waits until a published message of type <typeparamref name="T"/> matches, and returns it (see <see cref="AllPublished{T}"/>).</summary>
     public async Task<T> PublishedAsync<T>(Func<T, bool> match, TimeSpan? timeout = null)
         where T : class
     {
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
-        var found = await Harness.Published.SelectAsync<T>(m => match(m.Context.Message), cancel.Token).FirstOrDefault();
-        return found?.Context.Message ?? throw new TimeoutException($"no {typeof(T).Name} matching the condition was published");
+        var found = await Harness.Published.SelectAsync(m => Within(m.MessageObject, match).Any(), cancel.Token).FirstOrDefault();
+        return found is null ? throw new TimeoutException($"no {typeof(T).Name} matching the condition was published") : Within(found.MessageObject, match).First();
     }
 
-    /// <summary>Waits until a sent message (a command to a queue) of type <typeparamref name="T"/> matches, and returns it.</summary>
+    /// <summary>Waits until a sent message (a command to a queue) of type <typeparamref name="T"/> matches, and returns it (see <see cref="AllSent{T}"/>).</summary>
     public async Task<T> SentAsync<T>(Func<T, bool> match, TimeSpan? timeout = null)
         where T : class
     {
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
-        var found = await Harness.Sent.SelectAsync<T>(m => match(m.Context.Message), cancel.Token).FirstOrDefault();
-        return found?.Context.Message ?? throw new TimeoutException($"no {typeof(T).Name} matching the condition was sent");
+        var found = await Harness.Sent.SelectAsync(m => Within(m.MessageObject, match).Any(), cancel.Token).FirstOrDefault();
+        return found is null ? throw new TimeoutException($"no {typeof(T).Name} matching the condition was sent") : Within(found.MessageObject, match).First();
     }
 
-    /// <summary>Every sent message of type <typeparamref name="T"/> so far that matches.</summary>
+    // A message, or the ones a batch carries (TaskReady in TasksReady, TaskCompleted and TaskFailed in TaskReports).
+    static IEnumerable<T> Within<T>(object message, Func<T, bool>? match)
+        where T : class
+    {
+        IEnumerable<object> carried = message switch
+        {
+            TasksReady batch => batch.Tasks,
+            TaskReports reports => [.. reports.Completed, .. reports.Failed],
+            _ => [message],
+        };
+        return carried.OfType<T>().Where(m => match?.Invoke(m) ?? true);
+    }
+
+    /// <summary>Every sent message of type <typeparamref name="T"/> so far that matches; a TaskReady counts whether it went alone or in a TasksReady.</summary>
     public IReadOnlyList<T> AllSent<T>(Func<T, bool>? match = null)
         where T : class =>
-        Harness.Sent.Select<T>().Select(m => m.Context.Message).Where(m => match?.Invoke(m) ?? true).ToList();
+        Harness.Sent.Select(_ => true).SelectMany(m => Within(m.MessageObject, match)).ToList();
 
-    /// <summary>Every published message of type <typeparamref name="T"/> so far that matches.</summary>
+    /// <summary>
+    /// Every published message of type <typeparamref name="T"/> so far that matches; a TaskCompleted or TaskFailed counts
+    /// whether it went alone or in a TaskReports.
+    /// </summary>
     public IReadOnlyList<T> AllPublished<T>(Func<T, bool>? match = null)
         where T : class =>
-        Harness.Published.Select<T>().Select(m => m.Context.Message).Where(m => match?.Invoke(m) ?? true).ToList();
+        Harness.Published.Select(_ => true).SelectMany(m => Within(m.MessageObject, match)).ToList();
 
     public async ValueTask DisposeAsync()
     {

@@ -44,6 +44,8 @@ public sealed class TaskCompletedDefinition : SchedulerConsumerDefinition<TaskCo
 
 public sealed class TaskFailedDefinition : SchedulerConsumerDefinition<TaskFailedConsumer, TaskFailed>;
 
+public sealed class TaskReportsDefinition : SchedulerConsumerDefinition<TaskReportsConsumer, TaskReports>;
+
 public sealed class CancelRunDefinition : SchedulerConsumerDefinition<CancelRunConsumer, CancelRun>;
 
 public sealed class ApproveTaskDefinition : SchedulerConsumerDefinition<ApproveTaskConsumer, ApproveTask>;

@@ -54,6 +54,25 @@ public sealed class TaskFailedConsumer(RunPipeline pipeline) : IConsumer<TaskFai
     public Task Consume(ConsumeContext<TaskFailed> context) => pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
 }
 
+/// <summary>Applies a worker's reports of one run's attempts that ended together: one change of the run, one store.</summary>
+public sealed class TaskReportsConsumer(RunPipeline pipeline, ILogger<TaskReportsConsumer> logger) : IConsumer<TaskReports>
+{
+    public Task Consume(ConsumeContext<TaskReports> context)
+    {
+        var completed = context.Message.Completed ?? [];
+        // A result by claim check travels alone, in TaskCompleted, whose consumer reads it: here it would read as null.
+        var byClaimCheck = completed.Where(c => c.ResultData is { HasValue: true }).ToArray();
+        foreach (var report in byClaimCheck)
+            logger.LogWarning("Task {TaskSlug} of run {RunId} was reported with a claim check inside TaskReports; the report is ignored",
+                report.TaskSlug, report.RunId);
+        var events = completed.Except(byClaimCheck).Cast<object>().Concat(context.Message.Failed ?? []);
+        // One run's reports as a rule; a message that mixes runs changes each of them.
+        return Task.WhenAll(events.GroupBy(RunOf).Select(run => pipeline.ApplyAsync(context, run.Key, run.ToArray())));
+    }
+
+    static Guid RunOf(object report) => report is TaskCompleted completed ? completed.RunId : ((TaskFailed)report).RunId;
+}
+
 /// <summary>Answers a worker that got an attempt delivered again: run it, drop it, or ask again shortly.</summary>
 public sealed class ClaimAttemptConsumer(RunPipeline pipeline, Flows.WorkerDirectory workers, TimeProvider time) : IConsumer<ClaimAttempt>
 {

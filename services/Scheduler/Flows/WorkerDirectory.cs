@@ -16,7 +16,7 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
     readonly ConcurrentDictionary<string, Heartbeat> _workers = new(StringComparer.Ordinal);
 
     // At: the worker's own clock, for its ordering; ReceivedAt: this Scheduler's, to compare with its own times.
-    sealed record Heartbeat(DateTimeOffset At, IReadOnlySet<HeldAttempt> Held, DateTimeOffset ReceivedAt);
+    sealed record Heartbeat(string Pool, DateTimeOffset At, IReadOnlySet<HeldAttempt> Held, DateTimeOffset ReceivedAt);
     DateTimeOffset _startedAt = time.GetUtcNow();
 
     /// <summary>Starts the grace period again: called when this Scheduler begins to hear heartbeats (a standby taking over).</summary>
@@ -38,9 +38,12 @@ public sealed class WorkerDirectory(IOptions<SchedulerOptions> options, TimeProv
     public void Heard(string worker, string pool, DateTimeOffset at, IReadOnlyList<HeldAttempt>? held)
     {
         Seen(pool, at);
-        var entry = new Heartbeat(at, (held ?? []).ToHashSet(), time.GetUtcNow());
+        var entry = new Heartbeat(pool, at, (held ?? []).ToHashSet(), time.GetUtcNow());
         _workers.AddOrUpdate(worker, entry, (_, previous) => at >= previous.At ? entry : previous);
     }
+
+    /// <summary>How many workers of the pool have been heard from within the timeout.</summary>
+    public int LiveWorkers(string pool, DateTimeOffset now) => _workers.Values.Count(w => w.Pool == pool && now - w.At < Timeout);
 
     /// <summary>A worker other than <paramref name="except"/>, heard from within the timeout, whose last heartbeat lists the attempt; or null.</summary>
     public string? HolderOf(HeldAttempt attempt, string except, DateTimeOffset now) =>

@@ -11,40 +11,61 @@ namespace Lume.Scheduler.Runs;
 /// arm the timers it set, send what it caused, and record that it was sent. State is always stored before the
 /// messages it causes leave, and a message the broker confirmed is never sent again by a later redelivery or restart.
 /// </summary>
-public sealed class RunPipeline(ActiveRuns runs, RunTimers timers, TimeProvider time, ILogger<RunPipeline> logger)
+public sealed class RunPipeline(ActiveRuns runs, RunTimers timers, TaskTimes taskTimes, TimeProvider time, ILogger<RunPipeline> logger)
 {
     // Sends awaiting the broker's confirmation at once: enough to keep the channel busy, few enough that releasing the
     // 20,000 tasks of a wide flow does not hold 20,000 serialised messages in memory at the same time.
     const int InFlight = 256;
 
     /// <summary>Applies a consumed event to its run; see the overload below.</summary>
-    public Task<RunRecord?> ApplyAsync(ConsumeContext context, Guid runId, object message) =>
-        ApplyAsync(context, runId, message, context.ReceiveContext.Redelivered || context.GetRetryAttempt() > 0, context.CancellationToken);
+    public Task<RunRecord?> ApplyAsync(ConsumeContext context, Guid runId, object message) => ApplyAsync(context, runId, [message]);
+
+    /// <summary>Applies consumed events of one run, in order, as one change; see the overload below.</summary>
+    public Task<RunRecord?> ApplyAsync(ConsumeContext context, Guid runId, IReadOnlyList<object> messages) =>
+        ApplyAsync(context, runId, messages, context.ReceiveContext.Redelivered || context.GetRetryAttempt() > 0, context.CancellationToken);
+
+    /// <summary>Applies one event; see the overload below.</summary>
+    public Task<RunRecord?> ApplyAsync<TEndpoint>(TEndpoint endpoint, Guid runId, object message, bool repeated, CancellationToken cancellationToken)
+        where TEndpoint : IPublishEndpoint, ISendEndpointProvider =>
+        ApplyAsync(endpoint, runId, [message], repeated, cancellationToken);
 
     /// <summary>
-    /// Applies <paramref name="message"/> to its run and sends what it caused. A <paramref name="repeated"/> delivery
-    /// (a redelivery or a retry) that changes nothing also sends what the stored state calls for but is not known to have
-    /// gone out: a crash or a failed send may have come between the store and the send.
+    /// Applies <paramref name="messages"/> to their run, in order, stores the change once, and sends what they caused. A
+    /// <paramref name="repeated"/> delivery (a redelivery or a retry) that changes nothing also sends what the stored state
+    /// calls for but is not known to have gone out: a crash or a failed send may have come between the store and the send.
     /// </summary>
     /// <returns>The run, or null when there is no such run.</returns>
-    public async Task<RunRecord?> ApplyAsync<TEndpoint>(TEndpoint endpoint, Guid runId, object message, bool repeated, CancellationToken cancellationToken)
+    public async Task<RunRecord?> ApplyAsync<TEndpoint>(TEndpoint endpoint, Guid runId, IReadOnlyList<object> messages, bool repeated, CancellationToken cancellationToken)
         where TEndpoint : IPublishEndpoint, ISendEndpointProvider
     {
         var now = time.GetUtcNow();
+        var drops = new List<(object Message, Drop Drop)>();
         var applied = await runs.ApplyAsync(runId, run =>
         {
-            var step = RunProgression.Apply(run, message, now);
+            drops.Clear(); // applied again after a failed store: only this pass counts
+            var step = Step.Unchanged;
+            foreach (var message in messages)
+            {
+                var next = RunProgression.Apply(run, message, now);
+                if (next.Dropped is { } dropped)
+                    drops.Add((message, dropped));
+                else if (message is TaskCompleted completed && run.Tasks.TryGetValue(completed.TaskSlug, out var task))
+                    taskTimes.Record(run.Pool, task.Type, completed.FinishedAt - completed.StartedAt);
+                step = step.Then(next);
+            }
+
             return repeated && !step.Changed
                 ? step with { Messages = RunProgression.Apply(run, ResendUnsent.Instance, now).Messages }
                 : step;
         });
         if (applied is not var (run, step))
         {
-            Dropped(runId, message, new Drop("unknown_run", "the Scheduler's store has no such run"));
+            foreach (var message in messages)
+                Dropped(runId, message, new Drop("unknown_run", "the Scheduler's store has no such run"));
             return null;
         }
 
-        if (step.Dropped is { } drop)
+        foreach (var (message, drop) in drops)
             Dropped(runId, message, drop);
         if (step.Changed && step.Messages.Any(IsEnding))
             RunTelemetry.RecordEnd(run);
@@ -72,10 +93,14 @@ public sealed class RunPipeline(ActiveRuns runs, RunTimers timers, TimeProvider 
         var outbox = messages.Where(m => m is TaskReady or CheckCache or RunRequested || IsEnding(m)).ToArray();
         try
         {
-            var tasks = outbox.Any(m => m is TaskReady) ? await endpoint.GetSendEndpoint(LumeQueues.Address(LumeQueues.Tasks(run.Pool))) : null;
-            foreach (var chunk in messages.Chunk(InFlight))
-                await Task.WhenAll(chunk.Select(message => message is TaskReady ready
-                    ? tasks!.Send(ready, cancellationToken)
+            var ready = messages.OfType<TaskReady>().ToArray();
+            var tasks = ready.Length > 0 ? await endpoint.GetSendEndpoint(LumeQueues.Address(LumeQueues.Tasks(run.Pool))) : null;
+            var sends = taskTimes.Pack(run.Pool, ready)
+                .Select(batch => batch.Count == 1 ? (object)batch[0] : new TasksReady(batch))
+                .Concat(messages.Where(m => m is not TaskReady));
+            foreach (var chunk in sends.Chunk(InFlight))
+                await Task.WhenAll(chunk.Select(message => message is TaskReady or TasksReady
+                    ? tasks!.Send(message, message.GetType(), cancellationToken)
                     : endpoint.Publish(message, message.GetType(), cancellationToken)));
         }
         catch (Exception)

@@ -11,6 +11,13 @@ namespace Lume.Scheduler.Runs;
 public sealed record Step(bool Changed, IReadOnlyList<object> Messages, Drop? Dropped = null, DateTimeOffset? WakeAt = null)
 {
     public static readonly Step Unchanged = new(false, []);
+
+    /// <summary>This step followed by <paramref name="next"/>, applied to the same run: one change, one store.</summary>
+    public Step Then(Step next) => new(
+        Changed || next.Changed,
+        Messages.Count == 0 ? next.Messages : next.Messages.Count == 0 ? Messages : [.. Messages, .. next.Messages],
+        next.Dropped ?? Dropped,
+        WakeAt is { } a && next.WakeAt is { } b ? (a < b ? a : b) : WakeAt ?? next.WakeAt);
 }
 
 /// <summary>Why an event changed nothing: <paramref name="Kind"/> is a short name for metrics, <paramref name="Reason"/> says it in full.</summary>
@@ -372,7 +379,7 @@ public static class RunProgression
     {
         // Confirmed is confirmed, even on a copy of the run read again meanwhile; only what this process is sending can fail.
         bool Moves(Outbox current) => outcome == Outbox.Sent ? current != Outbox.Sent : current == Outbox.Sending;
-        var changed = false;
+        var ended = false;
         foreach (var message in messages)
         {
             // A task's release: its cache check (before attempt 1), its TaskReady, or its subflow's run request.
@@ -389,18 +396,21 @@ public static class RunProgression
                 {
                     task.Dispatch = outcome;
                     run.Touch(task);
-                    changed = true;
                 }
             }
             else if (message is RunCompleted or RunFailed or RunCancelled && run.IsFinished && Moves(run.Ending))
             {
                 run.Ending = outcome;
-                changed = true;
+                ended = true;
             }
         }
 
-        // A failed send is not stored: the state on disk already says the message is still to go.
-        return changed && outcome == Outbox.Sent ? new Step(true, []) : Step.Unchanged;
+        // A failed send is not stored: the state on disk already says the message is still to go. A confirmed release is
+        // stored with the run's next change (the task's row is marked), not by a write of its own: that write would double
+        // the writes of every step, and a crash before the next change only makes the restarted Scheduler send the
+        // release again as a copy (SentAgain), which a worker claims and never runs. The run's end is stored at once, as
+        // nothing may come after it.
+        return ended && outcome == Outbox.Sent ? new Step(true, []) : Step.Unchanged;
     }
 
     /// <summary>

@@ -410,7 +410,9 @@ public class RunProgressionTests
         var released = Apply(run, Completed(run, "a", 2)); // releases b and c
         var b = released.Messages.OfType<TaskReady>().Single(t => t.TaskSlug == "b");
         var c = released.Messages.OfType<TaskReady>().Single(t => t.TaskSlug == "c");
-        Assert.True(Apply(run, new MessagesSent([b])).Changed); // b's send was confirmed; c's failed
+        // b's send was confirmed: noted for the run's next store, not stored on its own; c's failed.
+        Assert.False(Apply(run, new MessagesSent([b])).Changed);
+        Assert.Contains(run.ChangedTasks, t => t.Slug == "b");
         Assert.False(Apply(run, new MessagesNotSent([c])).Changed);
 
         var again = Apply(run, ResendUnsent.Instance);
