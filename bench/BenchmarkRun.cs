@@ -4,6 +4,7 @@ using System.Text.Json;
 using Lume.Cli;
 using Lume.Contracts;
 using Lume.Examples;
+using Lume.Flows;
 using Lume.Hosting;
 using Lume.Testing;
 
@@ -13,11 +14,12 @@ namespace Lume.Bench;
 sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
 {
     /// <summary>What <c>--only</c> can name.</summary>
-    public const string StepNames = "masstransit, chain, fanout, map, graph, embedded, celery";
+    public const string StepNames = "masstransit, chain, fanout, tracing, runs, map, graph, embedded, celery";
+
+    const int FanOutWidth = 5000;
+    const int SmallRunCount = 1000;
 
     readonly Results _results = new(quick);
-    int FanOutWidth => quick ? 1000 : 5000;
-    int[] FanOutWorkers => quick ? [1, 4] : [1, 2, 4];
 
     public async Task<Results> RunAsync()
     {
@@ -27,12 +29,19 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
         if (only.Contains("chain"))
             await Step("Lume chain", LumeChainAsync);
         if (only.Contains("fanout"))
-            foreach (var workers in FanOutWorkers)
+            foreach (var workers in new[] { 1, 2, 4 })
                 await Step($"Lume fan-out, {workers} workers", () => LumeFanOutAsync(workers));
+        if (only.Contains("tracing"))
+            await Step("Lume fan-out, tracing on", LumeTracingAsync);
+        if (only.Contains("runs"))
+            await Step("Lume many small runs", LumeSmallRunsAsync);
         if (only.Contains("map"))
             await Step("Lume map of 10,000", LumeMapAsync);
         if (!quick && only.Contains("graph"))
+        {
             await Step("Lume 20,000-task graph", LumeGraphAsync);
+            await Step("Lume 100,000-task graphs", LumeGraph100kAsync);
+        }
         if (only.Contains("embedded"))
             await Step("Lume embedded", EmbeddedAsync);
         if (only.Contains("celery"))
@@ -103,16 +112,54 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
     async Task LumeFanOutAsync(int workers)
     {
         await using var lume = await LumeDeployment.StartAsync(workers);
+        var (rate, cpu) = await FanOutAsync(lume);
+        _results.Add($"Lume: fan-out of {FanOutWidth:N0} + fan-in, {workers} worker{(workers > 1 ? "s" : "")}", $"{rate:N0} tasks/s (CPU ms per task: {cpu})");
+        _results.Metric($"fanout_tps_{workers}", rate);
+    }
+
+    // Warm (the first run teaches the Scheduler how quick the tasks are, as any run before it would), then measured.
+    static async Task<(double Rate, string Cpu)> FanOutAsync(LumeDeployment lume)
+    {
         var flow = ScaleFlows.FanOut(FanOutWidth);
         await lume.RegisterAsync(flow);
         var client = await lume.ClientAsync();
         await RunAsync(client, flow.Name);
         var cpu = CpuUse.Start(lume.Processes);
         var run = await RunAsync(client, flow.Name);
-        var rate = TasksPerSecond(run);
-        _results.Add($"Lume: fan-out of {FanOutWidth:N0} + fan-in, {workers} worker{(workers > 1 ? "s" : "")}",
-            $"{rate:N0} tasks/s (CPU ms per task: {cpu.PerUnit(run.Tasks.Count)})");
-        _results.Metric($"fanout_tps_{workers}", rate);
+        return (TasksPerSecond(run), cpu.PerUnit(run.Tasks.Count));
+    }
+
+    // The same fan-out with every service exporting its spans over OTLP to a sink this bench runs: production's setting.
+    async Task LumeTracingAsync()
+    {
+        using var sink = new OtlpSink();
+        double rate;
+        string cpu;
+        await using (var lume = await LumeDeployment.StartAsync(4, sink.Settings))
+            (rate, cpu) = await FanOutAsync(lume);
+        _results.Add($"Lume: fan-out of {FanOutWidth:N0} + fan-in, 4 workers, tracing on (OTLP to a local sink)",
+            $"{rate:N0} tasks/s (CPU ms per task: {cpu}); the sink took {sink.Requests:N0} exports, {sink.Bytes / 1024.0 / 1024:0.0} MiB");
+        if (sink.Requests == 0)
+            throw new InvalidOperationException("no span reached the OTLP sink: tracing was not on");
+        _results.Metric("fanout_tracing_tps", rate);
+    }
+
+    // 1,000 runs of a 3-task chain, requested at once.
+    async Task LumeSmallRunsAsync()
+    {
+        await using var lume = await LumeDeployment.StartAsync(4);
+        var flow = ScaleFlows.Chain(3);
+        await lume.RegisterAsync(flow);
+        await RunAsync(await lume.ClientAsync(), flow.Name);
+        await SmallRuns.MeasureAsync(lume.Bus, flow.Name, 100); // warm-up
+        var cpu = CpuUse.Start(lume.Processes);
+        var (rate, latencies) = await SmallRuns.MeasureAsync(lume.Bus, flow.Name, SmallRunCount);
+        _results.Add($"Lume: {SmallRunCount:N0} runs of a 3-task chain requested at once, 4 workers",
+            $"{rate:N0} runs/s; request to end {Statistics.Median(latencies):N0} ms median, {Statistics.Percentile(latencies, 99):N0} ms p99 " +
+            $"(CPU ms per run: {cpu.PerUnit(SmallRunCount)})");
+        _results.Metric("runs_per_s", rate);
+        _results.Metric("runs_p50_ms", Statistics.Median(latencies));
+        _results.Metric("runs_p99_ms", Statistics.Percentile(latencies, 99));
     }
 
     // A list known only at run time: the Scheduler makes one child per element. Its memory per element is what the
@@ -139,14 +186,33 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
             $"{rate:N0} tasks/s; Scheduler RSS {before} MiB before, {peak} MiB peak: {perElement:0.0} KiB per element (CPU ms per task: {used})");
         _results.Metric("map10k_tps", rate);
         _results.Metric("map10k_kib_per_element", perElement);
+        if (quick)
+            return;
         var fan = TasksPerSecond(await RunAsync(client, fanOut.Name));
         _results.Add($"Lume: static fan-out of {elements:N0} + fan-in, same deployment", $"{fan:N0} tasks/s");
     }
 
     async Task LumeGraphAsync()
     {
+        var (seconds, rss) = await GraphAsync(ScaleFlows.FanOut(19_999), "20,000-task flow");
+        _results.Metric("graph20k_s", seconds);
+        _results.Metric("graph20k_rss_mb", rss);
+    }
+
+    // Two shapes of 100,000 tasks: one fan-out (every task ready at once), and 100 layers of 1,000 (a wave at a time).
+    // The worse of the two stands for the figure.
+    async Task LumeGraph100kAsync()
+    {
+        var fan = await GraphAsync(ScaleFlows.FanOut(99_999), "100,000-task fan-out");
+        var layered = await GraphAsync(ScaleFlows.Layered(1000, 100), "100,000-task layered DAG (100 layers of 1,000)");
+        _results.Metric("graph100k_s", Math.Max(fan.Seconds, layered.Seconds));
+        _results.Metric("graph100k_rss_mb", Math.Max(fan.Rss, layered.Rss));
+    }
+
+    // One run of the flow in a fresh deployment of 4 workers: its time, and the Scheduler's peak resident set.
+    async Task<(double Seconds, long Rss)> GraphAsync(FlowDefinition flow, string name)
+    {
         await using var lume = await LumeDeployment.StartAsync(workers: 4);
-        var flow = ScaleFlows.FanOut(19_999);
         await lume.RegisterAsync(flow);
         var client = await lume.ClientAsync();
         await RunAsync(client, "fanout_20");
@@ -155,9 +221,8 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
         var run = await RunAsync(client, flow.Name);
         var seconds = clock.Elapsed.TotalSeconds;
         var rss = PeakRssMiB(lume.Scheduler!.Id);
-        _results.Add($"Lume: 20,000-task flow ({run.Tasks.Count:N0} tasks, 4 workers)", $"{seconds:0.0} s, Scheduler peak RSS {rss} MiB (CPU ms per task: {cpu.PerUnit(run.Tasks.Count)})");
-        _results.Metric("graph20k_s", seconds);
-        _results.Metric("graph20k_rss_mb", rss);
+        _results.Add($"Lume: {name} ({run.Tasks.Count:N0} tasks, 4 workers)", $"{seconds:0.0} s, Scheduler peak RSS {rss} MiB (CPU ms per task: {cpu.PerUnit(run.Tasks.Count)})");
+        return (seconds, rss);
     }
 
     async Task EmbeddedAsync()
@@ -172,10 +237,12 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
         {
             await RunAsync(lume.Client, "chain_200");
             var hops = Hops(await RunAsync(lume.Client, "chain_200"));
-            _results.Add("Lume embedded (in-memory): chain of 200, per hop", $"{Statistics.Median(hops):0.00} ms median, {Statistics.Percentile(hops, 99):0.00} ms p99");
+            _results.Add("Lume embedded (in-memory): chain of 200, per hop", $"{Statistics.Median(hops):0.000} ms median, {Statistics.Percentile(hops, 99):0.000} ms p99");
+            _results.Metric("embedded_chain_hop_ms", Statistics.Median(hops));
             await RunAsync(lume.Client, fanOut.Name);
             var rate = TasksPerSecond(await RunAsync(lume.Client, fanOut.Name));
             _results.Add($"Lume embedded (in-memory): fan-out of {FanOutWidth:N0} + fan-in", $"{rate:N0} tasks/s");
+            _results.Metric("embedded_fanout_tps", rate);
         }
         finally
         {
@@ -195,12 +262,14 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
         var (vhost, url) = await Broker.NewVirtualHostAsync();
         try
         {
-            var width = quick ? 1000 : 5000;
-            var (step, tps) = await Celery.MeasureAsync(url, 200, width);
-            _results.Add("Celery 5: chain of 200 trivial tasks, per step", $"{step:0.0} ms");
-            _results.Add($"Celery 5: group of {width:N0} trivial tasks", $"{tps:N0} tasks/s");
-            _results.Metric("celery_step_ms", step);
-            _results.Metric("celery_group_tps", tps);
+            var measured = await Celery.MeasureAsync(url, 200, FanOutWidth, SmallRunCount);
+            _results.Add("Celery 5: chain of 200 trivial tasks, per step", $"{measured.ChainStepMs:0.0} ms");
+            _results.Add($"Celery 5: group of {FanOutWidth:N0} trivial tasks", $"{measured.GroupTps:N0} tasks/s");
+            _results.Add($"Celery 5: {SmallRunCount:N0} chains of 3 submitted at once", $"{measured.ChainsPerSecond:N0} chains/s; " +
+                $"submit to result {measured.ChainsP50Ms:N0} ms median, {measured.ChainsP99Ms:N0} ms p99");
+            _results.Metric("celery_step_ms", measured.ChainStepMs);
+            _results.Metric("celery_group_tps", measured.GroupTps);
+            _results.Metric("celery_chains_per_s", measured.ChainsPerSecond);
         }
         finally
         {

@@ -24,7 +24,7 @@ static class Celery
         import json, sys, time
         from celery import chain, group
         from benchtasks import inc, noop
-        steps, width = int(sys.argv[1]), int(sys.argv[2])
+        steps, width, runs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
         inc.delay(0).get(timeout=120)
         start = time.perf_counter()
         assert chain(inc.s(0), *[inc.s() for _ in range(steps - 1)])().get(timeout=900) == steps
@@ -32,7 +32,21 @@ static class Celery
         start = time.perf_counter()
         group(noop.s(i) for i in range(width))().get(timeout=900)
         group_s = time.perf_counter() - start
-        print(json.dumps({"chain_step_ms": chain_s * 1000 / steps, "group_tps": width / group_s}))
+        # Many small chains at once; each one's end is taken when its result is read, in the order submitted (they end
+        # in about that order), from the time it was submitted.
+        submitted, results = [], []
+        start = time.perf_counter()
+        for _ in range(runs):
+            submitted.append(time.perf_counter())
+            results.append(chain(inc.s(0), inc.s(), inc.s())())
+        latencies = []
+        for at, result in zip(submitted, results):
+            assert result.get(timeout=900) == 3
+            latencies.append((time.perf_counter() - at) * 1000)
+        chains_s = time.perf_counter() - start
+        latencies.sort()
+        print(json.dumps({"chain_step_ms": chain_s * 1000 / steps, "group_tps": width / group_s, "chains_per_s": runs / chains_s,
+                          "chains_p50_ms": latencies[len(latencies) // 2], "chains_p99_ms": latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)]}))
         """;
 
     /// <summary>Installs python3-celery when missing; null (and why) when Celery cannot be had here.</summary>
@@ -49,8 +63,11 @@ static class Celery
             : $"python3-celery could not be installed: {install.Output.Trim().Split('\n').LastOrDefault()}";
     }
 
-    /// <summary>Milliseconds per chain step and tasks per second of a group, with one worker of two processes.</summary>
-    public static async Task<(double ChainStepMs, double GroupTps)> MeasureAsync(string brokerUrl, int steps, int width)
+    /// <summary>What Celery measured: a chain's step, a group's rate, and many small chains submitted at once.</summary>
+    public sealed record Measured(double ChainStepMs, double GroupTps, double ChainsPerSecond, double ChainsP50Ms, double ChainsP99Ms);
+
+    /// <summary>Measures with one worker of two processes.</summary>
+    public static async Task<Measured> MeasureAsync(string brokerUrl, int steps, int width, int runs)
     {
         var dir = Directory.CreateTempSubdirectory("lume-bench-celery-").FullName;
         try
@@ -61,11 +78,13 @@ static class Celery
             using var worker = Start(Python, ["-m", "celery", "-A", "benchtasks", "worker", "--concurrency=2", "--loglevel=WARNING", "--without-gossip", "--without-mingle"], dir, environment);
             try
             {
-                var result = await RunAsync(Python, [Path.Combine(dir, "driver.py"), steps.ToString(System.Globalization.CultureInfo.InvariantCulture), width.ToString(System.Globalization.CultureInfo.InvariantCulture)], environment, TimeSpan.FromMinutes(20), dir);
+                string[] arguments = [Path.Combine(dir, "driver.py"), .. new[] { steps, width, runs }.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+                var result = await RunAsync(Python, arguments, environment, TimeSpan.FromMinutes(20), dir);
                 if (result.ExitCode != 0)
                     throw new InvalidOperationException($"the Celery driver failed: {result.Output}");
                 var json = JsonSerializer.Deserialize<JsonElement>(result.Output.Trim().Split('\n').Last());
-                return (json.GetProperty("chain_step_ms").GetDouble(), json.GetProperty("group_tps").GetDouble());
+                double Figure(string name) => json.GetProperty(name).GetDouble();
+                return new Measured(Figure("chain_step_ms"), Figure("group_tps"), Figure("chains_per_s"), Figure("chains_p50_ms"), Figure("chains_p99_ms"));
             }
             finally
             {

@@ -15,6 +15,7 @@ sealed class LumeDeployment : IAsyncDisposable
     readonly string _vhost;
     readonly string _root;
     LumeHost? _client;
+    IReadOnlyDictionary<string, string> _settings = new Dictionary<string, string>();
 
     LumeDeployment(string vhost, string url, string root)
     {
@@ -31,10 +32,11 @@ sealed class LumeDeployment : IAsyncDisposable
     public IEnumerable<(string Role, int Pid)> Processes =>
         _services.Select(s => (s.Name.StartsWith("worker", StringComparison.Ordinal) ? "workers" : s.Name, s.Id));
 
-    public static async Task<LumeDeployment> StartAsync(int workers)
+    /// <param name="settings">More environment for every service (an OTLP endpoint, say).</param>
+    public static async Task<LumeDeployment> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null)
     {
         var (vhost, url) = await Broker.NewVirtualHostAsync();
-        var deployment = new LumeDeployment(vhost, url, Path.Combine(Path.GetTempPath(), "lume-bench", vhost));
+        var deployment = new LumeDeployment(vhost, url, Path.Combine(Path.GetTempPath(), "lume-bench", vhost)) { _settings = settings ?? new Dictionary<string, string>() };
         deployment.Scheduler = await deployment.StartAsync("scheduler", "Lume.Scheduler");
         await deployment.StartAsync("fileservice", "Lume.FileService");
         for (var i = 1; i <= workers; i++)
@@ -45,17 +47,21 @@ sealed class LumeDeployment : IAsyncDisposable
     async Task<ServiceProcess> StartAsync(string name, string assembly)
     {
         var dataDir = Path.Combine(_root, name);
-        var service = await ServiceProcess.StartAsync(name, assembly, new Dictionary<string, string>
+        var environment = new Dictionary<string, string>(_settings)
         {
             ["LUME_BROKER"] = BrokerUrl,
             ["LUME_DATA_DIR"] = dataDir,
             ["LUME_MESSAGE_DATA_DIR"] = Path.Combine(_root, "message-data"),
             ["LUME_LOG_LEVEL"] = "Information",
             ["LUME_WORKER__NAME"] = name,
-        }, dataDir);
+        };
+        var service = await ServiceProcess.StartAsync(name, assembly, environment, dataDir);
         _services.Add(service);
         return service;
     }
+
+    /// <summary>The client host's bus, for a bench that publishes requests itself.</summary>
+    public IBus Bus => _client?.Host.Services.GetRequiredService<IBus>() ?? throw new InvalidOperationException("no client yet: call ClientAsync first");
 
     public async Task<RunClient> ClientAsync()
     {

@@ -64,6 +64,12 @@ sealed class Results(bool quick)
             $"chain_vs_celery={Ratio("chain_hop_ms", "celery_step_ms")} fanout_tps={Value(fanout, "0")} " +
             $"fanout_vs_celery={Ratio(fanout, "celery_group_tps")} fanout_vs_masstransit={Ratio(fanout, "mt_msgs_per_s", 0.5)} " +
             $"graph20k_rss_mb={Value("graph20k_rss_mb", "0")} graph20k_s={Value("graph20k_s", "0.0")} " +
-            $"map10k_tps={Value("map10k_tps", "0")} map10k_kib_per_element={Value("map10k_kib_per_element", "0.0")}";
+            $"map10k_tps={Value("map10k_tps", "0")} map10k_kib_per_element={Value("map10k_kib_per_element", "0.0")} " +
+            $"fanout_tps_1={Value("fanout_tps_1", "0")} fanout_tps_2={Value("fanout_tps_2", "0")} " +
+            $"embedded_fanout_tps={Value("embedded_fanout_tps", "0")} embedded_chain_hop_ms={Value("embedded_chain_hop_ms", "0.000")} " +
+            $"graph100k_rss_mb={Value("graph100k_rss_mb", "0")} graph100k_s={Value("graph100k_s", "0.0")} " +
+            $"graph100k_vs_20k={Ratio("graph100k_s", "graph20k_s")} " +
+            $"runs_per_s={Value("runs_per_s", "0")} runs_p50_ms={Value("runs_p50_ms", "0")} runs_p99_ms={Value("runs_p99_ms", "0")} " +
+            $"runs_vs_celery={Ratio("runs_per_s", "celery_chains_per_s")} fanout_tracing_ratio={Ratio("fanout_tracing_tps", fanout)}";
     }
 }

@@ -99,6 +99,15 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
                 e.Handler<TaskStarted>(c => Observe(c.Message.RunId, () => observer.TaskStarted(c.Message)));
                 e.Handler<TaskCompleted>(c => Observe(c.Message.RunId, () => observer.TaskCompleted(c.Message)));
                 e.Handler<TaskFailed>(c => Observe(c.Message.RunId, () => observer.TaskFailed(c.Message)));
+                // Reports a worker sent together: each is shown as if it had come alone.
+                e.Handler<TaskReports>(c =>
+                {
+                    foreach (var completed in c.Message.Completed ?? [])
+                        Observe(completed.RunId, () => observer.TaskCompleted(completed));
+                    foreach (var failed in c.Message.Failed ?? [])
+                        Observe(failed.RunId, () => observer.TaskFailed(failed));
+                    return Task.CompletedTask;
+                });
             }
             e.Handler<RunCompleted>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
             e.Handler<RunFailed>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));

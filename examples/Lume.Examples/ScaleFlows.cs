@@ -21,6 +21,22 @@ public static class ScaleFlows
         f.Task("gather", items, name: "gather");
     });
 
+    /// <summary>
+    /// <paramref name="depth"/> layers of <paramref name="width"/> increments: each task takes the result of the task
+    /// beside it in the layer before and also waits for that one's neighbour, so every layer waits for the one before.
+    /// </summary>
+    public static FlowDefinition Layered(int width, int depth) => Flow.Define($"layered_{width}x{depth}", f =>
+    {
+        var layer = Enumerable.Range(0, width).Select(i => f.Task("increment", new { value = i }, name: $"l1-{i}")).ToArray();
+        for (var d = 2; d <= depth; d++)
+        {
+            var previous = layer;
+            layer = Enumerable.Range(0, width)
+                .Select(i => f.Task("increment", new { value = previous[i] }, name: $"l{d}-{i}").SetUpstream(previous[(i + 1) % width]))
+                .ToArray();
+        }
+    });
+
     /// <summary>One task that waits, then saves a text file: long enough to kill its worker midway.</summary>
     public static readonly FlowDefinition SlowSave = Flow.Define("slow_save", f =>
         f.Task("slow_save_text", new

@@ -75,7 +75,7 @@ public sealed class ReportSender : IDisposable
         try
         {
             // Under the first task's span: a run's reports belong to its trace.
-            using var activity = LumeTelemetry.Source.StartActivity("task reports", ActivityKind.Producer, reports[0].Trace);
+            using var activity = LumeTelemetry.Source.StartActivity("reports", ActivityKind.Producer, reports[0].Trace);
             activity?.SetTag("lume.run_id", reports[0].RunId.ToString());
             activity?.SetTag("lume.reports", reports.Count);
             // A result by claim check goes alone, in TaskCompleted, whose consumer reads it.
