@@ -61,7 +61,8 @@ public sealed class LumeHost : IDisposable
         return flows;
     }
 
-    public RunClient Client => new(Host.Services.GetRequiredService<IBus>(), Host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System);
+    public RunClient Client => new(Host.Services.GetRequiredService<IBus>(), Host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System,
+        Host.Services.GetService<InProcessTasks>());
 
     /// <summary>
     /// Builds the host, not yet started: building touches nothing on disk, the stores are made when it starts.
@@ -81,6 +82,8 @@ public sealed class LumeHost : IDisposable
         var embedded = string.IsNullOrWhiteSpace(builder.Configuration["BROKER"]);
         if (embedded)
         {
+            // The Scheduler and the worker hand tasks and reports to each other directly, not through the in-memory bus.
+            builder.Services.AddSingleton<InProcessTasks>();
             builder.AddLumeScheduler();
             builder.AddLumeTaskWorker();
             builder.AddLumeFileService();

@@ -43,7 +43,8 @@ public sealed class RunWaitAbandonedException(Guid runId, string message) : Lume
 }
 
 /// <summary>Submits runs over the bus and follows them, like any client that references Lume.Contracts.</summary>
-public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider time)
+/// <param name="inProcess">Embedded: the workers' reports go to the Scheduler directly, not over the bus, and are watched there.</param>
+public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider time, InProcessTasks? inProcess = null)
 {
     /// <summary>How long to wait for the Scheduler to accept or reject a run before asking for it, then saying it does not answer.</summary>
     public static readonly TimeSpan AcceptTimeout = TimeSpan.FromSeconds(30);
@@ -114,6 +115,13 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
             e.Handler<RunCancelled>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
             e.Handler<Fault<RunRequested>>(c => Observe(c.Message.Message.RunId, () => ended.TrySetException(new LumeServiceException(
                 $"the Scheduler could not handle the run request: {string.Join("; ", c.Message.Exceptions.Select(x => $"{x.ExceptionType}: {x.Message}"))}"))));
+        });
+        using var watching = observer is null ? null : inProcess?.Watch(runId, report =>
+        {
+            if (report is TaskCompleted completed)
+                observer.TaskCompleted(completed);
+            else if (report is TaskFailed failed)
+                observer.TaskFailed(failed);
         });
         var requested = false;
         try

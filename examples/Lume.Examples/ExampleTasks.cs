@@ -8,6 +8,9 @@ namespace Lume.Examples;
 /// <summary>The tasks of the example flows.</summary>
 public static class ExampleTasks
 {
+    /// <summary><paramref name="text"/> <paramref name="times"/> times over: a result as large as asked for.</summary>
+    public static string RepeatText(string text, int times) => string.Concat(Enumerable.Repeat(text, times));
+
     /// <summary>Upstream <c>append_text</c>.</summary>
     public static string AppendText(string text1, string text2) => text1 + text2;
 

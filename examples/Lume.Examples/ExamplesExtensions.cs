@@ -11,6 +11,7 @@ public static class ExamplesExtensions
     {
         var services = builder.Services;
         services.AddLumeTask("append_text", ExampleTasks.AppendText);
+        services.AddLumeTask("repeat_text", ExampleTasks.RepeatText);
         services.AddLumeTask("check_text_equivalence", ExampleTasks.CheckTextEquivalence);
         services.AddLumeTask("raise_error", ExampleTasks.RaiseError);
         services.AddLumeTask("make_text_result", ExampleTasks.MakeTextResult);

@@ -46,5 +46,12 @@ public static class ScaleFlows
             seconds = f.Parameter("seconds", 3.0),
         }));
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain(200), FanOut(20), FanOut(500), SlowSave];
+    /// <summary>A result as large as asked for (a claim check past 64 KiB), then a task that takes it.</summary>
+    public static readonly FlowDefinition BigResult = Flow.Define("big_result", f =>
+    {
+        var big = f.Task("repeat_text", new { text = f.Parameter("text"), times = f.Parameter("times") }, name: "big");
+        f.Task("append_text", new { text1 = big, text2 = "!" }, name: "after");
+    });
+
+    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain(200), FanOut(20), FanOut(500), SlowSave, BigResult];
 }

@@ -49,6 +49,7 @@ public static class SchedulerExtensions
         services.AddSingleton<SchedulerBrokerLock>();
         services.AddHostedService<SchedulerLeaseHolder>();
         services.AddHostedService<RunRecovery>();
+        services.AddHostedService<InProcessReports>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<RunRequestedConsumer, RunRequestedDefinition>();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using System.Threading.Channels;
 using Lume.Contracts;
 using Lume.Hosting;
@@ -22,9 +23,20 @@ public sealed class ReportSender : IDisposable
     readonly IBus _bus;
     readonly CancellationToken _stopping;
 
-    public ReportSender(IBus bus, IHostApplicationLifetime lifetime)
+    readonly InProcessTasks? _inProcess;
+
+    static readonly JsonElement NullJson = JsonSerializer.SerializeToElement<object?>(null);
+
+    // Long enough for a Scheduler that is down for a while to read it when it comes back.
+    static readonly TimeSpan ClaimCheckLifetime = TimeSpan.FromDays(1);
+
+    readonly IMessageDataRepository _messageData;
+
+    public ReportSender(IBus bus, IMessageDataRepository messageData, IHostApplicationLifetime lifetime, InProcessTasks? inProcess = null)
     {
         _bus = bus;
+        _messageData = messageData;
+        _inProcess = inProcess;
         _stopping = lifetime.ApplicationStopping;
         _ = Task.Run(SendLoopAsync);
     }
@@ -78,10 +90,27 @@ public sealed class ReportSender : IDisposable
             using var activity = LumeTelemetry.Source.StartActivity("reports", ActivityKind.Producer, reports[0].Trace);
             activity?.SetTag("lume.run_id", reports[0].RunId.ToString());
             activity?.SetTag("lume.reports", reports.Count);
-            // A result by claim check goes alone, in TaskCompleted, whose consumer reads it.
-            var alone = reports.Where(r => r.Report is TaskCompleted { ResultData: not null }).ToList();
+            // Embedded, the Scheduler is in this process and takes the reports as they are.
+            if (_inProcess is { TakesReports: true })
+            {
+                await _inProcess.ReportAsync(reports.Select(r => r.Report).ToArray());
+                foreach (var report in reports)
+                    report.Sent.TrySetResult();
+                return;
+            }
+
+            // A large result leaves by claim check (MassTransit message data, in the folder the services share), alone,
+            // in TaskCompleted, whose consumer reads it.
+            var alone = reports.Where(r => r.Report is TaskCompleted && r.Size > TaskLimits.InlineResultBytes).ToList();
             var together = reports.Except(alone).ToList();
-            var sends = alone.Select(r => ReportRetry.Retry(() => _bus.Publish((TaskCompleted)r.Report, _stopping), _stopping)).ToList();
+            var sends = new List<Task>();
+            foreach (var report in alone)
+            {
+                var completed = (TaskCompleted)report.Report;
+                var data = await _messageData.PutBytes(JsonSerializer.SerializeToUtf8Bytes(completed.Result), ClaimCheckLifetime, _stopping);
+                sends.Add(ReportRetry.Retry(() => _bus.Publish(completed with { Result = NullJson, ResultData = data }, _stopping), _stopping));
+            }
+
             if (together.Count > 0)
             {
                 var message = new TaskReports(together.Select(r => r.Report).OfType<TaskCompleted>().ToArray(),

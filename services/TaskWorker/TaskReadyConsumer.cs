@@ -11,7 +11,7 @@ public sealed class TaskReadyConsumer(TaskRunner runner, HeldAttempts held) : IC
     public async Task Consume(ConsumeContext<TaskReady> context)
     {
         using var delivery = held.Receive();
-        await await runner.RunAsync(context, context.Message);
+        await await runner.RunAsync(context.Message, context.ReceiveContext.Redelivered, context);
     }
 }
 
@@ -27,7 +27,7 @@ public sealed class TasksReadyConsumer(TaskRunner runner, HeldAttempts held, Tim
         var reported = new List<Task>(context.Message.Tasks.Count);
         foreach (var ready in context.Message.Tasks)
         {
-            var running = runner.RunAsync(context, ready);
+            var running = runner.RunAsync(ready, context.ReceiveContext.Redelivered, context);
             if (!running.IsCompleted)
                 await Task.WhenAny(running, Task.Delay(TaskBatches.HoldNextFor, time));
             reported.Add(running.Unwrap());

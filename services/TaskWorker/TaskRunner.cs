@@ -17,21 +17,19 @@ namespace Lume.TaskWorker;
 /// alone and the tasks of a TasksReady.
 /// </summary>
 public sealed class TaskRunner(
-    TaskRegistry registry, RunCancellations cancellations, HeldAttempts held, IMessageDataRepository messageData, ReportSender reports,
+    TaskRegistry registry, RunCancellations cancellations, HeldAttempts held, ReportSender reports,
     IBus bus, IHostApplicationLifetime lifetime, IServiceProvider services, IOptions<WorkerOptions> options, TimeProvider time,
     ILogger<TaskRunner> logger)
 {
-    static readonly JsonElement NullJson = JsonSerializer.SerializeToElement<object?>(null);
-
-    // Long enough for a Scheduler that is down for a while to read it when it comes back.
-    static readonly TimeSpan ClaimCheckLifetime = TimeSpan.FromDays(1);
-
     /// <summary>
     /// Runs the attempt. Completes once the task has run and its report is handed to <see cref="ReportSender"/>, with a
     /// task that completes once the report has gone out: a batch starts its next task at the first, and is acknowledged
     /// after the second.
     /// </summary>
-    public async Task<Task> RunAsync(ConsumeContext context, TaskReady ready)
+    /// <param name="redelivered">Whether the broker delivered this copy again: like <see cref="TaskReady.SentAgain"/>, it is claimed, not run.</param>
+    /// <param name="publisher">Where a claim goes: the consumed message's context, or the bus.</param>
+    /// <param name="trace">The span the task's span goes under; default: the current one.</param>
+    public async Task<Task> RunAsync(TaskReady ready, bool redelivered, IPublishEndpoint publisher, ActivityContext trace = default)
     {
         if (cancellations.IsCancelled(ready.RunId))
         {
@@ -42,23 +40,23 @@ public sealed class TaskRunner(
         // Delivered again (the broker lost the connection it went out on), or sent again (the Scheduler could not tell
         // whether its first copy went out): the first holder may be running it still. The copy is never run: the
         // Scheduler replaces the attempt with a new one once no live worker holds it and it has not ended.
-        if (context.ReceiveContext.Redelivered || ready.SentAgain)
+        if (redelivered || ready.SentAgain)
         {
-            await ReportRedeliveredAsync(context, ready);
+            await ReportRedeliveredAsync(publisher, ready);
             return Task.CompletedTask;
         }
 
         var holding = held.Hold(ready);
         try
         {
-            var (report, size, trace) = await ExecuteAsync(ready);
+            var (report, size, span) = await ExecuteAsync(ready, trace);
             if (report is null)
             {
                 holding.Dispose();
                 return Task.CompletedTask;
             }
 
-            return ReleaseAfter(reports.SendAsync(report, size, trace), holding);
+            return ReleaseAfter(reports.SendAsync(report, size, span), holding);
         }
         catch
         {
@@ -74,11 +72,11 @@ public sealed class TaskRunner(
             await reported;
     }
 
-    async Task<(object? Report, int Size, ActivityContext Trace)> ExecuteAsync(TaskReady ready)
+    async Task<(object? Report, int Size, ActivityContext Trace)> ExecuteAsync(TaskReady ready, ActivityContext parent)
     {
         var worker = options.Value.Name;
         var started = time.GetUtcNow();
-        using var activity = LumeTelemetry.Source.StartActivity($"task {ready.TaskSlug}");
+        using var activity = LumeTelemetry.Source.StartActivity($"task {ready.TaskSlug}", ActivityKind.Internal, parent);
         activity?.SetTag("lume.run_id", ready.RunId.ToString());
         activity?.SetTag("lume.flow", ready.Flow);
         activity?.SetTag("lume.task_slug", ready.TaskSlug);
@@ -120,8 +118,6 @@ public sealed class TaskRunner(
                 > TaskLimits.MaxResultBytes => Failure(ready, TaskErrors.ResultTooLarge,
                     $"task '{ready.TaskSlug}' returned {json.Length} bytes of JSON, over the limit of {TaskLimits.MaxResultBytes}; " +
                     "save large data with save_file or save_db_result and return its rep", retryable: false),
-                > TaskLimits.InlineResultBytes => new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, NullJson, worker, started,
-                    finished, await messageData.PutBytes(json, ClaimCheckLifetime, attempt.Token)),
                 _ => new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, result, worker, started, finished),
             };
             if (report is TaskCompleted)
@@ -169,7 +165,7 @@ public sealed class TaskRunner(
     // The copy is handed to the Scheduler as a claim, which waits for the first holder's heartbeat to be heard itself:
     // the worker goes on with other tasks, and the claim, in the Scheduler's queue before this delivery is acknowledged,
     // outlives this worker.
-    async Task ReportRedeliveredAsync(ConsumeContext context, TaskReady ready)
+    async Task ReportRedeliveredAsync(IPublishEndpoint publisher, TaskReady ready)
     {
         if (held.IsRunning(ready.Token))
         {
@@ -180,7 +176,7 @@ public sealed class TaskRunner(
 
         logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} {How}; claimed, not run",
             ready.TaskSlug, ready.Attempt, ready.RunId, ready.SentAgain ? "sent again" : "delivered again");
-        await context.Publish(new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, options.Value.Name), context.CancellationToken);
+        await publisher.Publish(new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, options.Value.Name), lifetime.ApplicationStopping);
     }
 
     static bool IsBadInput(Exception e) =>

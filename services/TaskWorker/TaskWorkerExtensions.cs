@@ -53,6 +53,7 @@ public static class TaskWorkerExtensions
         services.AddLumeTask<LoadDbResultTask>("load_db_result", ServiceUnavailableRetry);
         services.AddHostedService<FlowTaskTypeCheck>();
         services.AddHostedService<WorkerRegistration>();
+        services.AddHostedService<InProcessTaskLoop>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<TaskReadyConsumer, TaskReadyConsumerDefinition>();

@@ -51,6 +51,28 @@ public sealed class LargeFileTests(ITestOutputHelper output) : ClusterTest(outpu
     }
 
     [Fact]
+    public async Task AResultOverTheInlineLimit_TravelsByClaimCheck_AndReachesTheStoreAndTheNextTask()
+    {
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
+        var times = TaskLimits.InlineResultBytes / 4 + 1000; // about 68 KB of JSON
+
+        var outcome = await client.RunAsync("big_result", null, new Dictionary<string, JsonElement>
+        {
+            ["text"] = JsonSerializer.SerializeToElement("abcd"),
+            ["times"] = JsonSerializer.SerializeToElement(times),
+        }).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var big = outcome.Snapshot!.Tasks.Single(t => t.Slug == "big").Result!.Value.GetString()!;
+        Assert.Equal(times * 4, big.Length);
+        Assert.Equal(big + "!", outcome.Snapshot.Tasks.Single(t => t.Slug == "after").Result!.Value.GetString());
+        // It left the worker by claim check: a file in the shared folder, not a 68 KB message.
+        Assert.Contains(Directory.GetFiles(Cluster.MessageDataDir, "*", SearchOption.AllDirectories), f => new FileInfo(f).Length >= times * 4);
+    }
+
+    [Fact]
     public async Task A100MiBFile_RoundTripsWithIdenticalBytes_AndTheFileServiceMemoryStaysFlat()
     {
         var fileService = await Cluster.StartFileServiceAsync();

@@ -11,7 +11,8 @@ namespace Lume.Scheduler.Runs;
 /// arm the timers it set, send what it caused, and record that it was sent. State is always stored before the
 /// messages it causes leave, and a message the broker confirmed is never sent again by a later redelivery or restart.
 /// </summary>
-public sealed class RunPipeline(ActiveRuns runs, RunTimers timers, TaskTimes taskTimes, TimeProvider time, ILogger<RunPipeline> logger)
+public sealed class RunPipeline(
+    ActiveRuns runs, RunTimers timers, TaskTimes taskTimes, TimeProvider time, ILogger<RunPipeline> logger, InProcessTasks? inProcess = null)
 {
     // Sends awaiting the broker's confirmation at once: enough to keep the channel busy, few enough that releasing the
     // 20,000 tasks of a wide flow does not hold 20,000 serialised messages in memory at the same time.
@@ -94,9 +95,10 @@ public sealed class RunPipeline(ActiveRuns runs, RunTimers timers, TaskTimes tas
         try
         {
             var ready = messages.OfType<TaskReady>().ToArray();
-            var tasks = ready.Length > 0 ? await endpoint.GetSendEndpoint(LumeQueues.Address(LumeQueues.Tasks(run.Pool))) : null;
-            var sends = taskTimes.Pack(run.Pool, ready)
-                .Select(batch => batch.Count == 1 ? (object)batch[0] : new TasksReady(batch))
+            // Embedded, the pool's workers are in this process: handed over, the tasks are as good as confirmed.
+            var handed = ready.Length > 0 && inProcess?.TryDispatch(run.Pool, ready, Activity.Current?.Context ?? default) == true;
+            var tasks = ready.Length > 0 && !handed ? await endpoint.GetSendEndpoint(LumeQueues.Address(LumeQueues.Tasks(run.Pool))) : null;
+            var sends = (handed ? [] : taskTimes.Pack(run.Pool, ready).Select(batch => batch.Count == 1 ? (object)batch[0] : new TasksReady(batch)))
                 .Concat(messages.Where(m => m is not TaskReady));
             foreach (var chunk in sends.Chunk(InFlight))
                 await Task.WhenAll(chunk.Select(message => message is TaskReady or TasksReady
