@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using System.Threading.Channels;
 using Lume.Contracts;
 using Lume.Hosting;
 using MassTransit;
@@ -15,11 +14,13 @@ namespace Lume.TaskWorker;
 /// many short tasks sends a message per batch, not per task. A report must get out once its task has run, or the run
 /// waits: each send is tried again while the broker is away, and only the worker's stop ends the tries.
 /// </summary>
-public sealed class ReportSender : IDisposable
+public sealed class ReportSender
 {
     static readonly IRetryPolicy ReportRetry = Retry.Exponential(int.MaxValue, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
 
-    readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    readonly Lock _gate = new();
+    readonly Queue<Pending> _waiting = new();
+    bool _sending;
     readonly IBus _bus;
     readonly CancellationToken _stopping;
 
@@ -38,7 +39,6 @@ public sealed class ReportSender : IDisposable
         _messageData = messageData;
         _inProcess = inProcess;
         _stopping = lifetime.ApplicationStopping;
-        _ = Task.Run(SendLoopAsync);
     }
 
     sealed record Pending(object Report, Guid RunId, int Size, ActivityContext Trace)
@@ -59,28 +59,67 @@ public sealed class ReportSender : IDisposable
             _ => throw new ArgumentException($"not a task report: {report.GetType().Name}", nameof(report)),
         };
         var pending = new Pending(report, runId, size, trace);
-        if (!_pending.Writer.TryWrite(pending))
-            throw new ObjectDisposedException(nameof(ReportSender));
-        return pending.Sent.Task;
+        List<Pending> batch;
+        lock (_gate)
+        {
+            _waiting.Enqueue(pending);
+            if (_sending)
+                return pending.Sent.Task; // goes with the next batch
+            _sending = true;
+            batch = TakeBatch();
+        }
+
+        return SendFirstAsync(batch, pending);
     }
 
-    async Task SendLoopAsync()
+    // The report that finds nothing being sent goes at once, from its own task: a chain's report takes no thread hop.
+    // What came meanwhile goes next, from the thread pool, so that this task is not kept sending others' reports.
+    async Task SendFirstAsync(List<Pending> batch, Pending own)
     {
-        var reader = _pending.Reader;
-        var batch = new List<Pending>();
-        while (await reader.WaitToReadAsync())
-        {
-            batch.Clear();
-            var bytes = 0;
-            while (batch.Count < TaskBatches.MaxTasks && bytes < TaskBatches.MaxBytes && reader.TryRead(out var pending))
-            {
-                batch.Add(pending);
-                bytes += pending.Size;
-            }
+        await SendBatchAsync(batch);
+        if (MoreWaiting())
+            _ = Task.Run(SendRestAsync);
+        await own.Sent.Task;
+    }
 
-            await Task.WhenAll(batch.GroupBy(p => p.RunId).Select(run => SendAsync(run.ToList())));
+    async Task SendRestAsync()
+    {
+        do
+        {
+            List<Pending> batch;
+            lock (_gate)
+                batch = TakeBatch();
+            await SendBatchAsync(batch);
+        }
+        while (MoreWaiting());
+    }
+
+    bool MoreWaiting()
+    {
+        lock (_gate)
+        {
+            if (_waiting.Count > 0)
+                return true;
+            _sending = false;
+            return false;
         }
     }
+
+    // Called under the lock.
+    List<Pending> TakeBatch()
+    {
+        var batch = new List<Pending>();
+        var bytes = 0;
+        while (batch.Count < TaskBatches.MaxTasks && bytes < TaskBatches.MaxBytes && _waiting.TryDequeue(out var pending))
+        {
+            batch.Add(pending);
+            bytes += pending.Size;
+        }
+
+        return batch;
+    }
+
+    Task SendBatchAsync(List<Pending> batch) => Task.WhenAll(batch.GroupBy(p => p.RunId).Select(run => SendAsync(run.ToList())));
 
     async Task SendAsync(List<Pending> reports)
     {
@@ -128,6 +167,4 @@ public sealed class ReportSender : IDisposable
                 report.Sent.TrySetException(e);
         }
     }
-
-    public void Dispose() => _pending.Writer.TryComplete();
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Lume.Contracts;
 using Lume.Hosting;
@@ -111,12 +112,11 @@ public sealed class TaskRunner(
                 await bus.Publish(startedReport, attempt.Token);
             var result = await running;
             var finished = time.GetUtcNow();
-            var json = JsonSerializer.SerializeToUtf8Bytes(result);
-            size = json.Length;
-            report = json.Length switch
+            size = JsonMarshal.GetRawUtf8Value(result).Length; // the JSON as it travels, without a copy
+            report = size switch
             {
                 > TaskLimits.MaxResultBytes => Failure(ready, TaskErrors.ResultTooLarge,
-                    $"task '{ready.TaskSlug}' returned {json.Length} bytes of JSON, over the limit of {TaskLimits.MaxResultBytes}; " +
+                    $"task '{ready.TaskSlug}' returned {size} bytes of JSON, over the limit of {TaskLimits.MaxResultBytes}; " +
                     "save large data with save_file or save_db_result and return its rep", retryable: false),
                 _ => new TaskCompleted(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, result, worker, started, finished),
             };

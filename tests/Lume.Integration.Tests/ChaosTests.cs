@@ -183,6 +183,17 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
                 // loaded machine can take that long); whether the run ended is asked of the store below, as for every run.
                 outcome = new RunOutcome(abandoned.RunId, flow, null, null, TimeSpan.Zero);
             }
+            catch (TimeoutException)
+            {
+                // Not ended within the patience: say which runs have not, and where each of their tasks stands.
+                var unfinished = new List<string>();
+                foreach (var entry in (await client.ListAsync(1000)).Where(r => r.State == "running"))
+                    unfinished.Add($"{entry.RunId} of {entry.Flow}: " + string.Join(", ", (await client.GetAsync(entry.RunId))?.Tasks
+                        .Where(t => t.State is not ("completed" or "skipped" or "cancelled"))
+                        .Select(t => $"{t.Slug} {t.State} #{t.Attempt} on {t.Worker ?? "-"} ({string.Join("/", t.PastAttempts?.Select(a => $"#{a.Attempt} {a.Outcome}") ?? [])})") ?? []));
+                Assert.Fail($"a run of {flow} did not end within {Patience}; unfinished: {string.Join("; ", unfinished)}");
+                throw;
+            }
 
             outcomes.Add((outcome with { Snapshot = await client.GetAsync(outcome.RunId) }, flow, state));
         }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
@@ -179,7 +180,7 @@ public static class RunProgression
             return refused;
         if (message.Result.ValueKind == JsonValueKind.Undefined)
             return new Drop("malformed", $"task '{task.Slug}': the report has no result");
-        var size = message.Result.GetRawText().Length;
+        var size = JsonMarshal.GetRawUtf8Value(message.Result).Length;
         if (size > TaskLimits.MaxResultBytes)
             return new Drop("oversized", $"task '{task.Slug}': the result of {size} bytes is over the limit of {TaskLimits.MaxResultBytes}");
         run.Transition(task, TaskState.Completed);
@@ -393,10 +394,7 @@ public static class RunProgression
             if (released is var (slug, attempt))
             {
                 if (run.Tasks.TryGetValue(slug, out var task) && task.Attempt == attempt && Moves(task.Dispatch))
-                {
                     task.Dispatch = outcome;
-                    run.Touch(task);
-                }
             }
             else if (message is RunCompleted or RunFailed or RunCancelled && run.IsFinished && Moves(run.Ending))
             {
@@ -406,10 +404,10 @@ public static class RunProgression
         }
 
         // A failed send is not stored: the state on disk already says the message is still to go. A confirmed release is
-        // stored with the run's next change (the task's row is marked), not by a write of its own: that write would double
-        // the writes of every step, and a crash before the next change only makes the restarted Scheduler send the
-        // release again as a copy (SentAgain), which a worker claims and never runs. The run's end is stored at once, as
-        // nothing may come after it.
+        // stored with the task's next change (its report, as a rule), not by a write of its own: that write would double
+        // the rows written per task, and a crash before then only makes the restarted Scheduler send the release again
+        // as a copy (SentAgain), which a worker claims and never runs. The run's end is stored at once, as nothing may
+        // come after it.
         return ended && outcome == Outbox.Sent ? new Step(true, []) : Step.Unchanged;
     }
 

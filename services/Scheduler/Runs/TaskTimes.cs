@@ -14,19 +14,39 @@ namespace Lume.Scheduler.Runs;
 /// </summary>
 public sealed class TaskTimes(WorkerDirectory workers, TimeProvider time)
 {
-    readonly ConcurrentDictionary<(string Pool, string Type), double> _milliseconds = new();
+    readonly ConcurrentDictionary<(string Pool, string Type), Samples> _times = new();
 
     /// <summary>Notes how long an attempt of a task type took on its worker.</summary>
-    public void Record(string pool, string type, TimeSpan took)
-    {
-        // A moving average that follows a type that turns slow within a few reports.
-        var ms = Math.Max(0, took.TotalMilliseconds);
-        _milliseconds.AddOrUpdate((pool, type), ms, (_, average) => Math.Max(ms, (0.8 * average) + (0.2 * ms)));
-    }
+    public void Record(string pool, string type, TimeSpan took) =>
+        _times.GetOrAdd((pool, type), _ => new Samples()).Add(Math.Max(0, took.TotalMilliseconds));
 
-    /// <summary>The expected time of a task of the type, or null when none has been seen lately.</summary>
+    /// <summary>The expected time of a task of the type (the median of its recent attempts), or null when none has been seen.</summary>
     public TimeSpan? Expected(string pool, string type) =>
-        _milliseconds.TryGetValue((pool, type), out var ms) ? TimeSpan.FromMilliseconds(ms) : null;
+        _times.TryGetValue((pool, type), out var samples) ? TimeSpan.FromMilliseconds(samples.Median()) : null;
+
+    // The last few times of a type: their median ignores one report a busy machine delayed, and follows a type that
+    // turns slow once half of them are slow.
+    sealed class Samples
+    {
+        readonly double[] _last = new double[9];
+        readonly Lock _gate = new();
+        int _count;
+
+        public void Add(double ms)
+        {
+            lock (_gate)
+                _last[_count++ % _last.Length] = ms;
+        }
+
+        public double Median()
+        {
+            double[] sorted;
+            lock (_gate)
+                sorted = _last[..Math.Min(_count, _last.Length)];
+            Array.Sort(sorted);
+            return sorted[sorted.Length / 2];
+        }
+    }
 
     /// <summary>Groups a step's ready tasks into the messages that carry them: one task, or a batch of quick ones.</summary>
     public IEnumerable<IReadOnlyList<TaskReady>> Pack(string pool, IReadOnlyList<TaskReady> ready)
@@ -37,9 +57,11 @@ public sealed class TaskTimes(WorkerDirectory workers, TimeProvider time)
         var batch = new List<TaskReady>();
         var work = TimeSpan.Zero;
         var bytes = 0;
+        var expectedOf = new Dictionary<string, TimeSpan?>(StringComparer.Ordinal);
         foreach (var task in ready)
         {
-            var expected = Expected(pool, task.TaskType);
+            if (!expectedOf.TryGetValue(task.TaskType, out var expected))
+                expectedOf[task.TaskType] = expected = Expected(pool, task.TaskType);
             var size = Size(task);
             if (most == 1 || expected is not { } took || took > TaskBatches.ExpectedWork || size > TaskBatches.MaxBytes)
             {

@@ -67,10 +67,23 @@ public sealed class TaskTimesTests
     public void ATypeThatTurnsSlow_StopsTravellingInBatches_WithinAFewReports()
     {
         Workers(1);
-        _times.Record("default", "identity", TimeSpan.FromMilliseconds(0.05));
-        _times.Record("default", "identity", TimeSpan.FromMilliseconds(200));
+        for (var i = 0; i < 20; i++)
+            _times.Record("default", "identity", TimeSpan.FromMilliseconds(0.05));
+        for (var i = 0; i < 5; i++)
+            _times.Record("default", "identity", TimeSpan.FromMilliseconds(200));
 
         Assert.All(_times.Pack("default", Ready("identity", 100)), batch => Assert.Single(batch));
+    }
+
+    [Fact]
+    public void OneReportThatABusyMachineDelayed_DoesNotStopAQuickTypesBatches()
+    {
+        Workers(1);
+        for (var i = 0; i < 20; i++)
+            _times.Record("default", "identity", TimeSpan.FromMilliseconds(0.05));
+        _times.Record("default", "identity", TimeSpan.FromMilliseconds(300));
+
+        Assert.Contains(_times.Pack("default", Ready("identity", 100)), batch => batch.Count > 10);
     }
 
     [Fact]
