@@ -45,22 +45,38 @@ public sealed class LumeTestHost : IAsyncDisposable
     }
 
     /// <summary>Waits until a published message of type <typeparamref name="T"/> matches, and returns it (see <see cref="AllPublished{T}"/>).</summary>
-    public async Task<T> PublishedAsync<T>(Func<T, bool> match, TimeSpan? timeout = null)
+    public Task<T> PublishedAsync<T>(Func<T, bool> match, TimeSpan? timeout = null)
+        where T : class =>
+        FirstAsync(token => Harness.Published.SelectAsync(m => Within(m.MessageObject, match).Any(), token).FirstOrDefault(), m => m.MessageObject, match, "published", timeout);
+
+    // The harness's search ends when the bus has been quiet for a moment; a message that comes after a quiet spell is
+    // searched for again, until the timeout.
+    static async Task<T> FirstAsync<TFound, T>(Func<CancellationToken, Task<TFound?>> search, Func<TFound, object> message, Func<T, bool> match, string how, TimeSpan? timeout)
+        where TFound : class
         where T : class
     {
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
-        var found = await Harness.Published.SelectAsync(m => Within(m.MessageObject, match).Any(), cancel.Token).FirstOrDefault();
-        return found is null ? throw new TimeoutException($"no {typeof(T).Name} matching the condition was published") : Within(found.MessageObject, match).First();
+        while (!cancel.IsCancellationRequested)
+        {
+            try
+            {
+                if (await search(cancel.Token) is { } found)
+                    return Within(message(found), match).First();
+                await Task.Delay(50, cancel.Token);
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+
+        throw new TimeoutException($"no {typeof(T).Name} matching the condition was {how}");
     }
 
     /// <summary>Waits until a sent message (a command to a queue) of type <typeparamref name="T"/> matches, and returns it (see <see cref="AllSent{T}"/>).</summary>
-    public async Task<T> SentAsync<T>(Func<T, bool> match, TimeSpan? timeout = null)
-        where T : class
-    {
-        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
-        var found = await Harness.Sent.SelectAsync(m => Within(m.MessageObject, match).Any(), cancel.Token).FirstOrDefault();
-        return found is null ? throw new TimeoutException($"no {typeof(T).Name} matching the condition was sent") : Within(found.MessageObject, match).First();
-    }
+    public Task<T> SentAsync<T>(Func<T, bool> match, TimeSpan? timeout = null)
+        where T : class =>
+        FirstAsync(token => Harness.Sent.SelectAsync(m => Within(m.MessageObject, match).Any(), token).FirstOrDefault(), m => m.MessageObject, match, "sent", timeout);
 
     // A message, or the ones a batch carries (TaskReady in TasksReady, TaskCompleted and TaskFailed in TaskReports).
     static IEnumerable<T> Within<T>(object message, Func<T, bool>? match)

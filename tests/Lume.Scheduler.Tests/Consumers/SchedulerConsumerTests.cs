@@ -45,6 +45,40 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         new(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, Json(result), "test-worker", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 
     [Fact]
+    public async Task AFanOutOfATypeSeenToBeQuick_TravelsInBatches_EachTaskOnce_AndTheRunCompletes()
+    {
+        var fanOut = Flow.Define("wide", f => f.Task("join", Enumerable.Range(0, 40).ToDictionary(i => $"s{i}", object? (i) => f.Task("step", new { value = i }, name: $"s{i}"))));
+        Assert.Empty((await RegisterAsync("default", ["step", "join"], Diamond, Branches, fanOut)).Problems);
+        async Task<IReadOnlyList<TaskReady>> RunAsync(Guid runId)
+        {
+            await _host.SentAsync<TaskReady>(t => t.RunId == runId && t.TaskSlug == "s39");
+            var ready = _host.AllSent<TaskReady>(t => t.RunId == runId && t.TaskSlug != "join");
+            foreach (var task in ready)
+                await _host.Harness.Bus.Publish(Done(task, task.Inputs["value"].GetInt32()));
+            await _host.Harness.Bus.Publish(Done(await ReadyAsync(runId, "join"), "all"));
+            return ready;
+        }
+
+        var first = Guid.NewGuid();
+        await _host.Harness.Bus.Publish(new RunRequested(first, "wide", null, Parameters(), DateTimeOffset.UtcNow));
+        Assert.Equal(40, (await RunAsync(first)).Count);
+        await _host.PublishedAsync<RunCompleted>(r => r.RunId == first);
+        // The first run went one task per message: the type's time was not known yet.
+        Assert.Empty(_host.Harness.Sent.Select<TasksReady>(m => m.Context.Message.Tasks.Any(t => t.RunId == first)));
+
+        var second = Guid.NewGuid();
+        await _host.Harness.Bus.Publish(new RunRequested(second, "wide", null, Parameters(), DateTimeOffset.UtcNow));
+        var released = await RunAsync(second);
+        await _host.PublishedAsync<RunCompleted>(r => r.RunId == second);
+
+        Assert.Equal(40, released.Select(t => t.TaskSlug).Distinct().Count());
+        Assert.Equal(40, released.Count);
+        var batches = _host.Harness.Sent.Select<TasksReady>(m => m.Context.Message.Tasks.Any(t => t.RunId == second)).ToList();
+        Assert.NotEmpty(batches);
+        Assert.All(batches, b => Assert.InRange(b.Context.Message.Tasks.Count, 2, TaskBatches.MaxTasks));
+    }
+
+    [Fact]
     public async Task RunRequested_StoresTheRunAndReleasesItsFirstTask()
     {
         var runId = await RequestAsync("diamond", ("start", 5));
