@@ -33,6 +33,20 @@ public sealed class ReportSender
 
     readonly IMessageDataRepository _messageData;
 
+    // Each try has a time limit: a publish caught by a broker restart may wait for a confirmation that never comes, and a
+    // report stuck there would hold its attempt for ever (the heartbeat lists it as held). A report sent twice is one
+    // report: the Scheduler drops the copy.
+    Task PublishAsync<T>(T message)
+        where T : class =>
+        ReportRetry.Retry(async () =>
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+            limit.CancelAfter(PublishLimit);
+            await _bus.Publish(message, limit.Token);
+        }, _stopping);
+
+    static readonly TimeSpan PublishLimit = TimeSpan.FromSeconds(30);
+
     public ReportSender(IBus bus, IMessageDataRepository messageData, IHostApplicationLifetime lifetime, InProcessTasks? inProcess = null)
     {
         _bus = bus;
@@ -147,14 +161,14 @@ public sealed class ReportSender
             {
                 var completed = (TaskCompleted)report.Report;
                 var data = await _messageData.PutBytes(JsonSerializer.SerializeToUtf8Bytes(completed.Result), ClaimCheckLifetime, _stopping);
-                sends.Add(ReportRetry.Retry(() => _bus.Publish(completed with { Result = NullJson, ResultData = data }, _stopping), _stopping));
+                sends.Add(PublishAsync(completed with { Result = NullJson, ResultData = data }));
             }
 
             if (together.Count > 0)
             {
                 var message = new TaskReports(together.Select(r => r.Report).OfType<TaskCompleted>().ToArray(),
                     together.Select(r => r.Report).OfType<TaskFailed>().ToArray());
-                sends.Add(ReportRetry.Retry(() => _bus.Publish(message, _stopping), _stopping));
+                sends.Add(PublishAsync(message));
             }
 
             await Task.WhenAll(sends);

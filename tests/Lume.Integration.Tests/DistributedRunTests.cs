@@ -137,6 +137,43 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
     }
 
     [Fact]
+    public async Task WorkerKilledMidTask_ThenTheSchedulerKilledBeforeItNoticed_TheRestartedOneReplacesTheAttempt_AndTheFileExistsOnce()
+    {
+        (string, string) timeout = ("LUME_SCHEDULER__WORKER_TIMEOUT_SECONDS", "10");
+        var scheduler = await Cluster.StartSchedulerAsync(timeout);
+        await Cluster.StartFileServiceAsync();
+        var workers = new Dictionary<string, ServiceProcess>
+        {
+            ["worker-a"] = await Cluster.StartWorkerAsync("worker-a"),
+            ["worker-b"] = await Cluster.StartWorkerAsync("worker-b"),
+        };
+        var client = await Cluster.ClientAsync();
+        var killed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var events = new Events { OnStarted = started => killed.TrySetResult(started.Worker) };
+
+        var run = client.RunAsync("slow_save", null, Parameters(("text", "once"), ("filename", "out/once.txt"), ("seconds", 15.0)), events);
+        var victim = await killed.Task.WaitAsync(Patience);
+        await Task.Delay(TimeSpan.FromSeconds(6)); // a heartbeat (every 5 s) lists the attempt as held by the victim
+        await workers[victim].KillAsync();
+        // The broker gives the attempt to the other worker, which claims it; the Scheduler has heard the victim list it
+        // lately, so it waits for it to report or to go silent. It is killed before it could see the silence.
+        var other = workers.Single(w => w.Key != victim).Value;
+        for (var i = 0; i < 100 && !other.Output.Contains("claimed, not run", StringComparison.Ordinal); i++)
+            await Task.Delay(100);
+        Assert.Contains("claimed, not run", other.Output, StringComparison.Ordinal);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await scheduler.KillAsync();
+        await Cluster.StartSchedulerAsync(timeout);
+        var outcome = await run.WaitAsync(Patience);
+
+        Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+        var task = Assert.Single(outcome.Snapshot!.Tasks);
+        Assert.Equal((2, "worker-a" == victim ? "worker-b" : "worker-a"), (task.Attempt, task.Worker));
+        Assert.Equal(("lost", 1), (task.PastAttempts![0].Outcome, task.PastAttempts.Count));
+        Assert.Equal(["once.txt"], Directory.GetFiles(Path.Combine(Cluster.FilesRoot, "out")).Select(f => Path.GetFileName(f)!).ToArray());
+    }
+
+    [Fact]
     public async Task WorkerKilledMidTask_AnotherWorkerFinishesIt_AndTheFileExistsOnceIntact()
     {
         await Cluster.StartSchedulerAsync();

@@ -234,11 +234,12 @@ public static class RunProgression
     /// <summary>
     /// A worker got a copy of an attempt again (redelivered, or sent again after the Scheduler could not tell whether the
     /// first copy went out). The copy itself never runs, and the worker does not wait for the answer. If the attempt has
-    /// ended, or a live worker's heartbeat lists it, nothing is to do: its holder reports it, or goes silent and loses it.
-    /// Otherwise the first copy may have just been taken by a worker not heard from since: the claim is decided once every
-    /// worker has been heard since the claim (<see cref="TaskRecord.ClaimedAt"/>). If nobody holds it then, the
-    /// attempt counts as lost and a new one is released, so no attempt runs twice and a late report of the old one changes
-    /// nothing. A lost attempt does not count against the task's retries.
+    /// ended, nothing is to do. Otherwise the claim is kept with the task (<see cref="TaskRecord.ClaimedAt"/>, stored) and
+    /// looked at every second: while a live worker's heartbeat lists the attempt, its holder reports it; once every live
+    /// worker has been heard since the claim and none lists it, the attempt counts as lost and a new one is released, so
+    /// no attempt runs twice and a late report of the old one changes nothing. A holder that dies later leaves the
+    /// attempt to the same rule, even across a restart of the Scheduler, which knows no worker's heartbeat from before.
+    /// A lost attempt does not count against the task's retries.
     /// </summary>
     static Step Claim(RunRecord run, AttemptClaim attempt, DateTimeOffset now)
     {
@@ -247,12 +248,6 @@ public static class RunProgression
         {
             attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, refused.Reason);
             return refused;
-        }
-
-        if (attempt.HeldBy is { } holder)
-        {
-            attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, $"task '{task.Slug}': worker '{holder}' holds attempt {task.Attempt}");
-            return new Drop("held", attempt.Answer.Reason);
         }
 
         if (task.ClaimedAt is { } claimed)
@@ -265,8 +260,9 @@ public static class RunProgression
         task.ClaimedAt = now;
         step.Wake(task.ClaimCheckAt = now + ClaimRecheck);
         run.Touch(task);
-        attempt.Answer = new AttemptClaimed(ClaimDecision.Skip,
-            $"task '{task.Slug}': attempt {task.Attempt} is released again once every live worker has been heard without holding it");
+        attempt.Answer = new AttemptClaimed(ClaimDecision.Skip, attempt.HeldBy is { } holder
+            ? $"task '{task.Slug}': worker '{holder}' holds attempt {task.Attempt}; it is released again if that worker goes silent"
+            : $"task '{task.Slug}': attempt {task.Attempt} is released again once every live worker has been heard without holding it");
         return step.Build();
     }
 
@@ -347,10 +343,17 @@ public static class RunProgression
                 continue;
             }
 
+            // Held by a live worker: it reports the attempt, or goes silent and is no longer live; look again shortly.
+            if (task.State is TaskState.Ready or TaskState.Running && due.HolderOf?.Invoke(new HeldAttempt(run.RunId, task.Slug, task.Attempt)) is not null)
+            {
+                step.Wake(task.ClaimCheckAt = now + ClaimRecheck);
+                continue;
+            }
+
             step.Changed = true;
             run.Touch(task);
             task.ClaimedAt = task.ClaimCheckAt = null;
-            if (task.State is TaskState.Ready or TaskState.Running && due.HolderOf?.Invoke(new HeldAttempt(run.RunId, task.Slug, task.Attempt)) is null)
+            if (task.State is TaskState.Ready or TaskState.Running)
                 Lose(run, task, null, $"attempt {task.Attempt} was delivered again and no live worker holds it", now, step);
         }
 

@@ -313,34 +313,32 @@ public class RunProgressionTests
     }
 
     [Fact]
-    public void AClaimedCopy_IsDroppedWhileAWorkerHoldsIt_AndTheAttemptIsReplacedOnlyOnceEveryWorkerWasHeardWithoutIt()
+    public void AClaimedCopy_IsWatchedWhileAWorkerHoldsIt_AndTheAttemptIsReplacedOnceEveryWorkerWasHeardWithoutIt()
     {
         var (run, _) = Start(Diamond, ("start", 1));
         var task = run.Tasks["a"];
         var claim = new ClaimAttempt(RunId, "a", 1, task.Token, "worker-2");
 
         var held = new AttemptClaim(claim, "worker-1");
-        Assert.Null(Apply(run, held).WakeAt);
-        var free = new AttemptClaim(claim, null);
-        var pending = Apply(run, free);
+        var watched = Apply(run, held);
 
         Assert.Equal(ClaimDecision.Skip, held.Answer!.Decision); // its holder reports it
-        Assert.Equal(ClaimDecision.Skip, free.Answer!.Decision);
-        Assert.NotNull(pending.WakeAt);
-        Assert.Empty(pending.Messages); // nothing released before every worker had time to list it
+        Assert.True(watched.Changed); // the claim is stored: a restarted Scheduler goes on watching it
+        Assert.NotNull(watched.WakeAt);
+        Assert.Empty(watched.Messages); // nothing released before every worker had time to list it
         Assert.Equal("claim_pending", Apply(run, new AttemptClaim(claim, null)).Dropped?.Kind);
 
         // A worker not heard from since the claim may hold it: ask again later.
         var early = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardAllSince = _ => false }, Now.AddSeconds(2));
         Assert.Empty(early.Messages.OfType<TaskReady>());
         Assert.NotNull(early.WakeAt);
-        // Heard, and it holds it: it keeps it.
+        // Heard, and it holds it: it keeps it, and the claim is looked at again.
         var kept = RunProgression.Apply(run, new TimersDue { HolderOf = _ => "worker-1", HeardAllSince = _ => true }, Now.AddSeconds(4));
         Assert.Empty(kept.Messages.OfType<TaskReady>());
-        Assert.Null(run.Tasks["a"].ClaimedAt);
+        Assert.NotNull(run.Tasks["a"].ClaimedAt);
+        Assert.NotNull(kept.WakeAt);
 
-        // Claimed again later, and every worker heard without it: a new attempt replaces it.
-        Apply(run, new AttemptClaim(claim, null));
+        // Its holder went silent (or this Scheduler restarted and never heard it): a new attempt replaces it.
         var replaced = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardAllSince = _ => true }, Now.AddSeconds(10));
         Assert.Equal(2, Assert.Single(replaced.Messages.OfType<TaskReady>()).Attempt);
         Assert.Equal("lost", Assert.Single(run.Tasks["a"].PastAttempts).Outcome);
