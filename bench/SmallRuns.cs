@@ -47,7 +47,7 @@ static class SmallRuns
             foreach (var id in ids)
             {
                 requested[id] = clock.Elapsed.TotalMilliseconds;
-                sends.Add(bus.Publish(new RunRequested(id, flow, null, parameters, DateTimeOffset.UtcNow)));
+                sends.Add(bus.Publish(new RunRequested(id, flow, null, parameters, TimeProvider.System.GetUtcNow())));
             }
 
             await Task.WhenAll(sends);

@@ -66,12 +66,7 @@ public sealed class ReportSender
     /// </summary>
     public Task SendAsync(object report, int size, ActivityContext trace)
     {
-        var runId = report switch
-        {
-            TaskCompleted completed => completed.RunId,
-            TaskFailed failed => failed.RunId,
-            _ => throw new ArgumentException($"not a task report: {report.GetType().Name}", nameof(report)),
-        };
+        var runId = TaskReports.RunOf(report);
         var pending = new Pending(report, runId, size, trace);
         List<Pending> batch;
         lock (_gate)

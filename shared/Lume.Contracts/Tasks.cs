@@ -39,7 +39,16 @@ public sealed record TasksReady(IReadOnlyList<TaskReady> Tasks);
 /// report as soon as it can, and those that end while the one before is being sent go out together. A result that
 /// travels by claim check (<see cref="TaskCompleted.ResultData"/>) is reported alone, in TaskCompleted.
 /// </summary>
-public sealed record TaskReports(IReadOnlyList<TaskCompleted> Completed, IReadOnlyList<TaskFailed> Failed);
+public sealed record TaskReports(IReadOnlyList<TaskCompleted> Completed, IReadOnlyList<TaskFailed> Failed)
+{
+    /// <summary>The run a report (TaskCompleted or TaskFailed) belongs to.</summary>
+    public static Guid RunOf(object report) => report switch
+    {
+        TaskCompleted completed => completed.RunId,
+        TaskFailed failed => failed.RunId,
+        _ => throw new ArgumentException($"not a task report: {report.GetType().Name}", nameof(report)),
+    };
+}
 
 /// <summary>Limits of <see cref="TasksReady"/> and <see cref="TaskReports"/>.</summary>
 public static class TaskBatches

@@ -44,7 +44,7 @@ public sealed class InProcessTasks
     {
         if (!_watchers.IsEmpty)
             foreach (var report in reports)
-                if (_watchers.TryGetValue(RunOf(report), out var watch))
+                if (_watchers.TryGetValue(TaskReports.RunOf(report), out var watch))
                     watch(report);
         return (_reports ?? throw new InvalidOperationException("no Scheduler in this process takes reports"))(reports);
     }
@@ -63,12 +63,6 @@ public sealed class InProcessTasks
         public void Dispose() => owner._watchers.TryRemove(runId, out _);
     }
 
-    static Guid RunOf(object report) => report switch
-    {
-        TaskCompleted completed => completed.RunId,
-        TaskFailed failed => failed.RunId,
-        _ => Guid.Empty,
-    };
 
     Channel<(TaskReady, ActivityContext)> Pool(string pool) =>
         _pools.GetOrAdd(pool, _ => Channel.CreateUnbounded<(TaskReady, ActivityContext)>(new UnboundedChannelOptions { SingleWriter = false }));

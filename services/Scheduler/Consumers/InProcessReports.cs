@@ -26,16 +26,10 @@ public sealed class InProcessReports(RunPipeline pipeline, IBus bus, IHostApplic
     Task ApplyAsync(IReadOnlyList<object> reports)
     {
         var stopping = lifetime.ApplicationStopping;
-        return Task.WhenAll(reports.GroupBy(RunOf).Select(run => StoreRetry.Retry(
+        return Task.WhenAll(reports.GroupBy(TaskReports.RunOf).Select(run => StoreRetry.Retry(
             () => pipeline.ApplyAsync(bus, run.Key, run.ToArray(), repeated: false, stopping), stopping)));
     }
 
-    static Guid RunOf(object report) => report switch
-    {
-        TaskCompleted completed => completed.RunId,
-        TaskFailed failed => failed.RunId,
-        _ => throw new ArgumentException($"not a task report: {report.GetType().Name}", nameof(report)),
-    };
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -67,10 +67,8 @@ public sealed class TaskReportsConsumer(RunPipeline pipeline, ILogger<TaskReport
                 report.TaskSlug, report.RunId);
         var events = completed.Except(byClaimCheck).Cast<object>().Concat(context.Message.Failed ?? []);
         // One run's reports as a rule; a message that mixes runs changes each of them.
-        return Task.WhenAll(events.GroupBy(RunOf).Select(run => pipeline.ApplyAsync(context, run.Key, run.ToArray())));
+        return Task.WhenAll(events.GroupBy(TaskReports.RunOf).Select(run => pipeline.ApplyAsync(context, run.Key, run.ToArray())));
     }
-
-    static Guid RunOf(object report) => report is TaskCompleted completed ? completed.RunId : ((TaskFailed)report).RunId;
 }
 
 /// <summary>Answers a worker that got an attempt delivered again: run it, drop it, or ask again shortly.</summary>
