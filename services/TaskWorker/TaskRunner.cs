@@ -93,7 +93,7 @@ public sealed class TaskRunner(
         var startedReport = new TaskStarted(ready.RunId, ready.TaskSlug, ready.Attempt, worker, started);
         var stopping = lifetime.ApplicationStopping;
         if (reportAfter == TimeSpan.Zero)
-            await bus.Publish(startedReport, stopping);
+            await ReportStartedAsync(startedReport, stopping);
 
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["RunId"] = ready.RunId, ["TaskSlug"] = ready.TaskSlug });
         // The task's token fires when the worker stops, the run is cancelled, or the attempt's time is up; not when the
@@ -109,7 +109,7 @@ public sealed class TaskRunner(
         {
             var running = registry.RunAsync(ready.Inputs, taskContext);
             if (reportAfter > TimeSpan.Zero && !running.IsCompleted && !await FinishesWithin(running, reportAfter, attempt.Token))
-                await bus.Publish(startedReport, attempt.Token);
+                await ReportStartedAsync(startedReport, attempt.Token);
             var result = await running;
             var finished = time.GetUtcNow();
             size = JsonMarshal.GetRawUtf8Value(result).Length; // the JSON as it travels, without a copy
@@ -177,6 +177,27 @@ public sealed class TaskRunner(
         logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} {How}; claimed, not run",
             ready.TaskSlug, ready.Attempt, ready.RunId, ready.SentAgain ? "sent again" : "delivered again");
         await publisher.Publish(new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, options.Value.Name), lifetime.ApplicationStopping);
+    }
+
+    // How long a TaskStarted may take to go out before the task goes on without it.
+    static readonly TimeSpan StartedLimit = TimeSpan.FromSeconds(10);
+
+    // TaskStarted only tells the run where the attempt stands; its end is reported regardless, and a worker that dies
+    // holding it is found by its heartbeats. So a TaskStarted that cannot go out (a broker restart can leave a publish
+    // waiting for ever on a channel that is gone) is given up after a while, not waited on with the task held.
+    async Task ReportStartedAsync(TaskStarted started, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(StartedLimit);
+        try
+        {
+            await bus.Publish(started, limit.Token).WaitAsync(StartedLimit, time, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning("Task {TaskSlug} of run {RunId} goes on without its TaskStarted, which did not go out: {Error}",
+                started.TaskSlug, started.RunId, e.Message);
+        }
     }
 
     static bool IsBadInput(Exception e) =>

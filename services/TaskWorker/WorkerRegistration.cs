@@ -41,7 +41,6 @@ public sealed class WorkerRegistration(
 
     readonly CancellationTokenSource _stopping = new();
     Task _heartbeats = Task.CompletedTask;
-    Task _sending = Task.CompletedTask;
     bool _registered;
 
     public async Task StartedAsync(CancellationToken cancellationToken)
@@ -104,12 +103,24 @@ public sealed class WorkerRegistration(
                 delivered = deliveredNow;
                 if (Stuck(now - (unhealthySince ?? now), now - lastHeartbeat, now - (deafSince ?? now), waiting))
                     return;
-                if (!_sending.IsCompleted)
-                    throw new TimeoutException($"the last heartbeat has not gone out after {(now - lastHeartbeat).TotalSeconds:0} s");
-                _sending = _registered
-                    ? bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow(), held.Running), stopping)
-                    : RegisterAsync(stopping);
-                await _sending.WaitAsync(SendTimeout, time, stopping);
+                // Each heartbeat is a fresh send, and one that has not gone out in time is given up: a publish caught by a
+                // broker restart can wait for ever on a channel that is gone, while a new one goes out on the new channel.
+                // Waiting for the stuck one instead kept a reconnected worker unheard until the Scheduler thought it dead.
+                using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                limit.CancelAfter(SendTimeout);
+                var sending = _registered
+                    ? bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow(), held.Running), limit.Token)
+                    : RegisterAsync(limit.Token);
+                try
+                {
+                    await sending.WaitAsync(SendTimeout, time, stopping);
+                }
+                catch (Exception e) when (e is TimeoutException || (e is OperationCanceledException && !stopping.IsCancellationRequested))
+                {
+                    throw new TimeoutException($"the heartbeat did not go out within {SendTimeout.TotalSeconds:0} s; " +
+                        $"the last one went out {(time.GetUtcNow() - lastHeartbeat).TotalSeconds:0} s ago");
+                }
+
                 lastHeartbeat = time.GetUtcNow();
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
