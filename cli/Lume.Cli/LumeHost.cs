@@ -95,7 +95,7 @@ public sealed class LumeHost : IDisposable
         // gone) is not worth waiting the host's default 30 s for.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         configure?.Invoke(builder);
-        builder.AddLumeBus();
+        builder.AddLumeBus(service: false);
         return new LumeHost(builder.Build(), embedded);
     }
 

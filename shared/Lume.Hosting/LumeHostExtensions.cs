@@ -142,9 +142,21 @@ public static class LumeHostExtensions
     /// services' <c>AddLume…</c> extensions. With <c>LUME_BROKER</c> set the transport is RabbitMQ (durable queues,
     /// persistent messages: MassTransit's defaults); without it, in-memory, and every service must live in this process.
     /// </summary>
-    public static IHostApplicationBuilder AddLumeBus(this IHostApplicationBuilder builder)
+    /// <param name="service">
+    /// A long-running service, which stops (exit 1) when its sends stick while the broker takes messages
+    /// (<see cref="SendWatchdog"/>); a command or a client in someone else's process never exits by itself.
+    /// </param>
+    public static IHostApplicationBuilder AddLumeBus(this IHostApplicationBuilder builder, bool service = true)
     {
         var broker = Lenient(builder.Configuration).BrokerAddress;
+        if (broker is not null && service)
+        {
+            builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<SendWatchdog>(sp, broker));
+            builder.Services.AddSendObserver(sp => sp.GetRequiredService<SendWatchdog>());
+            builder.Services.AddPublishObserver(sp => sp.GetRequiredService<SendWatchdog>());
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<SendWatchdog>());
+        }
+
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();

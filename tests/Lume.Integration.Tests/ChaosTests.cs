@@ -46,7 +46,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         var minutes = double.TryParse(Environment.GetEnvironmentVariable("LUME_SOAK_MINUTES"), System.Globalization.CultureInfo.InvariantCulture, out var m) ? m : 0;
         Directory.CreateDirectory(_cluster.Root);
         var scheduler = await _cluster.StartSchedulerAsync(SchedulerSettings);
-        await _cluster.StartFileServiceAsync();
+        var files = await _cluster.StartFileServiceAsync();
         var results = await _cluster.StartResultsAsync();
         var workers = new List<ServiceProcess>();
         for (var i = 1; i <= 3; i++)
@@ -57,9 +57,23 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         var idle = new List<string>();
         var named = workers.Count;
 
-        // A supervisor's part: a worker that found it could not take tasks exits with code 1, and a fresh one replaces it.
+        // A supervisor's part: a worker that found it could not take tasks, or a service whose sends stuck after a broker
+        // restart, exits with code 1, and a fresh one replaces it.
         async Task SuperviseAsync()
         {
+            async Task<ServiceProcess> Replace(ServiceProcess gone, Func<Task<ServiceProcess>> start)
+            {
+                Assert.True(gone.ExitCode == 1, $"{gone.Name} exited with code {gone.ExitCode}");
+                exited.Add(gone.Name);
+                return await start();
+            }
+
+            if (scheduler.HasExited)
+                scheduler = await Replace(scheduler, () => _cluster.StartSchedulerAsync(SchedulerSettings));
+            if (files.HasExited)
+                files = await Replace(files, _cluster.StartFileServiceAsync);
+            if (results.HasExited)
+                results = await Replace(results, _cluster.StartResultsAsync);
             foreach (var gone in workers.Where(w => w.HasExited).ToArray())
             {
                 Assert.True(gone.ExitCode == 1, $"{gone.Name} exited with code {gone.ExitCode}");
@@ -67,6 +81,19 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
                 workers.Remove(gone);
                 workers.Add(await _cluster.StartWorkerAsync($"worker-{++named}", WorkerSettings));
             }
+        }
+
+        // Waits for a run as a supervisor would: replacing whatever exits meanwhile.
+        async Task<T> SupervisedAsync<T>(Task<T> run)
+        {
+            var until = DateTimeOffset.UtcNow + Patience;
+            while (!run.IsCompleted && DateTimeOffset.UtcNow < until)
+            {
+                await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(2)));
+                await SuperviseAsync();
+            }
+
+            return await run.WaitAsync(TimeSpan.Zero);
         }
 
         var expected = new List<(Task<RunOutcome> Run, string Flow, string State)>();
@@ -134,7 +161,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
                 Submit("chaos_fanout", "completed");
                 try
                 {
-                    await expected[^1].Run.WaitAsync(Patience);
+                    await SupervisedAsync(expected[^1].Run);
                 }
                 catch (RunWaitAbandonedException)
                 {
@@ -155,7 +182,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             await SuperviseAsync();
 
             // A Results outage longer than a request's 30 s timeout, while a flow2 wants to store its result.
-            var first = await flow1[0].WaitAsync(Patience);
+            var first = await SupervisedAsync(flow1[0]);
             Assert.True(first.Succeeded, $"flow1 failed: {first.Failure?.Message}");
             await results.KillAsync();
             expected.Add((client.RunAsync("flow2", null, new Dictionary<string, JsonElement>
@@ -175,7 +202,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             RunOutcome outcome;
             try
             {
-                outcome = await run.WaitAsync(Patience);
+                outcome = await SupervisedAsync(run);
             }
             catch (RunWaitAbandonedException abandoned)
             {
@@ -255,7 +282,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal((long)outcomes.Count(o => o.Flow == "flow2"), (long)(await count.ExecuteScalarAsync())!);
         output.WriteLine($"{round} rounds, {outcomes.Count} runs, {lines.Length} executions of {byAttempt.Length} attempts; " +
             $"{byAttempt.Count(g => g.Count() > 1)} attempts ran again after their worker was killed; " +
-            $"{exited.Count} workers exited by themselves ({string.Join(", ", exited)})");
+            $"{exited.Count} services exited by themselves ({string.Join(", ", exited)})");
 
         // After each broker restart every worker took work again, or found that it could not and exited for its
         // supervisor to replace it: none lived on idle, heartbeating and taking nothing.
