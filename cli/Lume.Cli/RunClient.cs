@@ -144,7 +144,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
             if (!accepted.Task.IsCompleted && !ended.Task.IsCompleted)
             {
                 // Stored but unannounced (a Scheduler that crashed in between and came back): the run is there, and goes on.
-                snapshot = await TryGetAsync(runId, cancellationToken) ?? throw new LumeServiceException(
+                snapshot = await TryGetAsync(runId, cancellationToken, stateOnly: true) ?? throw new LumeServiceException(
                     $"no Scheduler answered the run request within {AcceptTimeout.TotalSeconds:0} s; is it running, on the broker LUME_BROKER names?");
             }
 
@@ -204,12 +204,15 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
             cancellationToken.ThrowIfCancellationRequested();
             if (ended.IsCompleted)
                 return await ended;
-            var snapshot = await TryGetAsync(runId, cancellationToken);
-            if (snapshot is not null)
+            // Only whether it has ended: the whole state of a wide run is asked for once, at its end.
+            var state = await TryGetAsync(runId, cancellationToken, stateOnly: true);
+            if (state is not null)
             {
                 lastAnswer = time.GetUtcNow();
-                if (snapshot.State != "running")
-                    return await Task.WhenAny(ended, Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken)) == ended ? await ended : snapshot;
+                if (state.State != "running")
+                    return await Task.WhenAny(ended, Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken)) == ended
+                        ? await ended
+                        : await GetPatientlyAsync(runId, cancellationToken);
             }
             else if (time.GetUtcNow() - lastAnswer > SchedulerSilence)
                 throw new RunWaitAbandonedException(runId,
@@ -248,12 +251,12 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         }
     }
 
-    async Task<RunSnapshot?> TryGetAsync(Guid runId, CancellationToken cancellationToken)
+    async Task<RunSnapshot?> TryGetAsync(Guid runId, CancellationToken cancellationToken, bool stateOnly = false)
     {
         try
         {
             var client = clients.CreateRequestClient<GetRun>(RequestTimeout.After(s: 5));
-            return (await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId), cancellationToken)).Message as RunSnapshot;
+            return (await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, stateOnly), cancellationToken)).Message as RunSnapshot;
         }
         catch (RequestTimeoutException)
         {

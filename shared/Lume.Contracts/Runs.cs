@@ -77,7 +77,11 @@ public sealed record TaskApproval(Guid RunId, string TaskSlug, bool Approved, st
 public sealed record RunCancelled(Guid RunId, string Flow, string Reason, DateTimeOffset FinishedAt);
 
 /// <summary>Asks the Scheduler for the stored state of a run; answered with <see cref="RunSnapshot"/> or <see cref="RunNotFound"/>.</summary>
-public sealed record GetRun(Guid RunId);
+/// <param name="StateOnly">
+/// Only the run's own state: the answer's <c>Tasks</c> is empty. For a client that asks, while it waits, whether the run
+/// has ended: the full answer of a 100,000-task run is tens of megabytes, and costs the Scheduler as much to build.
+/// </param>
+public sealed record GetRun(Guid RunId, bool StateOnly = false);
 
 /// <summary>The run id is not in the Scheduler's store.</summary>
 public sealed record RunNotFound(Guid RunId);

@@ -148,24 +148,24 @@ public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
 /// <summary>Answers with the state of a run, as stored, taken between two batches of its events.</summary>
 public sealed class GetRunConsumer(ActiveRuns runs) : IConsumer<GetRun>
 {
-    public Task Consume(ConsumeContext<GetRun> context) => RespondAsync(context, runs, context.Message.RunId);
+    public Task Consume(ConsumeContext<GetRun> context) => RespondAsync(context, runs, context.Message.RunId, context.Message.StateOnly);
 
-    internal static async Task RespondAsync(ConsumeContext context, ActiveRuns runs, Guid runId)
+    internal static async Task RespondAsync(ConsumeContext context, ActiveRuns runs, Guid runId, bool stateOnly = false)
     {
         RunSnapshot? snapshot = null;
         await runs.ApplyAsync(runId, run =>
         {
-            snapshot = Snapshot(run);
+            snapshot = Snapshot(run, stateOnly);
             return Step.Unchanged;
         });
         await (snapshot is null ? context.RespondAsync(new RunNotFound(runId)) : context.RespondAsync(snapshot));
     }
 
     // A mapped task's child counts as having a task downstream: it feeds its mapped task's list, not the run's outputs.
-    static RunSnapshot Snapshot(RunRecord run) => new(
+    static RunSnapshot Snapshot(RunRecord run, bool stateOnly) => new(
         run.RunId, run.Flow.Name, run.Flow.Version, RunProgression.State(run.State), run.CreatedAt, run.FinishedAt,
         run.FailedTask, run.Error,
-        run.OrderedTasks.Select(t => new TaskSnapshot(
+        stateOnly ? [] : run.OrderedTasks.Select(t => new TaskSnapshot(
             t.Slug, t.Type, t.Parent is not null || run.Graph.DownstreamOf(t.Slug).Count > 0, RunProgression.State(t.State), t.Attempt, t.Result, t.ErrorType, t.Error,
             t.Worker, t.ReadyAt, t.StartedAt, t.FinishedAt,
             t.PastAttempts.Select(a => new AttemptSnapshot(a.Attempt, a.Outcome, a.ErrorType, a.Error, a.Worker, a.StartedAt, a.FinishedAt)).ToArray(),

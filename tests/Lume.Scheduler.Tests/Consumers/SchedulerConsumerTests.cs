@@ -218,7 +218,11 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
 
         var found = await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId));
         var missing = await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(Guid.NewGuid()));
+        var state = await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, StateOnly: true));
 
+        Assert.True(state.Is(out Response<RunSnapshot>? stateOnly));
+        Assert.Equal(("running", runId, "diamond"), (stateOnly.Message.State, stateOnly.Message.RunId, stateOnly.Message.Flow));
+        Assert.Empty(stateOnly.Message.Tasks);
         Assert.True(found.Is(out Response<RunSnapshot>? snapshot));
         Assert.Equal(["a", "b", "c", "d"], snapshot.Message.Tasks.Select(t => t.Slug).ToArray());
         Assert.Equal("running", snapshot.Message.Tasks[0].State);
