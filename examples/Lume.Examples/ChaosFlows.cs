@@ -59,6 +59,13 @@ public static class ChaosFlows
             previous = f.Task("chaos_step", new { value = previous, slow_attempts = 1000, seconds = 0.3 }, name: $"busy-{i}");
     });
 
+    /// <summary>Sixty steps of 0.2 s side by side: a queue of tasks waiting for the workers while one of them stops.</summary>
+    public static readonly FlowDefinition Wide = Flow.Define("chaos_wide", f =>
+    {
+        for (var i = 1; i <= 60; i++)
+            f.Task("chaos_step", new { value = i, slow_attempts = 1000, seconds = 0.2 }, name: $"wide-{i}");
+    });
+
     /// <summary>A step mapped over 100 values, another mapped over its results element by element, then a gather of the list.</summary>
     public static readonly FlowDefinition Map = Flow.Define("chaos_map", f =>
     {
@@ -70,7 +77,7 @@ public static class ChaosFlows
     /// <summary>chaos_slow as a subflow: cancelling this run cancels that one.</summary>
     public static readonly FlowDefinition SlowSubflow = Flow.Define("chaos_subflow", f => f.Subflow("chaos_slow", name: "slow"));
 
-    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain, FanOut, Retry, Timeout, Slow, Busy, Map, SlowSubflow];
+    public static IReadOnlyList<FlowDefinition> All { get; } = [Chain, FanOut, Retry, Timeout, Slow, Busy, Wide, Map, SlowSubflow];
 }
 
 /// <summary>

@@ -12,7 +12,8 @@ namespace Lume.TaskWorker;
 /// Sends the worker's task reports. A report goes out as soon as the one before it is sent; those that come meanwhile
 /// go out together, one TaskReports message per run: a lone report waits for nothing (a chain), and a worker finishing
 /// many short tasks sends a message per batch, not per task. A report must get out once its task has run, or the run
-/// waits: each send is tried again while the broker is away, and only the worker's stop ends the tries.
+/// waits: each send is tried again while the broker is away, and only the end of the worker's stop ends the tries. A
+/// stopping worker still sends the reports of the tasks that finished: dropped, their tasks would run again elsewhere.
 /// </summary>
 public sealed class ReportSender
 {
@@ -22,7 +23,7 @@ public sealed class ReportSender
     readonly Queue<Pending> _waiting = new();
     bool _sending;
     readonly IBus _bus;
-    readonly CancellationToken _stopping;
+    readonly CancellationToken _stopping; // fires once the host has stopped: the bus has stopped by then
 
     readonly InProcessTasks? _inProcess;
 
@@ -52,7 +53,7 @@ public sealed class ReportSender
         _bus = bus;
         _messageData = messageData;
         _inProcess = inProcess;
-        _stopping = lifetime.ApplicationStopping;
+        _stopping = lifetime.ApplicationStopped;
     }
 
     sealed record Pending(object Report, Guid RunId, int Size, ActivityContext Trace)

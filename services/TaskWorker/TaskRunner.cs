@@ -164,7 +164,8 @@ public sealed class TaskRunner(
 
     // The copy is handed to the Scheduler as a claim, which waits for the first holder's heartbeat to be heard itself:
     // the worker goes on with other tasks, and the claim, in the Scheduler's queue before this delivery is acknowledged,
-    // outlives this worker.
+    // outlives this worker. A stopping worker claims too (the bus is up until its endpoints have stopped): given back to
+    // the queue instead, the copy could come straight back to it.
     async Task ReportRedeliveredAsync(IPublishEndpoint publisher, TaskReady ready)
     {
         if (held.IsRunning(ready.Token))
@@ -176,7 +177,7 @@ public sealed class TaskRunner(
 
         logger.LogInformation("Task {TaskSlug} attempt {Attempt} of run {RunId} {How}; claimed, not run",
             ready.TaskSlug, ready.Attempt, ready.RunId, ready.SentAgain ? "sent again" : "delivered again");
-        await publisher.Publish(new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, options.Value.Name), lifetime.ApplicationStopping);
+        await publisher.Publish(new ClaimAttempt(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, options.Value.Name));
     }
 
     // How long a TaskStarted may take to go out before the task goes on without it.

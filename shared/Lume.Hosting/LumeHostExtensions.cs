@@ -163,6 +163,8 @@ public static class LumeHostExtensions
             // MassTransit reports usage to its makers over the internet unless told not to; a Lume deployment calls nobody.
             bus.DisableUsageTelemetry();
             bus.ApplyLumeConsumers(builder.Services);
+            bus.AddConfigureEndpointsCallback((context, _, endpoint) => RequeueWhileStopping.Configure(
+                endpoint, context.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
             if (broker is null)
             {
                 bus.UsingInMemory((context, cfg) =>

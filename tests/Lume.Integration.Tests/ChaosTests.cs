@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Lume.Integration.Tests;
 
 /// <summary>
-/// Every accepted run ends, and no attempt runs twice, while processes are killed, hung and restarted, the broker
+/// Every accepted run ends, and no attempt runs twice, while processes are killed, stopped, hung and restarted, the broker
 /// itself restarts and stops delivering to the workers. What ran is counted from the tasks' own execution log and from
 /// the files and results on disk.
 /// <c>scripts/soak</c> runs the same for longer.
@@ -109,6 +109,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             for (var i = 0; i < 6; i++)
                 Submit("chaos_busy", "completed");
             Submit("chaos_fanout", "completed");
+            Submit("chaos_wide", "completed");
             Submit("chaos_map", "completed");
             Submit("chaos_retry", "completed");
             Submit("chaos_retry", "completed");
@@ -130,6 +131,16 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             await victim.KillAsync();
             killed.Add(victim.Name);
             workers.RemoveAt(0);
+            workers.Add(await _cluster.StartWorkerAsync($"worker-{++named}", WorkerSettings));
+
+            // Stopped the way docker stop or Kubernetes stops a worker: it cancels what it runs, and what it was handed
+            // while stopping goes back to the queue.
+            var drained = workers[0];
+            await drained.SignalAsync("TERM");
+            workers.RemoveAt(0);
+            using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+                await drained.WaitForExitAsync(exit.Token);
+            Assert.True(drained.ExitCode == 0, $"{drained.Name} stopped by SIGTERM exited with code {drained.ExitCode}");
             workers.Add(await _cluster.StartWorkerAsync($"worker-{++named}", WorkerSettings));
 
             await Task.Delay(TimeSpan.FromSeconds(1));

@@ -102,6 +102,49 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
     }
 
     [Fact]
+    public async Task AWorkerStoppedBySigterm_WhileTasksWaitForIt_GivesThemBack_AndEveryRunEnds_CountedFromTheTasksOwnLog()
+    {
+        var log = Path.Combine(Cluster.Root, "executions");
+        await Cluster.StartSchedulerAsync(("LUME_SCHEDULER__WORKER_TIMEOUT_SECONDS", "5"));
+        (string, string)[] settings = [("LUME_EXAMPLES__EXECUTION_LOG", log), ("LUME_WORKER__CONCURRENCY", "4"), ("LUME_WORKER__HEARTBEAT_SECONDS", "1")];
+        var stopped = await Cluster.StartWorkerAsync("worker-stopped", settings);
+        var client = await Cluster.ClientAsync();
+        var working = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Two runs of 60 steps of 0.2 s on 4 slots: when the worker is stopped, the way docker stop or Kubernetes stops it,
+        // it runs four of them, and the rest wait in the queue, where MassTransit goes on delivering until it has stopped.
+        var runs = Enumerable.Range(0, 2).Select(_ => client.RunAsync("chaos_wide", null, Parameters(), new Observer(_ => working.TrySetResult()))).ToArray();
+        await working.Task.WaitAsync(Patience);
+        await stopped.SignalAsync("TERM");
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            await stopped.WaitForExitAsync(exit.Token);
+        Assert.Equal(0, stopped.ExitCode);
+        await Cluster.StartWorkerAsync("worker-fresh", settings);
+
+        var lines = new List<string[]>();
+        foreach (var run in runs)
+        {
+            var outcome = await run.WaitAsync(Patience);
+            Assert.True(outcome.Succeeded, outcome.Failure?.Message);
+            var executions = Directory.GetFiles(log).SelectMany(File.ReadAllLines).Select(l => l.Split(' ')).Where(l => l[0] == outcome.RunId.ToString()).ToArray();
+            lines.AddRange(executions);
+            foreach (var task in outcome.Snapshot!.Tasks)
+            {
+                var ran = executions.Where(l => l[1] == task.Slug).ToArray();
+                // The attempt that completed really ran, and a task that completed on the stopped worker ran nowhere else.
+                Assert.Contains(ran, l => l[2] == task.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture) && l[3] == task.Worker);
+                if (task.Worker == "worker-stopped")
+                    Assert.Single(ran);
+            }
+        }
+
+        var twice = lines.GroupBy(l => (l[0], l[1], l[2])).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+        Assert.True(twice.Length == 0, $"attempts run twice: {string.Join(", ", twice)}");
+        Assert.Contains(lines, l => l[3] == "worker-stopped");
+        Assert.Contains(lines, l => l[3] == "worker-fresh");
+    }
+
+    [Fact]
     public async Task ASchedulerKilledMidMap_LosesNoChild_AndRunsNoneTwice_CountedFromTheTasksOwnLog()
     {
         var log = Path.Combine(Cluster.Root, "executions");
