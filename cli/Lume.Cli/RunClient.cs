@@ -230,10 +230,33 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         : null;
 
     /// <summary>The stored state of a run, or null when the Scheduler does not know it.</summary>
-    public async Task<RunSnapshot?> GetAsync(Guid runId, CancellationToken cancellationToken = default)
+    public Task<RunSnapshot?> GetAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        GetPagesAsync(clients.CreateRequestClient<GetRun>(), runId, cancellationToken);
+
+    /// <summary>How many tasks one answer to <see cref="GetRun"/> holds at most.</summary>
+    internal static int TaskPage { get; set; } = 5_000;
+
+    // A run's tasks a page at a time: one answer for all 100,000 tasks of a big run would be tens of megabytes, held whole
+    // by the Scheduler and by this client, and over RabbitMQ's message size limit for big enough results. The pages of a
+    // running run are each read in one turn of the run, and may differ in time by as much as they take to read.
+    static async Task<RunSnapshot?> GetPagesAsync(IRequestClient<GetRun> client, Guid runId, CancellationToken cancellationToken)
     {
-        var response = await clients.CreateRequestClient<GetRun>().GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId), cancellationToken);
-        return response.Message as RunSnapshot;
+        var first = (await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, TaskLimit: TaskPage), cancellationToken)).Message as RunSnapshot;
+        if (first is null || first.Tasks.Count >= first.TaskCount)
+            return first;
+        var tasks = new List<TaskSnapshot>(first.TaskCount);
+        tasks.AddRange(first.Tasks);
+        var last = first;
+        while (tasks.Count < last.TaskCount)
+        {
+            if ((await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, TaskOffset: tasks.Count, TaskLimit: TaskPage), cancellationToken)).Message
+                is not RunSnapshot page || page.Tasks.Count == 0)
+                break;
+            tasks.AddRange(page.Tasks);
+            last = page;
+        }
+
+        return last with { Tasks = tasks, TaskCount = Math.Max(last.TaskCount, tasks.Count) };
     }
 
     // The run's state once it has ended, asked again while the Scheduler or the broker is briefly away (a restart).
@@ -256,7 +279,9 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         try
         {
             var client = clients.CreateRequestClient<GetRun>(RequestTimeout.After(s: 5));
-            return (await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, stateOnly), cancellationToken)).Message as RunSnapshot;
+            return stateOnly
+                ? (await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, StateOnly: true), cancellationToken)).Message as RunSnapshot
+                : await GetPagesAsync(client, runId, cancellationToken);
         }
         catch (RequestTimeoutException)
         {

@@ -58,7 +58,10 @@ public sealed record RunFailed(
     IReadOnlyList<string> Problems,
     DateTimeOffset FinishedAt);
 
-/// <summary>Asks the Scheduler to cancel a run: tasks not started never start, running ones see their cancellation token fire.</summary>
+/// <summary>
+/// Asks the Scheduler to cancel a run: tasks not started never start, running ones see their cancellation token fire. A
+/// request is answered with <see cref="RunSnapshot"/>, the run's state afterwards without its tasks, or <see cref="RunNotFound"/>.
+/// </summary>
 public sealed record CancelRun(Guid RunId, string Reason);
 
 /// <summary>
@@ -81,12 +84,20 @@ public sealed record RunCancelled(Guid RunId, string Flow, string Reason, DateTi
 /// Only the run's own state: the answer's <c>Tasks</c> is empty. For a client that asks, while it waits, whether the run
 /// has ended: the full answer of a 100,000-task run is tens of megabytes, and costs the Scheduler as much to build.
 /// </param>
-public sealed record GetRun(Guid RunId, bool StateOnly = false);
+/// <param name="TaskOffset">The first task in the answer, counted from 0 in the run's task order; with <paramref name="TaskLimit"/>, a page.</param>
+/// <param name="TaskLimit">
+/// At most this many tasks in the answer (at least 1); omitted, every task from <paramref name="TaskOffset"/> on. A run's
+/// tasks are read a page at a time (the CLI asks 5,000 at once) so that no answer of a big run is one huge message:
+/// RabbitMQ refuses a message over its <c>max_message_size</c>, and each side holds the whole of one in memory.
+/// </param>
+public sealed record GetRun(Guid RunId, bool StateOnly = false, int TaskOffset = 0, int? TaskLimit = null);
 
 /// <summary>The run id is not in the Scheduler's store.</summary>
 public sealed record RunNotFound(Guid RunId);
 
 /// <summary>The stored state of a run and of each of its tasks, in the flow's task order.</summary>
+/// <param name="Tasks">The tasks asked for: every one, or a page of them (see <see cref="GetRun"/>).</param>
+/// <param name="TaskCount">How many tasks the run has, mapped tasks' children included: where a client that reads pages stops.</param>
 /// <param name="ParentRunId">For a subflow run, the run whose task <paramref name="ParentTask"/> started it.</param>
 public sealed record RunSnapshot(
     Guid RunId,
@@ -99,7 +110,8 @@ public sealed record RunSnapshot(
     string? Error,
     IReadOnlyList<TaskSnapshot> Tasks,
     Guid? ParentRunId = null,
-    string? ParentTask = null);
+    string? ParentTask = null,
+    int TaskCount = 0);
 
 /// <summary>The stored state of one task of a run.</summary>
 /// <param name="HasDownstream">Whether other tasks wait for this one; the results of those nothing waits for are the run's outputs.</param>

@@ -117,7 +117,7 @@ public sealed class FlowsComposeCommand(IAnsiConsole console) : AsyncCommand<Flo
                     continue; // named as not registered above
                 if (map.ParentTaskName is null || !parent.Tasks.Contains(map.ParentTaskName))
                 {
-                    problems.Add($"TaskNotInFlow: {at}: task '{map.ParentTaskName}' is not in flow '{parent.Name}' (its tasks: {string.Join(", ", parent.Tasks)})");
+                    problems.Add($"TaskNotInFlow: {at}: task '{map.ParentTaskName}' is not in flow '{parent.Name}' (its tasks: {NameList.Of(parent.Tasks)})");
                     continue;
                 }
 

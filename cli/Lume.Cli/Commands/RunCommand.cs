@@ -150,14 +150,14 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
     static string FlowTaskOf(string slug) => MappedSlug.Parse(slug).Parent ?? slug;
 
     static string TaskNotInFlow(string slug, string flow, IEnumerable<string> tasks) =>
-        $"TaskNotInFlow: flow '{flow}' has no task '{slug}'; its tasks: {string.Join(", ", tasks)}";
+        $"TaskNotInFlow: flow '{flow}' has no task '{slug}'; its tasks: {NameList.Of(tasks)}";
 
     // One task's result as JSON on stdout, or upstream's errors: the task did not complete, or returned nothing.
     int TaskResult(RunOutcome outcome, string slug)
     {
         var task = outcome.Snapshot!.Tasks.FirstOrDefault(t => t.Slug == slug);
         if (task is null)
-            return Reject([TaskNotInFlow(slug, outcome.Snapshot.Flow, outcome.Snapshot.Tasks.Select(t => t.Slug))]);
+            return Reject([TaskNotInFlow(slug, outcome.Snapshot.Flow, outcome.Snapshot.Tasks.Select(t => t.Slug).Where(s => MappedSlug.Parse(s).Parent is null))]);
         if (task.State is not ("completed" or "cached"))
         {
             Console.Error.WriteLine($"error: TaskNotCompleted: task '{slug}' of run {outcome.RunId} is {task.State}" +

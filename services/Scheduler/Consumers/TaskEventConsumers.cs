@@ -89,14 +89,14 @@ public sealed class ClaimAttemptConsumer(RunPipeline pipeline, Flows.WorkerDirec
     }
 }
 
-/// <summary>Cancels a run; answers a request with the run's state afterwards, or RunNotFound.</summary>
+/// <summary>Cancels a run; answers a request with the run's state afterwards, without its tasks (GetRun has them), or RunNotFound.</summary>
 public sealed class CancelRunConsumer(RunPipeline pipeline, ActiveRuns runs) : IConsumer<CancelRun>
 {
     public async Task Consume(ConsumeContext<CancelRun> context)
     {
         await pipeline.ApplyAsync(context, context.Message.RunId, context.Message);
         if (context.RequestId is not null)
-            await GetRunConsumer.RespondAsync(context, runs, context.Message.RunId);
+            await GetRunConsumer.RespondAsync(context, runs, context.Message.RunId, (0, 0));
     }
 }
 
@@ -148,28 +148,34 @@ public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
 /// <summary>Answers with the state of a run, as stored, taken between two batches of its events.</summary>
 public sealed class GetRunConsumer(ActiveRuns runs) : IConsumer<GetRun>
 {
-    public Task Consume(ConsumeContext<GetRun> context) => RespondAsync(context, runs, context.Message.RunId, context.Message.StateOnly);
+    public Task Consume(ConsumeContext<GetRun> context)
+    {
+        var request = context.Message;
+        // A page out of range is an empty page, as a list's would be; a limit below 1 asks for one task.
+        var tasks = request.StateOnly ? (0, 0) : (Math.Max(0, request.TaskOffset), request.TaskLimit is { } limit ? Math.Max(1, limit) : int.MaxValue);
+        return RespondAsync(context, runs, request.RunId, tasks);
+    }
 
-    internal static async Task RespondAsync(ConsumeContext context, ActiveRuns runs, Guid runId, bool stateOnly = false)
+    internal static async Task RespondAsync(ConsumeContext context, ActiveRuns runs, Guid runId, (int Offset, int Limit)? tasks = null)
     {
         RunSnapshot? snapshot = null;
         await runs.ApplyAsync(runId, run =>
         {
-            snapshot = Snapshot(run, stateOnly);
+            snapshot = Snapshot(run, tasks ?? (0, int.MaxValue));
             return Step.Unchanged;
         });
         await (snapshot is null ? context.RespondAsync(new RunNotFound(runId)) : context.RespondAsync(snapshot));
     }
 
     // A mapped task's child counts as having a task downstream: it feeds its mapped task's list, not the run's outputs.
-    static RunSnapshot Snapshot(RunRecord run, bool stateOnly) => new(
+    static RunSnapshot Snapshot(RunRecord run, (int Offset, int Limit) page) => new(
         run.RunId, run.Flow.Name, run.Flow.Version, RunProgression.State(run.State), run.CreatedAt, run.FinishedAt,
         run.FailedTask, run.Error,
-        stateOnly ? [] : run.OrderedTasks.Select(t => new TaskSnapshot(
+        page.Limit == 0 ? [] : run.OrderedTasks.Skip(page.Offset).Take(page.Limit).Select(t => new TaskSnapshot(
             t.Slug, t.Type, t.Parent is not null || run.Graph.DownstreamOf(t.Slug).Count > 0, RunProgression.State(t.State), t.Attempt, t.Result, t.ErrorType, t.Error,
             t.Worker, t.ReadyAt, t.StartedAt, t.FinishedAt,
             t.PastAttempts.Select(a => new AttemptSnapshot(a.Attempt, a.Outcome, a.ErrorType, a.Error, a.Worker, a.StartedAt, a.FinishedAt)).ToArray(),
             t.State == TaskState.Retrying ? t.DueAt : null,
             run.Graph.Node(t.Slug).Subflow is not null && t.Attempt > 0 ? RunProgression.SubflowRunId(run.RunId, t.Slug, t.Attempt) : null)).ToArray(),
-        run.Parent?.RunId, run.Parent?.Task);
+        run.Parent?.RunId, run.Parent?.Task, run.Tasks.Count);
 }

@@ -50,7 +50,7 @@ public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, Time
             foreach (var missing in child.Flow.Parameters.Where(p => p.Default is null && !task.Inputs.ContainsKey(p.Name)))
                 problems.Add($"{at}: flow '{child.Flow.Name}' requires parameter '{missing.Name}', which the task does not pass");
             foreach (var result in (task.Subflow.Tasks ?? []).Append(task.Subflow.Task).OfType<string>().Where(r => child.Flow.FindTask(r) is null))
-                problems.Add($"{at}: flow '{child.Flow.Name}' has no task '{result}' (TaskNotInFlow); its tasks: {string.Join(", ", child.Flow.Tasks.Select(t => t.Slug))}");
+                problems.Add($"{at}: flow '{child.Flow.Name}' has no task '{result}' (TaskNotInFlow); its tasks: {NameList.Of(child.Flow.Tasks.Select(t => t.Slug))}");
         }
 
         return problems.Count > 0 ? problems : await RegisterAsync(pool, taskTypes, [flow], cancellationToken);

@@ -902,7 +902,7 @@ public static class RunProgression
         var worker = $"subflow run {run.RunId}";
         TaskFailed Fail(string error) => new(parent.RunId, parent.Task, parent.Attempt, parent.Token, TaskErrors.SubflowFailed,
             $"subflow run {run.RunId} of flow '{run.Flow.Name}' {error}", false, worker, finishedAt);
-        TaskFailed NotInFlow(string slug) => Fail($"has no task '{slug}' (TaskNotInFlow); its tasks: {string.Join(", ", run.Flow.Tasks.Select(t => t.Slug))}");
+        TaskFailed NotInFlow(string slug) => Fail($"has no task '{slug}' (TaskNotInFlow); its tasks: {NameList.Of(run.Flow.Tasks.Select(t => t.Slug))}");
         if (run.State != RunState.Completed)
             return Fail($"{State(run.State)}: {run.Error}");
         JsonElement result;

@@ -228,7 +228,30 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         Assert.Equal("running", snapshot.Message.Tasks[0].State);
         Assert.Equal("worker-1", snapshot.Message.Tasks[0].Worker);
         Assert.Equal("pending", snapshot.Message.Tasks[3].State);
+        Assert.Equal(4, snapshot.Message.TaskCount);
         Assert.True(missing.Is(out Response<RunNotFound>? _));
+    }
+
+    [Fact]
+    public async Task GetRun_AnswersAPageOfTasks_WithTheRunsTaskCount()
+    {
+        var runId = await RequestAsync("diamond", ("start", 1));
+        await ReadyAsync(runId, "a");
+        var client = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<GetRun>();
+
+        async Task<RunSnapshot> Page(int offset, int? limit) =>
+            (await client.GetResponse<RunSnapshot>(new GetRun(runId, TaskOffset: offset, TaskLimit: limit))).Message;
+
+        var middle = await Page(1, 2);
+        var rest = await Page(2, null);
+        var beyond = await Page(10, 5);
+        var atLeastOne = await Page(-3, 0);
+
+        Assert.Equal(["b", "c"], middle.Tasks.Select(t => t.Slug).ToArray());
+        Assert.Equal(4, middle.TaskCount);
+        Assert.Equal(["c", "d"], rest.Tasks.Select(t => t.Slug).ToArray());
+        Assert.Equal((0, 4), (beyond.Tasks.Count, beyond.TaskCount));
+        Assert.Equal(["a"], atLeastOne.Tasks.Select(t => t.Slug).ToArray());
     }
 
     [Fact]
@@ -285,6 +308,7 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         Assert.True(answer.Is(out Response<RunSnapshot>? snapshot));
         Assert.Equal("cancelled", snapshot.Message.State);
         Assert.Equal("not needed", snapshot.Message.Error);
+        Assert.Equal((0, 4), (snapshot.Message.Tasks.Count, snapshot.Message.TaskCount)); // the state, not the tasks
         Assert.Equal("not needed", (await _host.PublishedAsync<RunCancelled>(r => r.RunId == runId)).Reason);
         Assert.Single(_host.AllSent<TaskReady>(t => t.RunId == runId)); // the late completion of a released nothing
         Assert.True(unknown.Is(out Response<RunNotFound>? _));
