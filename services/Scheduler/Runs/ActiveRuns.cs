@@ -7,9 +7,14 @@ namespace Lume.Scheduler.Runs;
 /// Events of a run that arrive while its previous batch is being stored queue up and are then applied together and
 /// stored in one write (group commit): a quiet run pays one write per event with no waiting, and a busy one (thousands
 /// of tasks finishing at once) pays one write per batch. Nothing is published or acknowledged before its change is stored.
+/// A run that has ended is kept for <see cref="EndedKeptFor"/> more: its client reads it right after its end, a page of
+/// tasks at a time, and each page would otherwise read the whole run from the store again.
 /// </summary>
-public sealed class ActiveRuns(IRunStore store)
+public sealed class ActiveRuns(IRunStore store, TimeProvider time)
 {
+    /// <summary>How long an ended run stays in memory after its end has gone out.</summary>
+    public static readonly TimeSpan EndedKeptFor = TimeSpan.FromSeconds(30);
+
     readonly ConcurrentDictionary<Guid, Slot> _slots = new();
 
     /// <summary>Stores a new run and keeps it; false when a run with its id already exists (a repeated request).</summary>
@@ -61,8 +66,8 @@ public sealed class ActiveRuns(IRunStore store)
                 if (slot.Pending.Count == 0)
                 {
                     slot.Draining = false;
-                    // A finished or unknown run is not kept; its later events (duplicates) read it from the store.
-                    if (slot.Run is null)
+                    // An unknown run, or an ended one past its time, is not kept; its later events (duplicates) read it from the store.
+                    if (slot.Run is null || slot.Expired)
                     {
                         slot.Retired = true;
                         _slots.TryRemove(new KeyValuePair<Guid, Slot>(runId, slot));
@@ -118,8 +123,10 @@ public sealed class ActiveRuns(IRunStore store)
 
                 if (steps.Any(s => s.Changed))
                     await store.UpdateAsync(run, CancellationToken.None);
-                // An ended run is kept until its end has gone out, which is recorded in it.
-                slot.Run = run.IsFinished && run.Ending == Outbox.Sent ? null : run;
+                slot.Run = run;
+                // An ended run is kept until its end has gone out, which is recorded in it, and then for a while.
+                if (run.IsFinished && run.Ending == Outbox.Sent && slot.Expiry is null)
+                    slot.Expiry = time.CreateTimer(_ => Expire(runId, slot), null, EndedKeptFor, Timeout.InfiniteTimeSpan);
                 for (var i = 0; i < batch.Count; i++)
                     batch[i].Done.TrySetResult((run, steps[i]));
                 return;
@@ -135,12 +142,28 @@ public sealed class ActiveRuns(IRunStore store)
         }
     }
 
+    // The ended run's time is up: dropped now if idle, else by the drain under way when it ends.
+    void Expire(Guid runId, Slot slot)
+    {
+        lock (slot)
+        {
+            slot.Expired = true;
+            slot.Expiry?.Dispose();
+            if (slot.Draining || slot.Retired)
+                return;
+            slot.Retired = true;
+            _slots.TryRemove(new KeyValuePair<Guid, Slot>(runId, slot));
+        }
+    }
+
     sealed class Slot
     {
         public readonly List<Work> Pending = [];
         public RunRecord? Run;
         public bool Draining;
         public bool Retired;
+        public bool Expired;
+        public ITimer? Expiry;
     }
 
     sealed class Work(Func<RunRecord, Step> apply)

@@ -1,5 +1,6 @@
 using Lume.Flows;
 using Lume.Scheduler.Runs;
+using Microsoft.Extensions.Time.Testing;
 using static Lume.Scheduler.Tests.TestFlows;
 
 namespace Lume.Scheduler.Tests.Runs;
@@ -9,11 +10,12 @@ public sealed class ActiveRunsTests : IDisposable
     readonly string _dir = Directory.CreateTempSubdirectory("lume-active-runs-").FullName;
     readonly SlowStore _store;
     readonly ActiveRuns _runs;
+    readonly FakeTimeProvider _time = new();
 
     public ActiveRunsTests()
     {
         _store = new SlowStore(new SqliteRunStore(Path.Combine(_dir, "scheduler.db")));
-        _runs = new ActiveRuns(_store);
+        _runs = new ActiveRuns(_store, _time);
     }
 
     public void Dispose()
@@ -97,6 +99,29 @@ public sealed class ActiveRunsTests : IDisposable
         Assert.Equal(TaskState.Completed, (await _store.FindAsync(run.RunId, CancellationToken.None))!.Tasks["item-1"].State);
     }
 
+    [Fact]
+    public async Task AnEndedRun_IsReadFromMemoryForAWhile_ThenFromTheStore()
+    {
+        var run = await StartAsync();
+        for (var i = 1; i <= 100; i++)
+            await _runs.ApplyAsync(run.RunId, r => RunProgression.Apply(r, Completed(r, $"item-{i}", i), DateTimeOffset.UtcNow));
+        var end = await _runs.ApplyAsync(run.RunId, r => RunProgression.Apply(r, Completed(r, "all", 0), DateTimeOffset.UtcNow));
+        var ending = end!.Value.Step.Messages.OfType<Contracts.RunCompleted>().ToArray();
+        await _runs.ApplyAsync(run.RunId, r => RunProgression.Apply(r, new MessagesSent(ending), DateTimeOffset.UtcNow));
+        var finds = _store.Finds;
+
+        // Its client reads it right after its end, page after page.
+        for (var page = 0; page < 3; page++)
+            Assert.Equal(RunState.Completed, (await _runs.ApplyAsync(run.RunId, _ => Step.Unchanged))!.Value.Run.State);
+        var whileKept = _store.Finds - finds;
+        _time.Advance(ActiveRuns.EndedKeptFor);
+        await _runs.ApplyAsync(run.RunId, _ => Step.Unchanged);
+
+        Assert.Single(ending);
+        Assert.Equal(0, whileKept);
+        Assert.Equal(1, _store.Finds - finds);
+    }
+
     /// <summary>The real SQLite store, each write made slower so that events pile up behind it, as under load.</summary>
     sealed class SlowStore(SqliteRunStore inner) : IRunStore
     {
@@ -110,7 +135,13 @@ public sealed class ActiveRunsTests : IDisposable
 
         public Task<bool> CreateAsync(RunRecord run, CancellationToken cancellationToken) => inner.CreateAsync(run, cancellationToken);
 
-        public Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken) => inner.FindAsync(runId, cancellationToken);
+        public int Finds { get; private set; }
+
+        public Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)
+        {
+            Finds++;
+            return inner.FindAsync(runId, cancellationToken);
+        }
 
         public async Task UpdateAsync(RunRecord run, CancellationToken cancellationToken)
         {
