@@ -103,12 +103,8 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
     {
         await using var lume = await LumeDeployment.StartAsync(workers: 1);
         var client = await lume.ClientAsync();
-        // Services run for long, so they are measured warm: the runtime recompiles hot code in the background a while
-        // after it first runs it (tiered compilation, then again with what it profiled); see EmbeddedAsync.
-        await WarmAsync(() => RunAsync(client, "chain_200"), TimeSpan.FromSeconds(5));
-        var hops = new List<double>();
-        for (var i = 0; i < 3; i++)
-            hops.AddRange(Hops(await RunAsync(client, "chain_200")));
+        // Services run for long, so they are measured warm (see ChainHopsAsync).
+        var hops = await ChainHopsAsync(client, TimeSpan.FromSeconds(5));
         _results.Add("Lume: chain of 200 trivial tasks, per hop (RabbitMQ, 1 worker)", $"{Statistics.Median(hops):0.00} ms median, {Statistics.Percentile(hops, 99):0.00} ms p99");
         _results.Metric("chain_hop_ms", Statistics.Median(hops));
     }
@@ -245,14 +241,9 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
         await lume.StartAsync(CancellationToken.None);
         try
         {
-            // One process runs everything here, so the warm-up matters more: the runtime recompiles hot code in the
-            // background a while after it has first run it (tiered compilation, then again with what it profiled), and
-            // a measured run must not catch it half done. Chains of 200 for ten seconds get it there (seen by running
-            // them for a minute: the hop stops improving after 10 to 15 s); then three runs are measured together.
-            await WarmAsync(() => RunAsync(lume.Client, "chain_200"), TimeSpan.FromSeconds(10));
-            var hops = new List<double>();
-            for (var i = 0; i < 3; i++)
-                hops.AddRange(Hops(await RunAsync(lume.Client, "chain_200")));
+            // One process runs everything here, so the warm-up matters more: ten seconds (the hop stops improving after
+            // 10 to 15 s of chains when they run for a minute).
+            var hops = await ChainHopsAsync(lume.Client, TimeSpan.FromSeconds(10));
             _results.Add("Lume embedded (in-memory): chain of 200, per hop", $"{Statistics.Median(hops):0.000} ms median, {Statistics.Percentile(hops, 99):0.000} ms p99");
             _results.Metric("embedded_chain_hop_ms", Statistics.Median(hops));
             await WarmAsync(() => RunAsync(lume.Client, fanOut.Name));
@@ -266,6 +257,18 @@ sealed class BenchmarkRun(bool quick, IReadOnlySet<string> only)
             await lume.StopAsync();
             Directory.Delete(dataDir, recursive: true);
         }
+    }
+
+    // The hops of three chains of 200, after chains for <paramref name="warmFor"/>: the runtime recompiles hot code in the
+    // background a while after it first runs it (tiered compilation, then again with what it profiled), and a measured
+    // run must not catch it half done.
+    static async Task<List<double>> ChainHopsAsync(RunClient client, TimeSpan warmFor)
+    {
+        await WarmAsync(() => RunAsync(client, "chain_200"), warmFor);
+        var hops = new List<double>();
+        for (var i = 0; i < 3; i++)
+            hops.AddRange(Hops(await RunAsync(client, "chain_200")));
+        return hops;
     }
 
     static async Task WarmAsync(Func<Task> run, TimeSpan? atLeast = null)

@@ -39,17 +39,15 @@ public sealed class ReportSender
     // report: the Scheduler drops the copy.
     Task PublishAsync<T>(T message)
         where T : class =>
-        ReportRetry.Retry(async () =>
-        {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
-            limit.CancelAfter(PublishLimit);
-            await _bus.Publish(message, limit.Token);
-        }, _stopping);
+        ReportRetry.Retry(() => SendLimit.WithinAsync(token => _bus.Publish(message, token), PublishLimit, _time, _stopping), _stopping);
 
     static readonly TimeSpan PublishLimit = TimeSpan.FromSeconds(30);
 
-    public ReportSender(IBus bus, IMessageDataRepository messageData, IHostApplicationLifetime lifetime, InProcessTasks? inProcess = null)
+    readonly TimeProvider _time;
+
+    public ReportSender(IBus bus, IMessageDataRepository messageData, IHostApplicationLifetime lifetime, TimeProvider time, InProcessTasks? inProcess = null)
     {
+        _time = time;
         _bus = bus;
         _messageData = messageData;
         _inProcess = inProcess;

@@ -188,11 +188,9 @@ public sealed class TaskRunner(
     // waiting for ever on a channel that is gone) is given up after a while, not waited on with the task held.
     async Task ReportStartedAsync(TaskStarted started, CancellationToken cancellationToken)
     {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(StartedLimit);
         try
         {
-            await bus.Publish(started, limit.Token).WaitAsync(StartedLimit, time, cancellationToken);
+            await SendLimit.WithinAsync(token => bus.Publish(started, token), StartedLimit, time, cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {

@@ -106,16 +106,13 @@ public sealed class WorkerRegistration(
                 // Each heartbeat is a fresh send, and one that has not gone out in time is given up: a publish caught by a
                 // broker restart can wait for ever on a channel that is gone, while a new one goes out on the new channel.
                 // Waiting for the stuck one instead kept a reconnected worker unheard until the Scheduler thought it dead.
-                using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                limit.CancelAfter(SendTimeout);
-                var sending = _registered
-                    ? bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow(), held.Running), limit.Token)
-                    : RegisterAsync(limit.Token);
                 try
                 {
-                    await sending.WaitAsync(SendTimeout, time, stopping);
+                    await SendLimit.WithinAsync(token => _registered
+                        ? bus.Publish(new WorkerHeartbeat(options.Value.Name, options.Value.Pool, time.GetUtcNow(), held.Running), token)
+                        : RegisterAsync(token), SendTimeout, time, stopping);
                 }
-                catch (Exception e) when (e is TimeoutException || (e is OperationCanceledException && !stopping.IsCancellationRequested))
+                catch (TimeoutException)
                 {
                     throw new TimeoutException($"the heartbeat did not go out within {SendTimeout.TotalSeconds:0} s; " +
                         $"the last one went out {(time.GetUtcNow() - lastHeartbeat).TotalSeconds:0} s ago");

@@ -46,7 +46,7 @@ public sealed class SendWatchdog(BrokerAddress broker, IHostApplicationLifetime 
             {
                 await Task.Delay(CheckEvery, time, stoppingToken);
                 var now = time.GetTimestamp();
-                var oldest = _inFlight.IsEmpty ? 0 : _inFlight.Values.DefaultIfEmpty(0).Min();
+                var oldest = _inFlight.Values.DefaultIfEmpty(0).Min();
                 if (!LooksStuck(now, oldest, Interlocked.Read(ref _failingSince), Interlocked.Read(ref _lastSent), limit))
                     continue;
                 if (await BrokerTakesMessagesAsync(broker, stoppingToken) is { } refused)

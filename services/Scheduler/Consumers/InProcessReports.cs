@@ -30,6 +30,5 @@ public sealed class InProcessReports(RunPipeline pipeline, IBus bus, IHostApplic
             () => pipeline.ApplyAsync(bus, run.Key, run.ToArray(), repeated: false, stopping), stopping)));
     }
 
-
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
