@@ -100,6 +100,19 @@ public static class FlowChecks
         var cycle = FindCycle(flow);
         if (cycle is not null)
             problems.Add($"{where}: the tasks form a cycle: {string.Join(" -> ", cycle)}");
+        return Capped(problems);
+    }
+
+    /// <summary>The most problems one check reports: a 100,000-task flow with a wrong task type would otherwise name each task.</summary>
+    public const int MostProblems = 50;
+
+    static List<string> Capped(List<string> problems)
+    {
+        if (problems.Count <= MostProblems)
+            return problems;
+        var more = problems.Count - MostProblems;
+        problems.RemoveRange(MostProblems, more);
+        problems.Add($"… and {more:N0} more problems of the same flow");
         return problems;
     }
 

@@ -142,4 +142,16 @@ public class FlowChecksTests
         Assert.Equal("result of a", values["y"].GetString());
         Assert.Equal(3, values["z"].GetInt32());
     }
+
+    [Fact]
+    public void AWideFlowWithAnUnknownTaskType_ReportsTheFirstProblems_AndHowManyMore()
+    {
+        var tasks = Enumerable.Range(1, 1000).Select(i => Node($"item-{i}", "nope")).ToArray();
+
+        var problems = FlowChecks.CheckGraph(FlowOf(tasks), new HashSet<string> { "t" });
+
+        Assert.Equal(FlowChecks.MostProblems + 1, problems.Count);
+        Assert.Contains("task 'item-1': unknown task type 'nope'", problems[0], StringComparison.Ordinal);
+        Assert.Equal($"… and {1000 - FlowChecks.MostProblems:N0} more problems of the same flow", problems[^1]);
+    }
 }
