@@ -12,7 +12,7 @@ namespace Lume.TaskWorker;
 /// Sends the worker's task reports. A report goes out as soon as the one before it is sent; those that come meanwhile
 /// go out together, one TaskReports message per run: a lone report waits for nothing (a chain), and a worker finishing
 /// many short tasks sends a message per batch, not per task. A report must get out once its task has run, or the run
-/// waits: each send is tried again while the broker is away, and only the end of the worker's stop ends the tries. A
+/// waits: each send is tried again while the broker is away, until <see cref="StopGrace"/> into the worker's stop. A
 /// stopping worker still sends the reports of the tasks that finished: dropped, their tasks would run again elsewhere.
 /// </summary>
 public sealed class ReportSender
@@ -23,7 +23,7 @@ public sealed class ReportSender
     readonly Queue<Pending> _waiting = new();
     bool _sending;
     readonly IBus _bus;
-    readonly CancellationToken _stopping; // fires once the host has stopped: the bus has stopped by then
+    readonly CancellationToken _stopping; // fires StopGrace after the worker starts to stop
 
     readonly InProcessTasks? _inProcess;
 
@@ -51,8 +51,18 @@ public sealed class ReportSender
         _bus = bus;
         _messageData = messageData;
         _inProcess = inProcess;
-        _stopping = lifetime.ApplicationStopped;
+        // A stopping worker still sends the reports of the tasks that finished, for a few seconds: they go out in
+        // milliseconds when the broker is there, and one that cannot go out must not hold the stop up (a worker whose
+        // connection is stuck exits to be replaced). A report given up means its task runs again elsewhere.
+        _giveUp = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        lifetime.ApplicationStopping.Register(() => _giveUp.CancelAfter(StopGrace));
+        _stopping = _giveUp.Token;
     }
+
+    /// <summary>How long a stopping worker still tries to send its reports.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+
+    readonly CancellationTokenSource _giveUp;
 
     sealed record Pending(object Report, Guid RunId, int Size, ActivityContext Trace)
     {
