@@ -62,6 +62,12 @@ public static class TaskBatches
     /// <summary>How much expected work (from the task type's recent attempts) one TasksReady may carry.</summary>
     public static readonly TimeSpan ExpectedWork = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// The least expected work a TasksReady is packed with when there are fewer quick tasks than workers could share:
+    /// a message costs the broker, the Scheduler and a worker about a millisecond, so splitting less work gains nothing.
+    /// </summary>
+    public static readonly TimeSpan LeastWork = TimeSpan.FromMilliseconds(1);
+
     /// <summary>How long a task of a TasksReady holds the next one back before that one starts anyway.</summary>
     public static readonly TimeSpan HoldNextFor = TimeSpan.FromMilliseconds(20);
 }

@@ -51,19 +51,31 @@ public sealed class TaskTimes(WorkerDirectory workers, TimeProvider time)
     /// <summary>Groups a step's ready tasks into the messages that carry them: one task, or a batch of quick ones.</summary>
     public IEnumerable<IReadOnlyList<TaskReady>> Pack(string pool, IReadOnlyList<TaskReady> ready)
     {
-        // Enough batches for every live worker to take a few at once.
-        var spread = Math.Max(1, ready.Count / (4 * Math.Max(1, workers.LiveWorkers(pool, time.GetUtcNow()))));
-        var most = Math.Min(TaskBatches.MaxTasks, spread);
+        var expectedOf = new Dictionary<string, TimeSpan?>(StringComparer.Ordinal);
+        TimeSpan? ExpectedOf(string type) => expectedOf.TryGetValue(type, out var known) ? known : expectedOf[type] = Expected(pool, type);
+        var quick = 0;
+        var quickWork = TimeSpan.Zero;
+        foreach (var task in ready)
+        {
+            if (ExpectedOf(task.TaskType) is { } took && took <= TaskBatches.ExpectedWork)
+            {
+                quick++;
+                quickWork += took;
+            }
+        }
+
+        // Enough batches for every live worker to take a few at once, but none with less work than a message costs: a
+        // layered flow releases its quick tasks a few at a time, and sent one by one they cost the broker, the Scheduler
+        // and the workers ten times their work.
+        var batches = Math.Clamp(Math.Ceiling(quickWork / TaskBatches.LeastWork), 1, 4 * Math.Max(1, workers.LiveWorkers(pool, time.GetUtcNow())));
+        var most = Math.Min(TaskBatches.MaxTasks, (int)(quick / batches));
         var batch = new List<TaskReady>();
         var work = TimeSpan.Zero;
         var bytes = 0;
-        var expectedOf = new Dictionary<string, TimeSpan?>(StringComparer.Ordinal);
         foreach (var task in ready)
         {
-            if (!expectedOf.TryGetValue(task.TaskType, out var expected))
-                expectedOf[task.TaskType] = expected = Expected(pool, task.TaskType);
             var size = Size(task);
-            if (most == 1 || expected is not { } took || took > TaskBatches.ExpectedWork || size > TaskBatches.MaxBytes)
+            if (most <= 1 || ExpectedOf(task.TaskType) is not { } took || took > TaskBatches.ExpectedWork || size > TaskBatches.MaxBytes)
             {
                 yield return [task];
                 continue;

@@ -50,6 +50,31 @@ public sealed class TaskTimesTests
     }
 
     [Fact]
+    public void AFewQuickTasks_TravelInOneMessage_ThoughFourWorkersCouldShareThem()
+    {
+        // A layered flow's step releases a few quick tasks at a time; one message each cost ten times their work.
+        Workers(4);
+        _times.Record("default", "identity", TimeSpan.FromMilliseconds(0.05));
+
+        var batches = _times.Pack("default", Ready("identity", 20)).ToList();
+
+        Assert.Equal(20, Assert.Single(batches).Count);
+    }
+
+    [Fact]
+    public void AFewTasksWithWorkWorthSharing_StillGoToSeveralWorkers()
+    {
+        Workers(4);
+        _times.Record("default", "medium", TimeSpan.FromMilliseconds(0.5));
+
+        var batches = _times.Pack("default", Ready("medium", 20)).ToList();
+
+        // 10 ms of work in all: ten messages of about a millisecond each.
+        Assert.Equal(20, batches.Sum(b => b.Count));
+        Assert.InRange(batches.Count, 8, 12);
+    }
+
+    [Fact]
     public void ABatch_CarriesAtMostItsShareOfExpectedWork_AndASlowTypeTravelsAlone()
     {
         Workers(1);
