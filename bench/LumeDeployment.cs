@@ -1,7 +1,7 @@
-using System.Text.Json;
 using Lume.Cli;
 using Lume.Contracts;
 using Lume.Flows;
+using Lume.Hosting;
 using Lume.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -84,8 +84,9 @@ sealed class LumeDeployment : IAsyncDisposable
     {
         await ClientAsync();
         var client = _client!.Host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<RegisterWorker>(RequestTimeout.After(m: 1));
+        var (inline, claimCheck) = await FlowTransfer.PackAsync(_client.Host.Services.GetRequiredService<IMessageDataRepository>(), flows, CancellationToken.None);
         var answer = await client.GetResponse<WorkerRegistered>(new RegisterWorker("bench", "default", ["identity", "gather", "increment"],
-            flows.Select(f => JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(f))).ToArray(), TimeProvider.System.GetUtcNow()));
+            inline, TimeProvider.System.GetUtcNow(), claimCheck));
         if (answer.Message.Problems.Count > 0)
             throw new InvalidOperationException(string.Join("; ", answer.Message.Problems));
     }

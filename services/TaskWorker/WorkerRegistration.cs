@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
 using Lume.Hosting;
@@ -28,6 +27,7 @@ public sealed class WorkerRegistration(
     TaskQueueProbe probe,
     TaskRegistry registry,
     IEnumerable<FlowDefinition> flows,
+    IMessageDataRepository messageData,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<WorkerRegistration> logger) : IHostedLifecycleService
@@ -66,19 +66,16 @@ public sealed class WorkerRegistration(
     async Task RegisterAsync(CancellationToken cancellationToken)
     {
         var worker = options.Value;
+        var (inline, claimCheck) = await FlowTransfer.PackAsync(messageData, flows.Select(registry.WithDefaults), cancellationToken);
         var request = new RegisterWorker(
-            worker.Name,
-            worker.Pool,
-            registry.Names.Order(StringComparer.Ordinal).ToArray(),
-            flows.Select(f => JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(registry.WithDefaults(f)))).ToArray(),
-            time.GetUtcNow());
+            worker.Name, worker.Pool, registry.Names.Order(StringComparer.Ordinal).ToArray(), inline, time.GetUtcNow(), claimCheck);
         var client = clients.CreateRequestClient<RegisterWorker>(RequestTimeout.After(s: (int)FirstAnswerTimeout.TotalSeconds));
         var answer = await client.GetResponse<WorkerRegistered>(request, cancellationToken);
         if (answer.Message.Problems.Count > 0)
             throw new FlowDefinitionException(answer.Message.Problems);
         _registered = true;
         logger.LogInformation("Registered with the Scheduler: pool {Pool}, {FlowCount} flows, task types {TaskTypes}",
-            worker.Pool, request.Flows.Count, request.TaskTypes);
+            worker.Pool, flows.Count(), request.TaskTypes);
     }
 
     async Task HeartbeatsAsync(CancellationToken stopping)

@@ -7,13 +7,31 @@ namespace Lume.Contracts;
 /// the task types it offers and the flows it defines (each in the JSON form of Lume.Flows). Answered with
 /// <see cref="WorkerRegistered"/>.
 /// </summary>
-public sealed record RegisterWorker(string Worker, string Pool, IReadOnlyList<string> TaskTypes, IReadOnlyList<JsonElement> Flows, DateTimeOffset At);
+/// <param name="FlowsData">
+/// Flows whose JSON runs past <see cref="FlowLimits.InlineBytes"/> in all travel by claim check instead (MassTransit
+/// message data, in the folder the services share), as one JSON array; <paramref name="Flows"/> is then empty.
+/// </param>
+public sealed record RegisterWorker(
+    string Worker, string Pool, IReadOnlyList<string> TaskTypes, IReadOnlyList<JsonElement> Flows, DateTimeOffset At,
+    MassTransit.MessageData<System.IO.Stream>? FlowsData = null);
 
 /// <summary>
 /// Registers a flow defined in a file, not in a worker host's code (<c>lume flows register FILE</c>): its JSON form, for
 /// a pool whose workers offer every task type it uses. Answered with <see cref="FlowRegistration"/>.
 /// </summary>
-public sealed record RegisterFlow(JsonElement Flow, string Pool);
+/// <param name="FlowData">A flow whose JSON runs past <see cref="FlowLimits.InlineBytes"/> travels by claim check instead, as a JSON array of the one flow; <paramref name="Flow"/> is then JSON null.</param>
+public sealed record RegisterFlow(JsonElement Flow, string Pool, MassTransit.MessageData<System.IO.Stream>? FlowData = null);
+
+/// <summary>How flow definitions travel in <see cref="RegisterWorker"/> and <see cref="RegisterFlow"/>.</summary>
+public static class FlowLimits
+{
+    /// <summary>
+    /// The most flow JSON a registration carries in its body. A 100,000-task flow is tens of megabytes: in a message it
+    /// costs the broker that much, and the Scheduler several buffers of twice that (the frame, the envelope and the
+    /// message each parsed whole), which its memory keeps long after. By claim check it is read a piece at a time.
+    /// </summary>
+    public const int InlineBytes = 1 << 20;
+}
 
 /// <summary>The answer to <see cref="RegisterFlow"/>: registered when <paramref name="Problems"/> is empty; otherwise every problem found.</summary>
 public sealed record FlowRegistration(string Flow, string Version, string Pool, IReadOnlyList<string> Problems);

@@ -16,6 +16,26 @@ public static class FlowJson
     /// <summary>The definition as JSON text.</summary>
     public static string Write(FlowDefinition flow) => JsonSerializer.Serialize(flow, Options);
 
+    /// <summary>Writes definitions to a stream as one JSON array, a piece at a time: a big flow's text is never whole in memory.</summary>
+    public static void WriteAll(Stream utf8Json, IEnumerable<FlowDefinition> flows) => JsonSerializer.Serialize(utf8Json, flows, Options);
+
+    /// <summary>Reads what <see cref="WriteAll"/> wrote, a piece at a time; a malformed definition is a <see cref="FlowDefinitionException"/>.</summary>
+    public static async Task<List<FlowDefinition>> ReadAllAsync(Stream utf8Json, CancellationToken cancellationToken)
+    {
+        var flows = new List<FlowDefinition>();
+        try
+        {
+            await foreach (var flow in JsonSerializer.DeserializeAsyncEnumerable<FlowDefinition>(utf8Json, Options, cancellationToken))
+                flows.Add(flow ?? throw new FlowDefinitionException(["flow JSON must be an object with name, version, parameters and tasks"]));
+        }
+        catch (JsonException e)
+        {
+            throw new FlowDefinitionException([$"flow JSON is malformed at {e.Path ?? "$"}: {e.Message}"]);
+        }
+
+        return flows;
+    }
+
     /// <summary>Reads a definition; malformed JSON or a missing member is a <see cref="FlowDefinitionException"/>.</summary>
     public static FlowDefinition Parse(string json) => Parse(() => JsonSerializer.Deserialize<FlowDefinition>(json, Options));
 

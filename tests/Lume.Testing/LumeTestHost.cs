@@ -3,6 +3,7 @@ using Lume.Hosting;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Lume.Testing;
@@ -38,7 +39,16 @@ public sealed class LumeTestHost : IAsyncDisposable
         if (settings is not null)
             builder.Configuration.AddInMemoryCollection(settings);
         add(builder);
-        builder.Services.AddMassTransitTestHarness(bus => bus.ApplyLumeConsumers(builder.Services));
+        builder.Services.AddMassTransitTestHarness(bus =>
+        {
+            bus.ApplyLumeConsumers(builder.Services);
+            // Claim checks (big results, big flows) as the services read them.
+            bus.UsingInMemory((context, cfg) =>
+            {
+                cfg.UseMessageData(context.GetRequiredService<IMessageDataRepository>());
+                cfg.ConfigureEndpoints(context);
+            });
+        });
         var host = builder.Build();
         await host.StartAsync();
         return new LumeTestHost(host, dataDir);

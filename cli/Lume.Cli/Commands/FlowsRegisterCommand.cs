@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
+using Lume.Hosting;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
@@ -50,10 +51,12 @@ public sealed class FlowsRegisterCommand(IAnsiConsole console) : AsyncCommand<Fl
     /// <summary>Asks the Scheduler to register <paramref name="flow"/> for <paramref name="pool"/>; says what it did, or every problem (exit 2).</summary>
     public static async Task<int> RegisterAsync(IAnsiConsole console, FlowDefinition flow, string pool, string source, CancellationToken cancellationToken)
     {
-        var request = new RegisterFlow(JsonSerializer.Deserialize<JsonElement>(FlowJson.Write(flow)), pool);
         var answer = await ServiceRequest.WithHostAsync(async lume =>
-            (await lume.Host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<RegisterFlow>()
-                .GetResponse<FlowRegistration>(request, cancellationToken)).Message, cancellationToken);
+        {
+            var request = await FlowTransfer.RegisterFlowAsync(lume.Host.Services.GetRequiredService<IMessageDataRepository>(), flow, pool, cancellationToken);
+            return (await lume.Host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<RegisterFlow>()
+                .GetResponse<FlowRegistration>(request, cancellationToken)).Message;
+        }, cancellationToken);
         if (answer.Problems.Count > 0)
             return Refused(source, answer.Problems);
         console.MarkupLine($"Registered flow [bold]{Markup.Escape(answer.Flow)}[/] version {Markup.Escape(answer.Version)} for pool " +

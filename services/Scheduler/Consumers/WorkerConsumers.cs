@@ -1,5 +1,5 @@
 using Lume.Contracts;
-using Lume.Flows;
+using Lume.Hosting;
 using Lume.Scheduler.Flows;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -13,19 +13,7 @@ public sealed class RegisterWorkerConsumer(FlowRegistry flows, WorkerDirectory w
     public async Task Consume(ConsumeContext<RegisterWorker> context)
     {
         var message = context.Message;
-        var problems = new List<string>();
-        var definitions = new List<FlowDefinition>();
-        foreach (var json in message.Flows)
-        {
-            try
-            {
-                definitions.Add(FlowJson.Parse(json));
-            }
-            catch (FlowDefinitionException e)
-            {
-                problems.AddRange(e.Problems);
-            }
-        }
+        var (definitions, problems) = await FlowTransfer.UnpackAsync(message.Flows, message.FlowsData, context.CancellationToken);
 
         workers.Seen(message.Pool, message.At);
         problems.AddRange(await flows.RegisterWorkerAsync(message.Pool, message.TaskTypes.ToHashSet(StringComparer.Ordinal), definitions, context.CancellationToken));
@@ -36,23 +24,22 @@ public sealed class RegisterWorkerConsumer(FlowRegistry flows, WorkerDirectory w
 }
 
 /// <summary>Registers a flow from a file (<c>lume flows register</c>), checked against its pool's task types; answers with every problem, or none.</summary>
-public sealed class RegisterFlowConsumer(FlowRegistry flows, ILogger<RegisterFlowConsumer> logger) : IConsumer<RegisterFlow>
+public sealed class RegisterFlowConsumer(FlowRegistry registry, ILogger<RegisterFlowConsumer> logger) : IConsumer<RegisterFlow>
 {
     public async Task Consume(ConsumeContext<RegisterFlow> context)
     {
         var message = context.Message;
-        FlowDefinition flow;
-        try
+        var (flows, problems) = await FlowTransfer.UnpackAsync(
+            message.FlowData is { HasValue: true } ? [] : [message.Flow], message.FlowData, context.CancellationToken);
+        if (problems.Count > 0 || flows.Count != 1)
         {
-            flow = FlowJson.Parse(message.Flow);
-        }
-        catch (FlowDefinitionException e)
-        {
-            await context.RespondAsync(new FlowRegistration("", "", message.Pool, e.Problems));
+            await context.RespondAsync(new FlowRegistration("", "", message.Pool, problems.Count > 0 ? problems : ["a flow registration carries one flow"]));
             return;
         }
 
-        var problems = await flows.RegisterFileFlowAsync(message.Pool, flow, context.CancellationToken);
+        var flow = flows[0];
+
+        problems = [.. await registry.RegisterFileFlowAsync(message.Pool, flow, context.CancellationToken)];
         if (problems.Count == 0)
             logger.LogInformation("Flow {Flow} {Version} registered for pool {Pool} from a file", flow.Name, flow.Version, message.Pool);
         await context.RespondAsync(new FlowRegistration(flow.Name, flow.Version, message.Pool, problems));

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
+using Lume.Hosting;
 using Lume.Scheduler.Runs;
 using Lume.Testing;
 using MassTransit;
@@ -43,6 +44,43 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
     // The report of the worker that took this TaskReady.
     static TaskCompleted Done(TaskReady ready, object? result) =>
         new(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, Json(result), "test-worker", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+
+    [Fact]
+    public async Task AFlowPastTheInlineSize_IsRegisteredByClaimCheck_AndRuns()
+    {
+        // 20,000 tasks: several megabytes of JSON, which a registration's body does not carry.
+        var wide = Flow.Define("wide_by_claim_check", f =>
+            f.Task("join", Enumerable.Range(0, 20_000).ToDictionary(i => $"s{i}", object? (i) => f.Task("step", new { value = i }, name: $"s{i}"))));
+        var (inline, claimCheck) = await FlowTransfer.PackAsync(_host.Services.GetRequiredService<IMessageDataRepository>(), [wide, Diamond], CancellationToken.None);
+        Assert.Empty(inline);
+        Assert.NotNull(claimCheck);
+
+        var client = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<RegisterWorker>();
+        var answer = await client.GetResponse<WorkerRegistered>(new RegisterWorker("big-worker", "default", ["step", "join"], inline, DateTimeOffset.UtcNow, claimCheck));
+
+        Assert.Empty(answer.Message.Problems);
+        var runId = await RequestAsync("wide_by_claim_check");
+        var accepted = await _host.PublishedAsync<RunAccepted>(a => a.RunId == runId);
+        Assert.Equal(20_001, accepted.TaskCount);
+        var stored = await Store.FindAsync(runId, CancellationToken.None);
+        Assert.Equal(FlowJson.Write(wide), FlowJson.Write(stored!.Flow));
+    }
+
+    [Fact]
+    public async Task AFlowRegistrationWhoseClaimCheckIsGone_IsRefused_SayingWhy()
+    {
+        var big = Flow.Define("big_gone", f =>
+            f.Task("join", Enumerable.Range(0, 20_000).ToDictionary(i => $"s{i}", object? (i) => f.Task("step", new { value = i }, name: $"s{i}"))));
+        var request = await FlowTransfer.RegisterFlowAsync(_host.Services.GetRequiredService<IMessageDataRepository>(), big, "default", CancellationToken.None);
+        Assert.NotNull(request.FlowData);
+        Directory.Delete(_host.Services.GetRequiredService<Lume.Hosting.MessageDataFolder>().Path, recursive: true);
+
+        var client = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<RegisterFlow>();
+        var answer = (await client.GetResponse<FlowRegistration>(request)).Message;
+
+        Assert.Contains(answer.Problems, p => p.Contains("claim check", StringComparison.Ordinal) && p.Contains("LUME_MESSAGE_DATA_DIR", StringComparison.Ordinal));
+        Assert.Null((await _host.Services.GetRequiredService<Flows.FlowRegistry>().FindAsync("big_gone", null, CancellationToken.None)).Flow);
+    }
 
     [Fact]
     public async Task AFanOutOfATypeSeenToBeQuick_TravelsInBatches_EachTaskOnce_AndTheRunCompletes()
