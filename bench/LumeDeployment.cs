@@ -71,6 +71,7 @@ sealed class LumeDeployment : IAsyncDisposable
             {
                 ["BROKER"] = BrokerUrl,
                 ["DATA_DIR"] = Path.Combine(_root, "client"),
+                ["MESSAGE_DATA_DIR"] = Path.Combine(_root, "message-data"), // shared with the services, as deployed
                 ["LOG_LEVEL"] = "Error",
             });
             await _client.StartAsync(CancellationToken.None);
