@@ -84,7 +84,7 @@ public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, Time
                 var registered = new RegisteredFlow(flow, pool, time.GetUtcNow());
                 await store.SaveFlowAsync(registered, cancellationToken);
                 // A flow registered again unchanged keeps its definition, so the runs of it go on sharing one graph.
-                known[(flow.Name, flow.Version)] = existing is not null && FlowJson.Write(existing.Flow) == FlowJson.Write(flow)
+                known[(flow.Name, flow.Version)] = existing is not null && FlowJson.Utf8(existing.Flow).AsSpan().SequenceEqual(FlowJson.Utf8(flow))
                     ? registered with { Flow = existing.Flow }
                     : registered;
             }

@@ -285,7 +285,7 @@ public static class RunProgression
     // A lost attempt is not the task's failure: a new one is released whatever its retry policy says.
     static void Lose(RunRecord run, TaskRecord task, string? worker, string why, DateTimeOffset now, StepBuilder step)
     {
-        task.PastAttempts.Add(new AttemptRecord(task.Attempt, "lost", "WorkerLost", $"task '{task.Slug}': {why}", worker ?? task.Worker, task.StartedAt, now));
+        task.AddPastAttempt(new AttemptRecord(task.Attempt, "lost", "WorkerLost", $"task '{task.Slug}': {why}", worker ?? task.Worker, task.StartedAt, now));
         MakeReady(run, task, now, step);
     }
 
@@ -499,7 +499,7 @@ public static class RunProgression
         var counted = task.Attempt - task.PastAttempts.Count(a => a.Outcome == "lost");
         if (node.Retry is { } retry && retry.ShouldRetry(counted, errorType, retryable))
         {
-            task.PastAttempts.Add(new AttemptRecord(task.Attempt, timedOut ? "timed_out" : "failed", errorType, error, worker, task.StartedAt, finishedAt));
+            task.AddPastAttempt(new AttemptRecord(task.Attempt, timedOut ? "timed_out" : "failed", errorType, error, worker, task.StartedAt, finishedAt));
             var delay = retry.DelayAfter(counted, Random.Shared.NextDouble());
             if (delay <= TimeSpan.Zero)
                 MakeReady(run, task, now, step);

@@ -326,7 +326,16 @@ public sealed class TaskRecord
     public bool Succeeded => State is TaskState.Completed or TaskState.Cached;
 
     /// <summary>The attempts before the latest one, oldest first.</summary>
-    public List<AttemptRecord> PastAttempts { get; init; } = [];
+    public IReadOnlyList<AttemptRecord> PastAttempts
+    {
+        get => (IReadOnlyList<AttemptRecord>?)_pastAttempts ?? [];
+        init => _pastAttempts = value.Count > 0 ? [.. value] : null;
+    }
+
+    // Made with the first past attempt: most tasks of a big run have none, and an empty list each is 3 MB in 100,000.
+    List<AttemptRecord>? _pastAttempts;
+
+    internal void AddPastAttempt(AttemptRecord attempt) => (_pastAttempts ??= []).Add(attempt);
 
     /// <summary>Changed since the run was last stored (then it is in <see cref="RunRecord.ChangedTasks"/>).</summary>
     public bool Dirty { get; internal set; }

@@ -124,7 +124,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             return false;
         var inputs = writer.InsertInputs;
         Set(inputs, "$id", run.RunId.ToString());
-        Set(inputs, "$definition", FlowJson.Write(run.Flow));
+        Set(inputs, "$definition", FlowJson.Utf8(run.Flow));
         Set(inputs, "$parameters", JsonSerializer.Serialize(run.Parameters));
         Set(inputs, "$parent", run.Parent is { } parent ? JsonSerializer.Serialize(parent) : null);
         inputs.ExecuteNonQuery();
@@ -354,13 +354,13 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var upsert = connection.CreateCommand();
         upsert.CommandText = """
-            INSERT INTO flows (name, version, pool, definition, registered_at) VALUES ($name, $version, $pool, $definition, $at)
+            INSERT INTO flows (name, version, pool, definition, registered_at) VALUES ($name, $version, $pool, CAST($definition AS TEXT), $at)
             ON CONFLICT (name, version) DO UPDATE SET pool = excluded.pool, definition = excluded.definition, registered_at = excluded.registered_at
             """;
         upsert.Parameters.AddWithValue("$name", flow.Flow.Name);
         upsert.Parameters.AddWithValue("$version", flow.Flow.Version);
         upsert.Parameters.AddWithValue("$pool", flow.Pool);
-        upsert.Parameters.AddWithValue("$definition", FlowJson.Write(flow.Flow));
+        upsert.Parameters.AddWithValue("$definition", FlowJson.Utf8(flow.Flow));
         upsert.Parameters.AddWithValue("$at", Format(flow.RegisteredAt));
         await upsert.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -448,7 +448,8 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 """, "$id", "$flow", "$version", "$pool", "$state", "$created", "$finished", "$failed", "$error", "$trace", "$deadline", "$ending",
                 "$no_cache");
             InsertInputs = Prepare(
-                "INSERT INTO run_inputs (run_id, definition, parameters, parent) VALUES ($id, $definition, $parameters, $parent)",
+                // The definition comes as UTF-8 bytes, shared by every run of the flow, and is stored as the text it is.
+                "INSERT INTO run_inputs (run_id, definition, parameters, parent) VALUES ($id, CAST($definition AS TEXT), $parameters, $parent)",
                 "$id", "$definition", "$parameters", "$parent");
             UpdateRun = Prepare("""
                 UPDATE runs SET state = $state, finished_at = $finished, failed_task = $failed, error = $error, ending = $ending,
