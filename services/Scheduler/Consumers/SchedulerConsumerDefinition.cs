@@ -14,8 +14,10 @@ public abstract class SchedulerConsumerDefinition<TConsumer, TMessage> : Consume
     where TConsumer : class, IConsumer<TMessage>
     where TMessage : class
 {
-    // Enough in hand for a batch to build up while the one before it is stored; each waiting message costs a few KB.
-    const int InHand = 1000;
+    // Enough in hand for a batch to build up while the one before it is stored. A message in hand is held whole, as
+    // received and as read: a worker's TaskReports of 100 results is 100 KB and more, so 1,000 in hand during a
+    // 100,000-task fan-out held over 100 MB (the Scheduler's peak fell from 707 to 596 MiB at 200).
+    const int InHand = 250;
 
     protected SchedulerConsumerDefinition() => EndpointName = LumeQueues.Scheduler;
 
