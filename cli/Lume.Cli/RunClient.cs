@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Lume.Contracts;
@@ -86,35 +87,28 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         using var activity = LumeTelemetry.Source.StartActivity($"run request {flow}", ActivityKind.Producer);
         activity?.SetTag("lume.run_id", runId.ToString());
         activity?.SetTag("lume.flow", flow);
-        var accepted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var ended = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        // Listen before publishing, so not even the first event of the run can be missed.
-        var handle = bus.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
+        var waiter = new RunWaiter();
+        // Registered before the request goes, so not even the first event of the run can be missed.
+        _waiting[runId] = waiter;
+        var accepted = waiter.Accepted;
+        var ended = waiter.Ended;
+        // Task events are bound only for an observer, on a queue of the run's own: a client queue that takes them takes
+        // every task event of every run on the broker, which doubles the broker's work per task for a client that only
+        // waits for the end.
+        var taskEvents = observer is null ? null : bus.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
         {
-            e.Handler<RunAccepted>(c => Observe(c.Message.RunId, () => accepted.TrySetResult()));
-            // Task events are bound only for an observer: a client queue that takes them takes every task event of every
-            // run on the broker, which doubles the broker's work per task for a client that only waits for the end.
-            if (observer is not null)
+            e.Handler<TaskStarted>(c => Observe(c.Message.RunId, () => observer.TaskStarted(c.Message)));
+            e.Handler<TaskCompleted>(c => Observe(c.Message.RunId, () => observer.TaskCompleted(c.Message)));
+            e.Handler<TaskFailed>(c => Observe(c.Message.RunId, () => observer.TaskFailed(c.Message)));
+            // Reports a worker sent together: each is shown as if it had come alone.
+            e.Handler<TaskReports>(c =>
             {
-                e.Handler<TaskStarted>(c => Observe(c.Message.RunId, () => observer.TaskStarted(c.Message)));
-                e.Handler<TaskCompleted>(c => Observe(c.Message.RunId, () => observer.TaskCompleted(c.Message)));
-                e.Handler<TaskFailed>(c => Observe(c.Message.RunId, () => observer.TaskFailed(c.Message)));
-                // Reports a worker sent together: each is shown as if it had come alone.
-                e.Handler<TaskReports>(c =>
-                {
-                    foreach (var completed in c.Message.Completed ?? [])
-                        Observe(completed.RunId, () => observer.TaskCompleted(completed));
-                    foreach (var failed in c.Message.Failed ?? [])
-                        Observe(failed.RunId, () => observer.TaskFailed(failed));
-                    return Task.CompletedTask;
-                });
-            }
-            e.Handler<RunCompleted>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
-            e.Handler<RunFailed>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
-            e.Handler<RunCancelled>(c => Observe(c.Message.RunId, () => ended.TrySetResult(c.Message)));
-            e.Handler<Fault<RunRequested>>(c => Observe(c.Message.Message.RunId, () => ended.TrySetException(new LumeServiceException(
-                $"the Scheduler could not handle the run request: {string.Join("; ", c.Message.Exceptions.Select(x => $"{x.ExceptionType}: {x.Message}"))}"))));
+                foreach (var completed in c.Message.Completed ?? [])
+                    Observe(completed.RunId, () => observer.TaskCompleted(completed));
+                foreach (var failed in c.Message.Failed ?? [])
+                    Observe(failed.RunId, () => observer.TaskFailed(failed));
+                return Task.CompletedTask;
+            });
         });
         using var watching = observer is null ? null : inProcess?.Watch(runId, report =>
         {
@@ -128,7 +122,9 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         {
             try
             {
-                await handle.Ready.WaitAsync(ConnectTimeout, time, cancellationToken);
+                await ListenAsync(cancellationToken);
+                if (taskEvents is not null)
+                    await taskEvents.Ready.WaitAsync(ConnectTimeout, time, cancellationToken);
             }
             catch (TimeoutException)
             {
@@ -170,7 +166,9 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         }
         finally
         {
-            await handle.StopAsync(CancellationToken.None);
+            _waiting.TryRemove(runId, out _);
+            if (taskEvents is not null)
+                await taskEvents.StopAsync(CancellationToken.None);
         }
 
         Task Observe(Guid id, Action report)
@@ -179,6 +177,63 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
                 report();
             return Task.CompletedTask;
         }
+    }
+
+    // The runs this client waits for, by id, and the one queue that hears their starts and ends. A queue per run cost a
+    // queue and its bindings on the broker for every run, and on the in-memory transport a check of every binding made
+    // so far (MassTransit validates its whole graph), so an embedded host slowed down with each run it had waited for.
+    readonly ConcurrentDictionary<Guid, RunWaiter> _waiting = new();
+    readonly SemaphoreSlim _connecting = new(1, 1);
+    HostReceiveEndpointHandle? _listener;
+
+    sealed class RunWaiter
+    {
+        public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<object> Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    async Task ListenAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _listener) is not null)
+            return;
+        await _connecting.WaitAsync(cancellationToken);
+        try
+        {
+            if (_listener is not null)
+                return;
+            var handle = bus.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
+            {
+                e.Handler<RunAccepted>(c => Heard(c.Message.RunId, w => w.Accepted.TrySetResult()));
+                e.Handler<RunCompleted>(c => Heard(c.Message.RunId, w => w.Ended.TrySetResult(c.Message)));
+                e.Handler<RunFailed>(c => Heard(c.Message.RunId, w => w.Ended.TrySetResult(c.Message)));
+                e.Handler<RunCancelled>(c => Heard(c.Message.RunId, w => w.Ended.TrySetResult(c.Message)));
+                e.Handler<Fault<RunRequested>>(c => Heard(c.Message.Message.RunId, w => w.Ended.TrySetException(new LumeServiceException(
+                    $"the Scheduler could not handle the run request: {string.Join("; ", c.Message.Exceptions.Select(x => $"{x.ExceptionType}: {x.Message}"))}"))));
+            });
+            try
+            {
+                await handle.Ready.WaitAsync(ConnectTimeout, time, cancellationToken);
+            }
+            catch
+            {
+                await handle.StopAsync(CancellationToken.None);
+                throw;
+            }
+
+            Volatile.Write(ref _listener, handle);
+        }
+        finally
+        {
+            _connecting.Release();
+        }
+    }
+
+    Task Heard(Guid runId, Action<RunWaiter> report)
+    {
+        if (_waiting.TryGetValue(runId, out var waiter))
+            report(waiter);
+        return Task.CompletedTask;
     }
 
     // Approves each task as soon as it waits for approval: until then the Scheduler says it is not waiting, and it is asked again.

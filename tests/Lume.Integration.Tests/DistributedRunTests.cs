@@ -52,6 +52,34 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
     }
 
     [Fact]
+    public async Task AClientWaitingForManyRuns_ListensOnOneQueue_AndEachRunHearsItsOwnEnd()
+    {
+        await Cluster.StartSchedulerAsync();
+        await Cluster.StartFileServiceAsync();
+        await Cluster.StartWorkerAsync("worker-1", ("LUME_WORKER__CONCURRENCY", "8"));
+        var client = await Cluster.ClientAsync();
+        var before = await Broker.QueuesAsync(Cluster.VirtualHost);
+
+        // Side by side, each saving its own text for 2 s: the queues are counted while all of them wait.
+        var runs = Enumerable.Range(0, 6).Select(i => client.RunAsync("slow_save", null,
+            Parameters(("text", $"run-{i}"), ("filename", $"many-{i}.txt"), ("seconds", 2.0))).WaitAsync(Patience)).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var during = await Broker.QueuesAsync(Cluster.VirtualHost);
+        var outcomes = await Task.WhenAll(runs);
+
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            // An end heard by the wrong run would end its wait early, with its own run still going.
+            Assert.True(outcomes[i].Succeeded, outcomes[i].Failure?.Message);
+            Assert.Equal("completed", outcomes[i].Snapshot!.State);
+            Assert.Equal($"run-{i}", await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, $"many-{i}.txt")));
+        }
+
+        // One queue for every run this client waits for; a queue per run cost the broker a queue and its bindings each.
+        Assert.True(during.Except(before).Count() <= 1, $"queues made by the client: {string.Join(", ", during.Except(before))}");
+    }
+
+    [Fact]
     public async Task Flow1_RunsAcrossProcesses_AndGivesTheSameJsonAsTheEmbeddedRun()
     {
         await Cluster.StartSchedulerAsync();

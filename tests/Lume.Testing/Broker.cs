@@ -58,6 +58,22 @@ public static class Broker
             throw new InvalidOperationException($"dropping the consumers of {queue} failed ({process.ExitCode}): {output}{errors}");
     }
 
+    /// <summary>The names of the queues in a virtual host of the shared broker.</summary>
+    public static async Task<IReadOnlyList<string>> QueuesAsync(string virtualHost)
+    {
+        await EnsureRunningAsync();
+        var start = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-n", "rabbit@localhost", "-q", "list_queues", "-p", virtualHost, "--no-table-headers", "name" })
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"listing the queues of {virtualHost} failed ({process.ExitCode}): {errors}");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
     static Task NodeScriptAsync(string node, int port, string command) =>
         ScriptAsync(new Dictionary<string, string>
         {
