@@ -61,8 +61,11 @@ public sealed class LumeHost : IDisposable
         return flows;
     }
 
-    public RunClient Client => new(Host.Services.GetRequiredService<IBus>(), Host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System,
-        Host.Services.GetService<InProcessTasks>());
+    /// <summary>The host's one client: it listens on one queue for every run it waits for, so there is one per host.</summary>
+    public RunClient Client => LazyInitializer.EnsureInitialized(ref _client, () => new(Host.Services.GetRequiredService<IBus>(),
+        Host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System, Host.Services.GetService<InProcessTasks>()));
+
+    RunClient? _client;
 
     /// <summary>
     /// Builds the host, not yet started: building touches nothing on disk, the stores are made when it starts.
