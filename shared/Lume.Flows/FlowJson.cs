@@ -40,11 +40,11 @@ public static class FlowJson
         try
         {
             await foreach (var flow in JsonSerializer.DeserializeAsyncEnumerable<FlowDefinition>(utf8Json, Options, cancellationToken))
-                flows.Add(flow ?? throw new FlowDefinitionException(["flow JSON must be an object with name, version, parameters and tasks"]));
+                flows.Add(flow ?? throw NotAFlow());
         }
         catch (JsonException e)
         {
-            throw new FlowDefinitionException([$"flow JSON is malformed at {e.Path ?? "$"}: {e.Message}"]);
+            throw Malformed(e);
         }
 
         return flows;
@@ -65,11 +65,13 @@ public static class FlowJson
         }
         catch (JsonException e)
         {
-            throw new FlowDefinitionException([$"flow JSON is malformed at {e.Path ?? "$"}: {e.Message}"]);
+            throw Malformed(e);
         }
 
-        if (flow is null)
-            throw new FlowDefinitionException(["flow JSON must be an object with name, version, parameters and tasks"]);
-        return flow;
+        return flow ?? throw NotAFlow();
     }
+
+    static FlowDefinitionException Malformed(JsonException e) => new([$"flow JSON is malformed at {e.Path ?? "$"}: {e.Message}"]);
+
+    static FlowDefinitionException NotAFlow() => new(["flow JSON must be an object with name, version, parameters and tasks"]);
 }

@@ -43,35 +43,35 @@ public static class Broker
     /// </summary>
     public static async Task DropConsumersAsync(string virtualHost, string queue, string node = "rabbit")
     {
-        await EnsureRunningAsync();
-        var start = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "-n", $"{node}@localhost", "eval",
+        var (exitCode, output, errors) = await RabbitMqCtlAsync(node, "eval",
             $"{{ok, Q}} = rabbit_amqqueue:lookup(rabbit_misc:r(<<\"{virtualHost}\">>, queue, <<\"{queue}\">>)), " +
             "[gen_server2:call(amqqueue:get_pid(Q), {basic_cancel, Ch, Tag, undefined, <<\"lume-test\">>}, infinity) " +
-            "|| {Ch, Tag, _, _, _, _, _, _} <- rabbit_amqqueue:consumers(Q)]." })
-            start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = await process.StandardOutput.ReadToEndAsync();
-        var errors = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0 || !output.Contains("ok", StringComparison.Ordinal))
-            throw new InvalidOperationException($"dropping the consumers of {queue} failed ({process.ExitCode}): {output}{errors}");
+            "|| {Ch, Tag, _, _, _, _, _, _} <- rabbit_amqqueue:consumers(Q)].");
+        if (exitCode != 0 || !output.Contains("ok", StringComparison.Ordinal))
+            throw new InvalidOperationException($"dropping the consumers of {queue} failed ({exitCode}): {output}{errors}");
     }
 
     /// <summary>The names of the queues in a virtual host of the shared broker.</summary>
     public static async Task<IReadOnlyList<string>> QueuesAsync(string virtualHost)
     {
+        var (exitCode, output, errors) = await RabbitMqCtlAsync("rabbit", "-q", "list_queues", "-p", virtualHost, "--no-table-headers", "name");
+        if (exitCode != 0)
+            throw new InvalidOperationException($"listing the queues of {virtualHost} failed ({exitCode}): {errors}");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    // rabbitmqctl against a node of this machine (its short name: "rabbit" for the shared broker).
+    static async Task<(int ExitCode, string Output, string Errors)> RabbitMqCtlAsync(string node, params string[] arguments)
+    {
         await EnsureRunningAsync();
         var start = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "-n", "rabbit@localhost", "-q", "list_queues", "-p", virtualHost, "--no-table-headers", "name" })
+        foreach (var argument in new[] { "-n", $"{node}@localhost" }.Concat(arguments))
             start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
-        var output = await process.StandardOutput.ReadToEndAsync();
-        var errors = await process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"listing the queues of {virtualHost} failed ({process.ExitCode}): {errors}");
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return (process.ExitCode, await output, await errors);
     }
 
     static Task NodeScriptAsync(string node, int port, string command) =>

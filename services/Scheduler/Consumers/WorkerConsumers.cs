@@ -38,7 +38,6 @@ public sealed class RegisterFlowConsumer(FlowRegistry registry, ILogger<Register
         }
 
         var flow = flows[0];
-
         problems = [.. await registry.RegisterFileFlowAsync(message.Pool, flow, context.CancellationToken)];
         if (problems.Count == 0)
             logger.LogInformation("Flow {Flow} {Version} registered for pool {Pool} from a file", flow.Name, flow.Version, message.Pool);

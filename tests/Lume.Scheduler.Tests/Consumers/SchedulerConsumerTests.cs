@@ -45,12 +45,15 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
     static TaskCompleted Done(TaskReady ready, object? result) =>
         new(ready.RunId, ready.TaskSlug, ready.Attempt, ready.Token, Json(result), "test-worker", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 
+    // Steps of type "step" side by side, then a "join" of them all.
+    static FlowDefinition Wide(string name, int width) => Flow.Define(name, f =>
+        f.Task("join", Enumerable.Range(0, width).ToDictionary(i => $"s{i}", object? (i) => f.Task("step", new { value = i }, name: $"s{i}"))));
+
     [Fact]
     public async Task AFlowPastTheInlineSize_IsRegisteredByClaimCheck_AndRuns()
     {
         // 20,000 tasks: several megabytes of JSON, which a registration's body does not carry.
-        var wide = Flow.Define("wide_by_claim_check", f =>
-            f.Task("join", Enumerable.Range(0, 20_000).ToDictionary(i => $"s{i}", object? (i) => f.Task("step", new { value = i }, name: $"s{i}"))));
+        var wide = Wide("wide_by_claim_check", 20_000);
         var (inline, claimCheck) = await FlowTransfer.PackAsync(_host.Services.GetRequiredService<IMessageDataRepository>(), [wide, Diamond], CancellationToken.None);
         Assert.Empty(inline);
         Assert.NotNull(claimCheck);
@@ -69,8 +72,7 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
     [Fact]
     public async Task AFlowRegistrationWhoseClaimCheckIsGone_IsRefused_SayingWhy()
     {
-        var big = Flow.Define("big_gone", f =>
-            f.Task("join", Enumerable.Range(0, 20_000).ToDictionary(i => $"s{i}", object? (i) => f.Task("step", new { value = i }, name: $"s{i}"))));
+        var big = Wide("big_gone", 20_000);
         var request = await FlowTransfer.RegisterFlowAsync(_host.Services.GetRequiredService<IMessageDataRepository>(), big, "default", CancellationToken.None);
         Assert.NotNull(request.FlowData);
         Directory.Delete(_host.Services.GetRequiredService<Lume.Hosting.MessageDataFolder>().Path, recursive: true);
@@ -85,7 +87,7 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
     [Fact]
     public async Task AFanOutOfATypeSeenToBeQuick_TravelsInBatches_EachTaskOnce_AndTheRunCompletes()
     {
-        var fanOut = Flow.Define("wide", f => f.Task("join", Enumerable.Range(0, 40).ToDictionary(i => $"s{i}", object? (i) => f.Task("step", new { value = i }, name: $"s{i}"))));
+        var fanOut = Wide("wide", 40);
         Assert.Empty((await RegisterAsync("default", ["step", "join"], Diamond, Branches, fanOut)).Problems);
         async Task<IReadOnlyList<TaskReady>> RunAsync(Guid runId)
         {
