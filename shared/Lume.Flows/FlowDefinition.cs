@@ -60,9 +60,9 @@ public sealed record FlowParameter(
 /// <param name="Subflow">For a task of type <c>subflow</c>, the flow it runs.</param>
 public sealed record TaskNode(
     [property: JsonPropertyName("slug")] string Slug,
-    [property: JsonPropertyName("type")] string Type,
-    [property: JsonPropertyName("inputs")] IReadOnlyDictionary<string, TaskInput> Inputs,
-    [property: JsonPropertyName("upstream")] IReadOnlyList<string> Upstream,
+    [property: JsonPropertyName("type"), JsonConverter(typeof(SharedNameJsonConverter))] string Type,
+    [property: JsonPropertyName("inputs"), JsonConverter(typeof(TaskInputsJsonConverter))] IReadOnlyDictionary<string, TaskInput> Inputs,
+    [property: JsonPropertyName("upstream"), JsonConverter(typeof(SlugListJsonConverter))] IReadOnlyList<string> Upstream,
     [property: JsonPropertyName("retry"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RetryPolicy? Retry = null,
     [property: JsonPropertyName("timeout_seconds"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? TimeoutSeconds = null,
     [property: JsonPropertyName("trigger"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] Trigger Trigger = Trigger.AllSuccessful,

@@ -17,18 +17,22 @@ public static class FlowJson
     /// <summary>The definition as JSON text.</summary>
     public static string Write(FlowDefinition flow) => JsonSerializer.Serialize(flow, Options);
 
-    static readonly ConditionalWeakTable<FlowDefinition, byte[]> Texts = new();
-
-    /// <summary>
-    /// The definition as UTF-8 JSON, written once per definition and shared, like its graph: every run of a flow stores
-    /// its definition, and a 100,000-task flow's is 15 MB, which as a string each time was 30 MB and more in buffers.
-    /// </summary>
-    public static byte[] Utf8(FlowDefinition flow) => Texts.GetValue(flow, static f =>
+    /// <summary>The definition as UTF-8 JSON, written a piece at a time: no pooled buffer the size of a big flow's text stays behind.</summary>
+    public static byte[] Utf8(FlowDefinition flow)
     {
         using var text = new MemoryStream();
-        JsonSerializer.Serialize(text, f, Options); // a piece at a time: no buffer the size of the text but the stream's own
+        JsonSerializer.Serialize(text, flow, Options);
         return text.ToArray();
-    });
+    }
+
+    static readonly ConditionalWeakTable<FlowDefinition, byte[]> Digests = new();
+
+    /// <summary>
+    /// A SHA-256 of the definition's JSON, worked out once per definition: two definitions are the same flow when their
+    /// digests are equal. Only the digest is kept: a 100,000-task flow's text is 15 MB.
+    /// </summary>
+    public static ReadOnlySpan<byte> Digest(FlowDefinition flow) =>
+        Digests.GetValue(flow, static f => System.Security.Cryptography.SHA256.HashData(Utf8(f)));
 
     /// <summary>Writes definitions to a stream as one JSON array, a piece at a time: a big flow's text is never whole in memory.</summary>
     public static void WriteAll(Stream utf8Json, IEnumerable<FlowDefinition> flows) => JsonSerializer.Serialize(utf8Json, flows, Options);
