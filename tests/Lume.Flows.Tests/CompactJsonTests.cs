@@ -1,0 +1,72 @@
+namespace Lume.Flows.Tests;
+
+// A flow read from JSON is held compactly (see CompactJson.cs); it must read and write as the plain form did.
+public class CompactJsonTests
+{
+    static string Task(string slug, string inputs, string upstream = "[]") =>
+        $$"""{"slug":"{{slug}}","type":"identity","inputs":{{{inputs}}},"upstream":{{upstream}}}""";
+
+    static FlowDefinition Read(params string[] tasks) =>
+        FlowJson.Parse($$"""{"name":"f","version":"1","parameters":[],"tasks":[{{string.Join(",", tasks)}}]}""");
+
+    [Fact]
+    public void AFlowWrittenAndReadAgain_IsTheSame_ArgumentsInTheirOrder()
+    {
+        var flow = Flow.Define("compact", f =>
+        {
+            var a = f.Task("identity", new { value = 1, other = f.Parameter("p", "x") }, name: "a");
+            f.Task("identity", new { value = a }, name: "b").SetUpstream(f.Task("identity", new { value = 2 }, name: "c"));
+        });
+
+        var again = FlowJson.Parse(FlowJson.Write(flow));
+
+        Assert.Equal(FlowJson.Write(flow), FlowJson.Write(again));
+        Assert.Equal(["value", "other"], again.FindTask("a")!.Inputs.Keys);
+        Assert.Equal(new TaskOutput("a"), again.FindTask("b")!.Inputs["value"]);
+        Assert.Equal(["c"], again.FindTask("b")!.Upstream);
+        Assert.True(FlowJson.Digest(flow).SequenceEqual(FlowJson.Digest(again)));
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(50)] // past the size a lookup scans
+    public void ArgumentsAreFoundByName_AndARepeatedNameKeepsItsLastValue(int count)
+    {
+        var inputs = string.Join(",", Enumerable.Range(0, count).Select(i => $$"""
+            "arg{{i}}":{"from":"value","value":{{i}}}
+            """)) + ""","arg1":{"from":"parameter","parameter":"p"}""";
+
+        var task = Read(Task("t", inputs)).Tasks[0];
+
+        Assert.Equal(count, task.Inputs.Count);
+        Assert.Equal(new ParameterInput("p"), task.Inputs["arg1"]);
+        Assert.Equal(count - 1, Assert.IsType<ConstantInput>(task.Inputs[$"arg{count - 1}"]).Value.GetInt32());
+        Assert.False(task.Inputs.ContainsKey("missing"));
+        Assert.Throws<KeyNotFoundException>(() => task.Inputs["missing"]);
+        Assert.Equal(Enumerable.Range(0, count).Select(i => $"arg{i}"), task.Inputs.Keys);
+    }
+
+    [Fact]
+    public void TaskTypesAndArgumentNames_AreOneStringAcrossTasks_AndEmptyUpstreamListsOneArray()
+    {
+        var flow = Read(Task("a", """ "value":{"from":"value","value":1} """), Task("b", """ "value":{"from":"value","value":2} """));
+
+        Assert.Same(flow.Tasks[0].Type, flow.Tasks[1].Type);
+        Assert.Same(flow.Tasks[0].Inputs.Keys.Single(), flow.Tasks[1].Inputs.Keys.Single());
+        Assert.Same(flow.Tasks[0].Upstream, flow.Tasks[1].Upstream);
+    }
+
+    [Theory]
+    [InlineData("""{"slug":"t","type":"identity","inputs":{"x":null},"upstream":[]}""", "argument 'x' is null")]
+    [InlineData("""{"slug":"t","type":"identity","inputs":[],"upstream":[]}""", "expected an object of arguments")]
+    [InlineData("""{"slug":"t","type":"identity","inputs":{},"upstream":[1]}""", "expected a task slug")]
+    [InlineData("""{"slug":"t","type":7,"inputs":{},"upstream":[]}""", "expected a string")]
+    public void AMalformedTask_SaysWhatIsWrong_AndWhere(string task, string expected)
+    {
+        var problem = Assert.Throws<FlowDefinitionException>(() => Read(task));
+
+        var message = string.Join("; ", problem.Problems);
+        Assert.Contains(expected, message);
+        Assert.Contains("$.tasks[0]", message);
+    }
+}
