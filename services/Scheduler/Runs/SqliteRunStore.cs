@@ -77,6 +77,17 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             "ALTER TABLE tasks ADD COLUMN claimed_at TEXT;",
             // What each pool's workers offer, so that a flow registered from a file is checked against it after a restart too.
             "CREATE TABLE pool_task_types (pool TEXT PRIMARY KEY, task_types TEXT NOT NULL);",
+            // A definition is stored once, under its digest, however many runs share it: a run of a 100,000-task flow
+            // wrote 15 MB of it, and made as much again in buffers, each time it started. Runs stored before keep
+            // theirs, under a key of their own.
+            """
+            CREATE TABLE definitions (key TEXT PRIMARY KEY, definition TEXT NOT NULL);
+            INSERT INTO definitions (key, definition) SELECT 'run:' || run_id, definition FROM run_inputs;
+            CREATE TABLE run_inputs_keyed (run_id TEXT PRIMARY KEY, definition_key TEXT NOT NULL, parameters TEXT NOT NULL, parent TEXT);
+            INSERT INTO run_inputs_keyed (run_id, definition_key, parameters, parent) SELECT run_id, 'run:' || run_id, parameters, parent FROM run_inputs;
+            DROP TABLE run_inputs;
+            ALTER TABLE run_inputs_keyed RENAME TO run_inputs;
+            """,
         ];
         for (var step = 0; step < migrations.Length; step++)
         {
@@ -108,7 +119,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
     }
 
     /// <summary>False when a run with its id exists already.</summary>
-    static bool Insert(Writer writer, RunRecord run)
+    bool Insert(Writer writer, RunRecord run)
     {
         var insert = writer.InsertRun;
         Set(insert, "$id", run.RunId.ToString());
@@ -122,13 +133,24 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         SetRunState(insert, run);
         if (insert.ExecuteNonQuery() == 0)
             return false;
+        var key = DefinitionKey(run.Flow);
+        Set(writer.FindDefinition, "$key", key);
+        if (writer.FindDefinition.ExecuteScalar() is null)
+        {
+            // Written once per definition: as a rule at the flow's first run.
+            var definition = writer.InsertDefinition;
+            Set(definition, "$key", key);
+            Set(definition, "$definition", FlowJson.Utf8(run.Flow));
+            definition.ExecuteNonQuery();
+            Set(definition, "$definition", null); // the prepared command would otherwise hold a big flow's text
+        }
+
         var inputs = writer.InsertInputs;
         Set(inputs, "$id", run.RunId.ToString());
-        Set(inputs, "$definition", FlowJson.Utf8(run.Flow));
+        Set(inputs, "$key", key);
         Set(inputs, "$parameters", JsonSerializer.Serialize(run.Parameters));
         Set(inputs, "$parent", run.Parent is { } parent ? JsonSerializer.Serialize(parent) : null);
         inputs.ExecuteNonQuery();
-        Set(inputs, "$definition", null); // the prepared command would otherwise hold a big flow's text until the next run
         // A task of the flow still pending is all default: its row is written when it first changes, and reading the run
         // makes it from the stored definition (a mapped task's child has a row from its making).
         WriteTasks(writer, run.RunId, run.Tasks.Values.Where(t => t.State != TaskState.Pending || t.Parent is not null));
@@ -166,6 +188,33 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         }
     }
 
+    // The definitions of the runs read or written here, by key, while anything else holds them: a run read again (after
+    // a restart, or once it has left memory) shares the definition of the flow's other runs, and its graph, instead of
+    // parsing megabytes of JSON into a copy of its own.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, WeakReference<FlowDefinition>> _definitions = new(StringComparer.Ordinal);
+
+    // A digest of the definition's JSON; equal definitions have one key.
+    string DefinitionKey(FlowDefinition flow)
+    {
+        var key = "sha256:" + Convert.ToHexStringLower(FlowJson.Digest(flow));
+        if (!_definitions.TryGetValue(key, out var known) || !known.TryGetTarget(out _))
+            _definitions[key] = new WeakReference<FlowDefinition>(flow);
+        return key;
+    }
+
+    async Task<FlowDefinition> DefinitionAsync(SqliteConnection connection, string key, CancellationToken cancellationToken)
+    {
+        if (_definitions.TryGetValue(key, out var known) && known.TryGetTarget(out var flow))
+            return flow;
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT definition FROM definitions WHERE key = $key";
+        select.Parameters.AddWithValue("$key", key);
+        flow = FlowJson.Parse(await select.ExecuteScalarAsync(cancellationToken) as string
+            ?? throw new InvalidOperationException($"the store has no flow definition '{key}'"));
+        _definitions[key] = new WeakReference<FlowDefinition>(flow);
+        return flow;
+    }
+
     public async Task<RunRecord?> FindAsync(Guid runId, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
@@ -173,7 +222,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         await using (var select = connection.CreateCommand())
         {
             select.CommandText = """
-                SELECT i.definition, i.parameters, r.created_at, r.state, r.finished_at, r.failed_task, r.error, r.row_version, r.pool, r.trace_parent,
+                SELECT i.definition_key, i.parameters, r.created_at, r.state, r.finished_at, r.failed_task, r.error, r.row_version, r.pool, r.trace_parent,
                     r.deadline_at, r.ending, r.no_cache, i.parent
                 FROM runs r JOIN run_inputs i ON i.run_id = r.run_id WHERE r.run_id = $id
                 """;
@@ -184,7 +233,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             run = new RunRecord
             {
                 RunId = runId,
-                Flow = FlowJson.Parse(reader.GetString(0)),
+                Flow = await DefinitionAsync(connection, reader.GetString(0), cancellationToken),
                 Parameters = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(reader.GetString(1))!,
                 CreatedAt = Parse(reader.GetString(2))!.Value,
                 State = Enum.Parse<RunState>(reader.GetString(3)),
@@ -448,9 +497,13 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 """, "$id", "$flow", "$version", "$pool", "$state", "$created", "$finished", "$failed", "$error", "$trace", "$deadline", "$ending",
                 "$no_cache");
             InsertInputs = Prepare(
-                // The definition comes as UTF-8 bytes, shared by every run of the flow, and is stored as the text it is.
-                "INSERT INTO run_inputs (run_id, definition, parameters, parent) VALUES ($id, CAST($definition AS TEXT), $parameters, $parent)",
-                "$id", "$definition", "$parameters", "$parent");
+                "INSERT INTO run_inputs (run_id, definition_key, parameters, parent) VALUES ($id, $key, $parameters, $parent)",
+                "$id", "$key", "$parameters", "$parent");
+            FindDefinition = Prepare("SELECT 1 FROM definitions WHERE key = $key", "$key");
+            InsertDefinition = Prepare(
+                // The definition comes as UTF-8 bytes and is stored as the text it is.
+                "INSERT INTO definitions (key, definition) VALUES ($key, CAST($definition AS TEXT)) ON CONFLICT (key) DO NOTHING",
+                "$key", "$definition");
             UpdateRun = Prepare("""
                 UPDATE runs SET state = $state, finished_at = $finished, failed_task = $failed, error = $error, ending = $ending,
                     row_version = row_version + 1
@@ -463,6 +516,10 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
 
         public SqliteCommand InsertInputs { get; }
 
+        public SqliteCommand FindDefinition { get; }
+
+        public SqliteCommand InsertDefinition { get; }
+
         public SqliteCommand UpdateRun { get; }
 
         public TaskUpsert UpsertTask { get; }
@@ -473,7 +530,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         public SqliteTransaction Begin()
         {
             var transaction = _connection.BeginTransaction();
-            InsertRun.Transaction = InsertInputs.Transaction = UpdateRun.Transaction = transaction;
+            InsertRun.Transaction = InsertInputs.Transaction = FindDefinition.Transaction = InsertDefinition.Transaction = UpdateRun.Transaction = transaction;
             return transaction;
         }
 
@@ -490,6 +547,8 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         public void Dispose()
         {
             InsertRun.Dispose();
+            FindDefinition.Dispose();
+            InsertDefinition.Dispose();
             InsertInputs.Dispose();
             UpdateRun.Dispose();
             UpsertTask.Dispose();

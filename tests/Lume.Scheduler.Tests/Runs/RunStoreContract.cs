@@ -188,6 +188,44 @@ public sealed class SqliteRunStoreTests : RunStoreContract
         Assert.NotEqual(await one.StoreIdAsync(CancellationToken.None), await other.StoreIdAsync(CancellationToken.None));
     }
 
+    [Fact]
+    public async Task RunsOfOneFlow_StoreItsDefinitionOnce_AndAreReadBackSharingIt()
+    {
+        var path = Path.Combine(_dir, "shared", "runs.db");
+        using (var store = new SqliteRunStore(path))
+        {
+            await store.InitializeAsync(CancellationToken.None);
+            var first = RunProgression.Start(Guid.NewGuid(), Diamond, "default", Parameters(("start", 1)), DateTimeOffset.UtcNow).Run;
+            var second = RunProgression.Start(Guid.NewGuid(), Diamond, "default", Parameters(("start", 2)), DateTimeOffset.UtcNow).Run;
+            var other = RunProgression.Start(Guid.NewGuid(), Upstream, "default", Parameters(("text1", "x")), DateTimeOffset.UtcNow).Run;
+            foreach (var run in new[] { first, second, other })
+                Assert.True(await store.CreateAsync(run, CancellationToken.None));
+
+            Assert.Equal(2L, Scalar(path, "SELECT count(*) FROM definitions"));
+            Assert.Same(Diamond, (await store.FindAsync(second.RunId, CancellationToken.None))!.Flow);
+            Assert.Equal(2, (await store.FindAsync(second.RunId, CancellationToken.None))!.Parameters["start"].GetInt32());
+        }
+
+        // Another process (a restart) reads the definition back from the file: one copy for both runs.
+        using var restarted = new SqliteRunStore(path);
+        await restarted.InitializeAsync(CancellationToken.None);
+        var runs = await restarted.ListAsync(10, CancellationToken.None);
+        var diamonds = await Task.WhenAll(runs.Where(r => r.Flow == "diamond").Select(r => restarted.FindAsync(r.RunId, CancellationToken.None)));
+        Assert.Equal(2, diamonds.Length);
+        Assert.NotSame(Diamond, diamonds[0]!.Flow);
+        Assert.Equal(FlowJson.Write(Diamond), FlowJson.Write(diamonds[0]!.Flow));
+        Assert.Same(diamonds[0]!.Flow, diamonds[1]!.Flow);
+    }
+
+    static long Scalar(string path, string sql)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)command.ExecuteScalar()!;
+    }
+
     protected override Task CleanUpAsync()
     {
         Directory.Delete(_dir, recursive: true);
