@@ -17,22 +17,63 @@ public static class FlowJson
     /// <summary>The definition as JSON text.</summary>
     public static string Write(FlowDefinition flow) => JsonSerializer.Serialize(flow, Options);
 
-    /// <summary>The definition as UTF-8 JSON, written a piece at a time: no pooled buffer the size of a big flow's text stays behind.</summary>
-    public static byte[] Utf8(FlowDefinition flow)
-    {
-        using var text = new MemoryStream();
-        JsonSerializer.Serialize(text, flow, Options);
-        return text.ToArray();
-    }
+    /// <summary>Writes the definition to a stream as UTF-8 JSON, a piece at a time: a big flow's text is never whole in memory.</summary>
+    public static void WriteUtf8(Stream utf8Json, FlowDefinition flow) => JsonSerializer.Serialize(utf8Json, flow, Options);
 
-    static readonly ConditionalWeakTable<FlowDefinition, byte[]> Digests = new();
+    static readonly ConditionalWeakTable<FlowDefinition, Measured> Measures = new();
 
     /// <summary>
-    /// A SHA-256 of the definition's JSON, worked out once per definition: two definitions are the same flow when their
-    /// digests are equal. Only the digest is kept: a 100,000-task flow's text is 15 MB.
+    /// The length of the definition's UTF-8 JSON and a SHA-256 of it, worked out once per definition without keeping the
+    /// text (a 100,000-task flow's is 15 MB): two definitions are the same flow when their digests are equal, and a
+    /// store can make room for the text before it writes it a piece at a time.
     /// </summary>
-    public static ReadOnlySpan<byte> Digest(FlowDefinition flow) =>
-        Digests.GetValue(flow, static f => System.Security.Cryptography.SHA256.HashData(Utf8(f)));
+    public static (long Length, ReadOnlyMemory<byte> Digest) Measure(FlowDefinition flow)
+    {
+        var measured = Measures.GetValue(flow, static f =>
+        {
+            using var measuring = new MeasuringStream();
+            WriteUtf8(measuring, f);
+            return new Measured(measuring.Length, measuring.Digest());
+        });
+        return (measured.Length, measured.Digest);
+    }
+
+    sealed record Measured(long Length, byte[] Digest);
+
+    // Counts and hashes what is written to it, and keeps none of it.
+    sealed class MeasuringStream : Stream
+    {
+        readonly System.Security.Cryptography.IncrementalHash _hash =
+            System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        long _length;
+
+        public byte[] Digest() => _hash.GetHashAndReset();
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _hash.AppendData(buffer);
+            _length += buffer.Length;
+        }
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _length;
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                _hash.Dispose();
+            base.Dispose(disposing);
+        }
+    }
 
     /// <summary>Writes definitions to a stream as one JSON array, a piece at a time: a big flow's text is never whole in memory.</summary>
     public static void WriteAll(Stream utf8Json, IEnumerable<FlowDefinition> flows) => JsonSerializer.Serialize(utf8Json, flows, Options);
@@ -56,6 +97,9 @@ public static class FlowJson
 
     /// <summary>Reads a definition; malformed JSON or a missing member is a <see cref="FlowDefinitionException"/>.</summary>
     public static FlowDefinition Parse(string json) => Parse(() => JsonSerializer.Deserialize<FlowDefinition>(json, Options));
+
+    /// <summary>Reads a definition from UTF-8 JSON in a stream, a piece at a time.</summary>
+    public static FlowDefinition Parse(Stream utf8Json) => Parse(() => JsonSerializer.Deserialize<FlowDefinition>(utf8Json, Options));
 
     /// <summary>Reads a definition that came inside a message, without writing it out as text first (a big flow's text runs to megabytes).</summary>
     public static FlowDefinition Parse(JsonElement json) => Parse(() => json.Deserialize<FlowDefinition>(Options));

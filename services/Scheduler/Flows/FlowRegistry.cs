@@ -84,7 +84,7 @@ public sealed class FlowRegistry(IFlowStore store, WorkerDirectory workers, Time
                 var registered = new RegisteredFlow(flow, pool, time.GetUtcNow());
                 await store.SaveFlowAsync(registered, cancellationToken);
                 // A flow registered again unchanged keeps its definition, so the runs of it go on sharing one graph.
-                known[(flow.Name, flow.Version)] = existing is not null && FlowJson.Digest(existing.Flow).SequenceEqual(FlowJson.Digest(flow))
+                known[(flow.Name, flow.Version)] = existing is not null && FlowJson.Measure(existing.Flow).Digest.Span.SequenceEqual(FlowJson.Measure(flow).Digest.Span)
                     ? registered with { Flow = existing.Flow }
                     : registered;
             }

@@ -217,6 +217,38 @@ public sealed class SqliteRunStoreTests : RunStoreContract
         Assert.Same(diamonds[0]!.Flow, diamonds[1]!.Flow);
     }
 
+    [Fact]
+    public async Task ARegisteredFlow_IsReadBackWhole_AfterARestart_AndARegistrationAgainReplacesIt()
+    {
+        var path = Path.Combine(_dir, "flows", "runs.db");
+        var big = Flow.Define("wide", f =>
+        {
+            var items = Enumerable.Range(0, 2000).Select(i => f.Task("identity", new { value = new string('x', i % 50) }, name: $"item-{i}")).ToArray();
+            f.Task("gather", items.Select((t, i) => (t, i)).ToDictionary(p => $"item-{p.i}", p => (object?)p.t), name: "gather");
+        });
+        var smaller = Flow.Define("wide", f => f.Task("identity", new { value = 1 }, name: "only"));
+        using (var store = new SqliteRunStore(path))
+        {
+            await store.InitializeAsync(CancellationToken.None);
+            await store.SaveFlowAsync(new RegisteredFlow(big, "default", DateTimeOffset.UtcNow), CancellationToken.None);
+            await store.SaveFlowAsync(new RegisteredFlow(Diamond, "default", DateTimeOffset.UtcNow), CancellationToken.None);
+        }
+
+        using (var restarted = new SqliteRunStore(path))
+        {
+            await restarted.InitializeAsync(CancellationToken.None);
+            var flows = await restarted.ListFlowsAsync(CancellationToken.None);
+            Assert.Equal(FlowJson.Write(big), FlowJson.Write(flows.Single(f => f.Flow.Name == "wide").Flow));
+            Assert.Equal(FlowJson.Write(Diamond), FlowJson.Write(flows.Single(f => f.Flow.Name == "diamond").Flow));
+            await restarted.SaveFlowAsync(new RegisteredFlow(smaller, "other", DateTimeOffset.UtcNow), CancellationToken.None);
+        }
+
+        using var again = new SqliteRunStore(path);
+        await again.InitializeAsync(CancellationToken.None);
+        var wide = (await again.ListFlowsAsync(CancellationToken.None)).Single(f => f.Flow.Name == "wide");
+        Assert.Equal((FlowJson.Write(smaller), "other"), (FlowJson.Write(wide.Flow), wide.Pool));
+    }
+
     static long Scalar(string path, string sql)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}");
