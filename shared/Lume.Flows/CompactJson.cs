@@ -51,7 +51,7 @@ public sealed class SlugListJsonConverter : JsonConverter<IReadOnlyList<string>>
     }
 }
 
-/// <summary>A task's arguments read into an <see cref="InputMap"/>; for a duplicate name, the last one counts, as in a dictionary.</summary>
+/// <summary>A task's arguments read into an <see cref="ArgumentMap{TValue}"/>; for a duplicate name, the last one counts, as in a dictionary.</summary>
 public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<string, TaskInput>>
 {
     public override IReadOnlyDictionary<string, TaskInput> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
@@ -66,7 +66,7 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
             var name = SharedNameJsonConverter.Share(reader.GetString()!);
             reader.Read();
             var input = JsonSerializer.Deserialize<TaskInput>(ref reader, options) ?? throw new JsonException($"argument '{name}' is null; give where its value comes from");
-            if (names.Count == InputMap.Scanned && seen is null)
+            if (names.Count == ArgumentMap<TaskInput>.Scanned && seen is null)
                 seen = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
             var at = seen is null ? names.IndexOf(name) : seen.GetValueOrDefault(name, -1);
             if (at >= 0)
@@ -80,7 +80,7 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
             inputs.Add(input);
         }
 
-        return new InputMap([.. names], [.. inputs]);
+        return new ArgumentMap<TaskInput>([.. names], [.. inputs]);
     }
 
     public override void Write(Utf8JsonWriter writer, IReadOnlyDictionary<string, TaskInput> value, JsonSerializerOptions options)
@@ -97,39 +97,43 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
 }
 
 /// <summary>
-/// A task's arguments as two arrays, in the order they were written: a few words per task where a dictionary took
-/// hundreds of bytes. A lookup scans a small map, and indexes a big one (a fan-in of thousands) once, when first asked.
+/// A task's arguments (where each comes from, or their values) as two arrays, in the order they were written: a few
+/// words per task where a dictionary took hundreds of bytes. A lookup scans a small map, and indexes a big one (a
+/// fan-in of thousands) once, when first asked. The values of a task's arguments share the names of its definition's.
 /// </summary>
-public sealed class InputMap : IReadOnlyDictionary<string, TaskInput>
+public sealed class ArgumentMap<TValue> : IReadOnlyDictionary<string, TValue>
 {
     /// <summary>Up to this many arguments, a lookup scans.</summary>
     internal const int Scanned = 8;
 
     readonly string[] _names;
-    readonly TaskInput[] _inputs;
+    readonly TValue[] _values;
     Dictionary<string, int>? _index;
 
     /// <param name="names">The arguments' names, each once.</param>
-    internal InputMap(string[] names, TaskInput[] inputs)
+    internal ArgumentMap(string[] names, TValue[] values)
     {
         _names = names;
-        _inputs = inputs;
+        _values = values;
     }
+
+    /// <summary>The names, in order, to share with a map of the same arguments.</summary>
+    internal string[] Names => _names;
 
     public int Count => _names.Length;
 
-    public TaskInput this[string key] => TryGetValue(key, out var input) ? input : throw new KeyNotFoundException($"no argument '{key}'");
+    public TValue this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"no argument '{key}'");
 
     public IEnumerable<string> Keys => _names;
 
-    public IEnumerable<TaskInput> Values => _inputs;
+    public IEnumerable<TValue> Values => _values;
 
     public bool ContainsKey(string key) => IndexOf(key) >= 0;
 
-    public bool TryGetValue(string key, [MaybeNullWhen(false)] out TaskInput value)
+    public bool TryGetValue(string key, [MaybeNullWhen(false)] out TValue value)
     {
         var at = IndexOf(key);
-        value = at >= 0 ? _inputs[at] : null;
+        value = at >= 0 ? _values[at] : default;
         return at >= 0;
     }
 
@@ -148,10 +152,10 @@ public sealed class InputMap : IReadOnlyDictionary<string, TaskInput>
         return _index.GetValueOrDefault(key, -1);
     }
 
-    public IEnumerator<KeyValuePair<string, TaskInput>> GetEnumerator()
+    public IEnumerator<KeyValuePair<string, TValue>> GetEnumerator()
     {
         for (var i = 0; i < _names.Length; i++)
-            yield return new(_names[i], _inputs[i]);
+            yield return new(_names[i], _values[i]);
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();

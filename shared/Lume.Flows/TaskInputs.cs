@@ -5,16 +5,23 @@ namespace Lume.Flows;
 /// <summary>Resolves a task's arguments to JSON values from the run's parameters and its upstream results.</summary>
 public static class TaskInputs
 {
-    /// <summary>The task's arguments as JSON; every referenced upstream result must be present.</summary>
+    /// <summary>
+    /// The task's arguments as JSON; every referenced upstream result must be present. <paramref name="element"/> gives
+    /// a mapped child its element of an argument instead of the whole list, or null for an argument it takes whole.
+    /// </summary>
     public static IReadOnlyDictionary<string, JsonElement> Resolve(
         TaskNode task,
         IReadOnlyDictionary<string, JsonElement> parameters,
-        Func<string, JsonElement> resultOf)
+        Func<string, JsonElement> resultOf,
+        Func<string, JsonElement?>? element = null)
     {
-        var values = new Dictionary<string, JsonElement>(task.Inputs.Count, StringComparer.Ordinal);
+        // A task read from JSON lends its argument names; a flow built in C# has a dictionary, read here in its own order.
+        var names = task.Inputs is ArgumentMap<TaskInput> map ? map.Names : task.Inputs.Keys.ToArray();
+        var values = new JsonElement[names.Length];
+        var i = 0;
         foreach (var (argument, input) in task.Inputs)
         {
-            values[argument] = input switch
+            values[i++] = element?.Invoke(argument) ?? input switch
             {
                 ParameterInput p => parameters[p.Parameter],
                 TaskOutput { Path: { Count: > 0 } path } o => Follow(resultOf(o.Task), path),
@@ -24,7 +31,7 @@ public static class TaskInputs
             };
         }
 
-        return values;
+        return new ArgumentMap<JsonElement>(names, values);
     }
 
     static readonly JsonElement Null = JsonSerializer.SerializeToElement<object?>(null);

@@ -708,13 +708,9 @@ public static class RunProgression
     static IReadOnlyDictionary<string, JsonElement> Inputs(RunRecord run, TaskRecord task)
     {
         var node = run.Graph.Node(task.Slug);
-        var inputs = TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result ?? NullResult);
-        if (task.Parent is null)
-            return inputs;
-        var values = new Dictionary<string, JsonElement>(inputs, StringComparer.Ordinal);
-        foreach (var (argument, elements) in Elements(run, node))
-            values[argument] = elements[task.Index];
-        return values;
+        var elements = task.Parent is null ? null : Elements(run, node);
+        return TaskInputs.Resolve(node, run.Parameters, slug => run.Tasks[slug].Result ?? NullResult,
+            elements is null ? null : argument => elements.TryGetValue(argument, out var list) ? list[task.Index] : null);
     }
 
     // The mapped arguments' elements, once they have been checked (see MapProblem).
