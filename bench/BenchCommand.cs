@@ -10,7 +10,7 @@ sealed class BenchCommand : AsyncCommand<BenchCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--quick")]
-        [Description("Smaller runs (fan-out of 1,000, no 20,000-task graph) for routine use; leaves docs/benchmarks.md as it is")]
+        [Description("Fewer measurements for routine use (5,000 raw MassTransit messages, not 10,000; no 20,000- and 100,000-task graphs; no static fan-out beside the map); leaves docs/benchmarks.md as it is")]
         public bool Quick { get; init; }
 
         [CommandOption("--only <NAMES>")]
