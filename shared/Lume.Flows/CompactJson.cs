@@ -11,19 +11,26 @@ namespace Lume.Flows;
 // and a string per occurrence of a task type or argument name that every task repeats. These converters read the
 // same JSON into less; they write what they read unchanged.
 
-/// <summary>Names that repeat across a flow's tasks (task types, argument names) read as one shared string each.</summary>
-public sealed class SharedNameJsonConverter : JsonConverter<string>
+/// <summary>
+/// Names that many objects repeat (task types, argument names, worker names), kept as one shared string each: 100,000
+/// tasks that each hold their own copy of <c>"identity"</c> hold 4 MB of it.
+/// </summary>
+public static class SharedNames
 {
-    // Bounded, as names come from definitions users send: past the bound a name is simply not shared.
+    // Bounded, as names come from definitions and workers that come and go: past the bound a name is simply not shared.
     const int MostNames = 10_000;
     static readonly ConcurrentDictionary<string, string> Names = new(StringComparer.Ordinal);
 
-    /// <summary>The one shared copy of <paramref name="name"/>.</summary>
+    /// <summary>The one shared copy of <paramref name="name"/> (or the name itself, once the pool is full).</summary>
     public static string Share(string name) => Names.Count >= MostNames ? name : Names.GetOrAdd(name, name);
+}
 
+/// <summary>Names that repeat across a flow's tasks read as one shared string each (see <see cref="SharedNames"/>).</summary>
+public sealed class SharedNameJsonConverter : JsonConverter<string>
+{
     public override string Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
         reader.TokenType == JsonTokenType.String
-            ? Share(reader.GetString()!)
+            ? SharedNames.Share(reader.GetString()!)
             : throw new JsonException($"expected a string, not {reader.TokenType}");
 
     public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
@@ -63,7 +70,7 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
         Dictionary<string, int>? seen = null; // past a few arguments, found by name rather than by a scan
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
-            var name = SharedNameJsonConverter.Share(reader.GetString()!);
+            var name = SharedNames.Share(reader.GetString()!);
             reader.Read();
             var input = JsonSerializer.Deserialize<TaskInput>(ref reader, options) ?? throw new JsonException($"argument '{name}' is null; give where its value comes from");
             if (names.Count == ArgumentMap<TaskInput>.Scanned && seen is null)

@@ -202,8 +202,9 @@ public sealed class RunRecord
     /// </summary>
     public int WaitingOn(string slug)
     {
-        _waiting ??= Flow.Tasks.Select(t => Graph.UpstreamOf(t.Slug).Count(u => !Tasks[u].IsFinal)).ToArray();
-        return _waiting[Graph.PositionOf(slug)];
+        var graph = Graph;
+        _waiting ??= Flow.Tasks.Select(t => graph.UpstreamOf(t.Slug).Count(u => !Tasks[u].IsFinal)).ToArray();
+        return _waiting[graph.PositionOf(slug)];
     }
 
     /// <summary>Moves a task to a state; every state change goes through here so the counts above stay right.</summary>
@@ -217,8 +218,11 @@ public sealed class RunRecord
                     _childrenLeft[parent]--;
             }
             else if (_waiting is not null)
-                foreach (var downstream in Graph.DownstreamOf(task.Slug))
-                    _waiting[Graph.PositionOf(downstream)]--;
+            {
+                var graph = Graph;
+                foreach (var downstream in graph.DownstreamOf(task.Slug))
+                    _waiting[graph.PositionOf(downstream)]--;
+            }
         }
 
         if (_unfinished >= 0 && !task.IsFinal && TaskRecord.Final(state))
@@ -321,11 +325,9 @@ public sealed class TaskRecord
     public JsonElement? Result { get; internal set; }
     public string? ErrorType { get; internal set; }
     public string? Error { get; internal set; }
-    public string? Worker { get => _worker; internal set => _worker = value is null || WorkerNames.Count >= 10_000 ? value : WorkerNames.GetOrAdd(value, value); }
+    // A few workers run all of a run's tasks: one string per name, not one per task (4 MB in 100,000).
+    public string? Worker { get => _worker; internal set => _worker = value is null ? null : SharedNames.Share(value); }
 
-    // A few workers run all of a run's tasks: one string per name, not one per task (4 MB in 100,000). Capped, as names
-    // come and go with the workers.
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> WorkerNames = new(StringComparer.Ordinal);
     string? _worker;
     public DateTimeOffset? ReadyAt { get => Time(_readyAt); internal set => _readyAt = Ticks(value); }
     public DateTimeOffset? StartedAt { get => Time(_startedAt); internal set => _startedAt = Ticks(value); }

@@ -133,16 +133,13 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         SetRunState(insert, run);
         if (insert.ExecuteNonQuery() == 0)
             return false;
+        // Written once per definition, as a rule at the flow's first run: a key already stored makes no row, and no rowid.
         var key = DefinitionKey(run.Flow);
-        Set(writer.FindDefinition, "$key", key);
-        if (writer.FindDefinition.ExecuteScalar() is null)
-        {
-            // Written once per definition: as a rule at the flow's first run.
-            var definition = writer.InsertDefinition;
-            Set(definition, "$key", key);
-            Set(definition, "$length", FlowJson.Measure(run.Flow).Length);
-            writer.WriteDefinition("definitions", (long)definition.ExecuteScalar()!, run.Flow);
-        }
+        var definition = writer.InsertDefinition;
+        Set(definition, "$key", key);
+        Set(definition, "$length", FlowJson.Measure(run.Flow).Length);
+        if (definition.ExecuteScalar() is long rowid)
+            writer.WriteDefinition("definitions", rowid, run.Flow);
 
         var inputs = writer.InsertInputs;
         Set(inputs, "$id", run.RunId.ToString());
@@ -522,9 +519,9 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             InsertInputs = Prepare(
                 "INSERT INTO run_inputs (run_id, definition_key, parameters, parent) VALUES ($id, $key, $parameters, $parent)",
                 "$id", "$key", "$parameters", "$parent");
-            FindDefinition = Prepare("SELECT 1 FROM definitions WHERE key = $key", "$key");
             InsertDefinition = Prepare(
-                "INSERT INTO definitions (key, definition) VALUES ($key, zeroblob($length)) RETURNING rowid", "$key", "$length");
+                "INSERT INTO definitions (key, definition) VALUES ($key, zeroblob($length)) ON CONFLICT (key) DO NOTHING RETURNING rowid",
+                "$key", "$length");
             UpdateRun = Prepare("""
                 UPDATE runs SET state = $state, finished_at = $finished, failed_task = $failed, error = $error, ending = $ending,
                     row_version = row_version + 1
@@ -536,8 +533,6 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         public SqliteCommand InsertRun { get; }
 
         public SqliteCommand InsertInputs { get; }
-
-        public SqliteCommand FindDefinition { get; }
 
         public SqliteCommand InsertDefinition { get; }
 
@@ -554,7 +549,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         public SqliteTransaction Begin()
         {
             var transaction = _connection.BeginTransaction();
-            InsertRun.Transaction = InsertInputs.Transaction = FindDefinition.Transaction = InsertDefinition.Transaction = UpdateRun.Transaction = transaction;
+            InsertRun.Transaction = InsertInputs.Transaction = InsertDefinition.Transaction = UpdateRun.Transaction = transaction;
             return transaction;
         }
 
@@ -571,7 +566,6 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         public void Dispose()
         {
             InsertRun.Dispose();
-            FindDefinition.Dispose();
             InsertDefinition.Dispose();
             InsertInputs.Dispose();
             UpdateRun.Dispose();
