@@ -15,10 +15,11 @@ public abstract class SchedulerConsumerDefinition<TConsumer, TMessage> : Consume
     where TMessage : class
 {
     // Enough in hand for a batch to build up while the one before it is stored. A message in hand is held whole, as
-    // received and as read, and lives long enough to reach the old generation: a worker's TaskReports of 100 results
-    // is 100 KB and more. At 250 in hand a 100,000-task fan-out's peak was 510 to 540 MiB, at 64 it is 410 to 425; 1,000
-    // runs of 3 tasks requested at once go at about 190 runs/s rather than 215 (bench, 2026-11-27).
-    const int InHand = 64;
+    // received and as read: a worker's TaskReports of 100 results is 100 KB and more, so 1,000 in hand during a
+    // 100,000-task fan-out held over 100 MB (the Scheduler's peak fell from 707 to 596 MiB at 200). 64 in hand took the
+    // fan-out's peak from about 520 to 415 MiB, but a control message then waits behind a backlog of reports: a CI run
+    // of the chaos test saw a CancelRun applied only after its 10-second run had ended.
+    const int InHand = 250;
 
     protected SchedulerConsumerDefinition() => EndpointName = LumeQueues.Scheduler;
 
