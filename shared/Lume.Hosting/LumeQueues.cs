@@ -3,7 +3,11 @@ namespace Lume.Hosting;
 /// <summary>The queue names services agree on. Every service owns its queue; workers of one pool share theirs.</summary>
 public static class LumeQueues
 {
+    /// <summary>The Scheduler's queue for runs started, cancelled and approved, requests, and workers' claims and heartbeats.</summary>
     public const string Scheduler = "lume-scheduler";
+
+    /// <summary>The Scheduler's queue for the workers' task events (TaskStarted, TaskCompleted, TaskFailed, TaskReports), apart so that a backlog of them never delays a control message.</summary>
+    public const string SchedulerEvents = "lume-scheduler-events";
     public const string Files = "lume-files";
     public const string Results = "lume-results";
     public const string DefaultPool = "default";

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Lume.Testing;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace Lume.Integration.Tests;
@@ -202,6 +203,37 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         Assert.InRange(steps, 1, 5); // ten one-second steps: the cancel stopped the child after a few
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.Equal(steps, Steps(childId.Value));
+    }
+
+    [Fact]
+    public async Task ACancel_IsAppliedAtOnce_WhileTheSchedulerHasABacklogOfTaskReports_StillWaitingOnTheBroker()
+    {
+        var scheduler = await Cluster.StartSchedulerAsync();
+        await Cluster.StartWorkerAsync("worker-1");
+        var client = await Cluster.ClientAsync();
+        var accepted = await client.RunAsync("chaos_slow", null, Parameters(), wait: false);
+        for (var i = 0; i < 100 && (await client.GetAsync(accepted.RunId))?.State != "running"; i++)
+            await Task.Delay(100);
+        await scheduler.KillAsync();
+
+        // A backlog ahead of the cancel: reports of 200,000 attempts, each looked up in the Scheduler's store (of runs it
+        // never heard of, so that they change nothing), as a 100,000-task run's workers leave them.
+        var bus = (await Cluster.ClientServicesAsync()).GetRequiredService<MassTransit.IBus>();
+        const int Backlog = 2000;
+        var now = DateTimeOffset.UtcNow;
+        var result = JsonSerializer.SerializeToElement(1);
+        foreach (var chunk in Enumerable.Range(0, Backlog).Chunk(100))
+            await Task.WhenAll(chunk.Select(_ => bus.Publish(new Contracts.TaskReports(
+                [.. Enumerable.Range(0, 100).Select(i => new Contracts.TaskCompleted(Guid.NewGuid(), $"ghost-{i}", 1, Guid.NewGuid(), result, "ghost", now, now))], []))));
+        var cancel = client.CancelAsync(accepted.RunId, "enough");
+        await Cluster.StartSchedulerAsync();
+        var answer = await cancel.WaitAsync(Patience);
+        var waiting = (await Broker.ReadyMessagesAsync(Cluster.VirtualHost)).Where(q => q.Key.StartsWith("lume-scheduler", StringComparison.Ordinal)).Sum(q => q.Value);
+
+        Output.WriteLine($"{waiting} of {Backlog} waiting");
+        Assert.Equal("cancelled", answer?.State);
+        // Taken in turn, the cancel would have waited for every report before it.
+        Assert.True(waiting >= Backlog / 4, $"the cancel was answered when only {waiting} of the {Backlog} messages of reports were still waiting");
     }
 
     [Fact]

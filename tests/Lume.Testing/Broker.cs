@@ -60,6 +60,17 @@ public static class Broker
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
+    /// <summary>The messages waiting to be delivered (not those delivered and not yet acknowledged) in each queue of a virtual host.</summary>
+    public static async Task<IReadOnlyDictionary<string, long>> ReadyMessagesAsync(string virtualHost)
+    {
+        var (exitCode, output, errors) = await RabbitMqCtlAsync("rabbit", "-q", "list_queues", "-p", virtualHost, "--no-table-headers", "name", "messages_ready");
+        if (exitCode != 0)
+            throw new InvalidOperationException($"listing the queues of {virtualHost} failed ({exitCode}): {errors}");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.Split('\t', ' '))
+            .ToDictionary(f => f[0], f => long.Parse(f[^1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     // rabbitmqctl against a node of this machine (its short name: "rabbit" for the shared broker).
     static async Task<(int ExitCode, string Output, string Errors)> RabbitMqCtlAsync(string node, params string[] arguments)
     {
