@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections;
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
@@ -12,7 +13,7 @@ namespace Lume.Flows;
 // same JSON into less; they write what they read unchanged.
 
 /// <summary>
-/// Names that many objects repeat (task types, argument names, worker names), kept as one shared string each: 100,000
+/// Names that many objects repeat (task types, worker names), kept as one shared string each: 100,000
 /// tasks that each hold their own copy of <c>"identity"</c> hold 4 MB of it.
 /// </summary>
 public static class SharedNames
@@ -23,6 +24,126 @@ public static class SharedNames
 
     /// <summary>The one shared copy of <paramref name="name"/> (or the name itself, once the pool is full).</summary>
     public static string Share(string name) => Names.Count >= MostNames ? name : Names.GetOrAdd(name, name);
+}
+
+/// <summary>
+/// What <see cref="FlowJson"/> shares among the parts of a definition while it reads it.
+/// <list type="bullet">
+/// <item>Names: a task's slug comes back in every argument, upstream list and branch condition that names it, and a
+/// fan-in of 100,000 tasks held two more copies of each upstream slug (its argument's name and the output's task),
+/// about 9 MB. Each is read as one string. Only within a read: a pool shared by every definition would keep the names
+/// of flows long gone.</item>
+/// <item>Constants: each constant argument read alone was a JSON document of its own (about 175 bytes for a number).
+/// A definition's constants are read into one document instead, about 30 bytes each.</item>
+/// </list>
+/// </summary>
+sealed class DefinitionReading
+{
+    // Set for the length of one read (see Begin); flows with the read into the serializer's async continuations.
+    static readonly AsyncLocal<DefinitionReading?> Current = new();
+
+    // Longer names are read as they are: the lookup decodes a name on the stack first.
+    const int MostChars = 256;
+
+    readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+    readonly ArrayBufferWriter<byte> _constants = new();
+    readonly List<ConstantInput> _constantInputs = [];
+    Utf8JsonWriter? _writer;
+    int _constantsRead;
+
+    /// <summary>Shares what is read until the returned scope is disposed; call <see cref="EndDefinition"/> after each definition.</summary>
+    public static Scope Begin()
+    {
+        var outer = Current.Value;
+        Current.Value = new DefinitionReading();
+        return new Scope(outer);
+    }
+
+    public readonly struct Scope(DefinitionReading? outer) : IDisposable
+    {
+        public void Dispose() => Current.Value = outer;
+    }
+
+    /// <summary>The name at the reader (a string or a property name): the copy read before, if any.</summary>
+    public static string ReadName(ref Utf8JsonReader reader)
+    {
+        var names = Current.Value?._names;
+        var bytes = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        if (names is null || bytes > MostChars)
+            return reader.GetString()!;
+        Span<char> chars = stackalloc char[MostChars];
+        var name = chars[..reader.CopyString(chars)];
+        var lookup = names.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(name, out var known))
+            return known;
+        var read = name.ToString();
+        names.Add(read, read);
+        return read;
+    }
+
+    /// <summary>
+    /// Reads a constant's value: outside a read of a definition, as a document of its own; inside one, into the
+    /// definition's constants, to be given to the <see cref="ConstantInput"/> that holds it when it is made
+    /// (<see cref="Claim"/>) and filled in at the definition's end.
+    /// </summary>
+    public static JsonElement ReadConstant(ref Utf8JsonReader reader)
+    {
+        if (Current.Value is not { } reading)
+            return JsonElement.ParseValue(ref reader);
+        var writer = reading._writer ??= new Utf8JsonWriter(reading._constants);
+        if (reading._constantsRead++ == 0)
+            writer.WriteStartArray();
+        using (var value = JsonDocument.ParseValue(ref reader))
+            value.RootElement.WriteTo(writer);
+        return default;
+    }
+
+    /// <summary>Takes the constant input just made for the value <see cref="ReadConstant"/> read last.</summary>
+    public static void Claim(ConstantInput input)
+    {
+        if (Current.Value is { } reading && reading._constantInputs.Count < reading._constantsRead)
+            reading._constantInputs.Add(input);
+    }
+
+    /// <summary>Fills in the constants of the definition just read, from one document of them all.</summary>
+    public static void EndDefinition()
+    {
+        if (Current.Value is not { _constantsRead: > 0 } reading)
+            return;
+        if (reading._constantInputs.Count != reading._constantsRead)
+            throw new JsonException($"read {reading._constantsRead} constants, but {reading._constantInputs.Count} constant inputs took them");
+        reading._writer!.WriteEndArray();
+        reading._writer.Flush();
+        var json = new Utf8JsonReader(reading._constants.WrittenSpan);
+        var all = JsonElement.ParseValue(ref json); // a copy of exactly the bytes it needs
+        var i = 0;
+        foreach (var value in all.EnumerateArray())
+            reading._constantInputs[i++].Fill(value);
+        reading._constants.Clear();
+        reading._writer.Reset();
+        reading._constantInputs.Clear();
+        reading._constantsRead = 0;
+    }
+}
+
+/// <summary>A constant argument's value (see <see cref="DefinitionReading"/>).</summary>
+public sealed class ConstantJsonConverter : JsonConverter<JsonElement>
+{
+    public override JsonElement Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        DefinitionReading.ReadConstant(ref reader);
+
+    public override void Write(Utf8JsonWriter writer, JsonElement value, JsonSerializerOptions options) => value.WriteTo(writer);
+}
+
+/// <summary>A task slug, read as the copy its definition already holds (see <see cref="DefinitionReading"/>).</summary>
+public sealed class SlugJsonConverter : JsonConverter<string>
+{
+    public override string Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType == JsonTokenType.String
+            ? DefinitionReading.ReadName(ref reader)
+            : throw new JsonException($"expected a task slug, not {reader.TokenType}");
+
+    public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
 }
 
 /// <summary>Names that repeat across a flow's tasks read as one shared string each (see <see cref="SharedNames"/>).</summary>
@@ -45,7 +166,7 @@ public sealed class SlugListJsonConverter : JsonConverter<IReadOnlyList<string>>
             throw new JsonException($"expected a list of task slugs, not {reader.TokenType}");
         List<string>? slugs = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-            (slugs ??= []).Add(reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw new JsonException($"expected a task slug, not {reader.TokenType}"));
+            (slugs ??= []).Add(reader.TokenType == JsonTokenType.String ? DefinitionReading.ReadName(ref reader) : throw new JsonException($"expected a task slug, not {reader.TokenType}"));
         return slugs is null ? [] : slugs.ToArray();
     }
 
@@ -70,7 +191,7 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
         Dictionary<string, int>? seen = null; // past a few arguments, found by name rather than by a scan
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
-            var name = SharedNames.Share(reader.GetString()!);
+            var name = DefinitionReading.ReadName(ref reader);
             reader.Read();
             var input = JsonSerializer.Deserialize<TaskInput>(ref reader, options) ?? throw new JsonException($"argument '{name}' is null; give where its value comes from");
             if (names.Count == ArgumentMap<TaskInput>.Scanned && seen is null)

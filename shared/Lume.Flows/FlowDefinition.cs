@@ -59,7 +59,7 @@ public sealed record FlowParameter(
 /// <param name="Flatten">Mapped arguments whose list of lists is flattened by one level before mapping (Prefect's <c>flatten</c>).</param>
 /// <param name="Subflow">For a task of type <c>subflow</c>, the flow it runs.</param>
 public sealed record TaskNode(
-    [property: JsonPropertyName("slug")] string Slug,
+    [property: JsonPropertyName("slug"), JsonConverter(typeof(SlugJsonConverter))] string Slug,
     [property: JsonPropertyName("type"), JsonConverter(typeof(SharedNameJsonConverter))] string Type,
     [property: JsonPropertyName("inputs"), JsonConverter(typeof(TaskInputsJsonConverter))] IReadOnlyDictionary<string, TaskInput> Inputs,
     [property: JsonPropertyName("upstream"), JsonConverter(typeof(SlugListJsonConverter))] IReadOnlyList<string> Upstream,
@@ -176,7 +176,7 @@ public sealed record SubflowCall(
 
 /// <summary>One branch condition (Prefect's <c>case(task, value)</c>): the task's result must equal <paramref name="Value"/>.</summary>
 public sealed record CaseCondition(
-    [property: JsonPropertyName("task")] string Task,
+    [property: JsonPropertyName("task"), JsonConverter(typeof(SlugJsonConverter))] string Task,
     [property: JsonPropertyName("value")] JsonElement Value);
 
 /// <summary>
@@ -255,8 +255,19 @@ public sealed record ParameterInput([property: JsonPropertyName("parameter")] st
 
 /// <summary>The result of another task of the flow, or with <paramref name="Path"/> a part of it: object keys (or array indexes) in turn; null where the path leads nowhere.</summary>
 public sealed record TaskOutput(
-    [property: JsonPropertyName("task")] string Task,
+    [property: JsonPropertyName("task"), JsonConverter(typeof(SlugJsonConverter))] string Task,
     [property: JsonPropertyName("path"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Path = null) : TaskInput;
 
 /// <summary>A JSON value fixed in the flow definition.</summary>
-public sealed record ConstantInput([property: JsonPropertyName("value")] JsonElement Value) : TaskInput;
+public sealed record ConstantInput : TaskInput, IJsonOnDeserialized
+{
+    public ConstantInput(JsonElement value) => Value = value;
+
+    /// <summary>The value. A definition read from JSON keeps all its constants in one document (see CompactJson.cs).</summary>
+    [JsonPropertyName("value"), JsonConverter(typeof(ConstantJsonConverter))]
+    public JsonElement Value { get; private set; }
+
+    void IJsonOnDeserialized.OnDeserialized() => DefinitionReading.Claim(this);
+
+    internal void Fill(JsonElement value) => Value = value;
+}

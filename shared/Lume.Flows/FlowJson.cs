@@ -82,10 +82,14 @@ public static class FlowJson
     public static async Task<List<FlowDefinition>> ReadAllAsync(Stream utf8Json, CancellationToken cancellationToken)
     {
         var flows = new List<FlowDefinition>();
+        using var names = DefinitionReading.Begin();
         try
         {
             await foreach (var flow in JsonSerializer.DeserializeAsyncEnumerable<FlowDefinition>(utf8Json, Options, cancellationToken))
+            {
+                DefinitionReading.EndDefinition();
                 flows.Add(flow ?? throw NotAFlow());
+            }
         }
         catch (JsonException e)
         {
@@ -107,9 +111,11 @@ public static class FlowJson
     static FlowDefinition Parse(Func<FlowDefinition?> deserialize)
     {
         FlowDefinition? flow;
+        using var names = DefinitionReading.Begin();
         try
         {
             flow = deserialize();
+            DefinitionReading.EndDefinition();
         }
         catch (JsonException e)
         {

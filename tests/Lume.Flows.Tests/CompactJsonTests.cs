@@ -28,6 +28,58 @@ public class CompactJsonTests
         Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(FlowJson.Write(flow)), FlowJson.Measure(again).Length);
     }
 
+    [Fact]
+    public void ASlug_IsOneStringWhereverItsDefinitionNamesIt_EscapedOrLong()
+    {
+        var longSlug = new string('x', 300);
+        var flow = Read(
+            Task("a\\u0062", """ "value":{"from":"value","value":1} """),
+            Task(longSlug, """ "value":{"from":"value","value":2} """),
+            Task("fan_in", $$""" "ab":{"from":"task","task":"ab"},"{{longSlug}}":{"from":"task","task":"{{longSlug}}"} """, upstream: """["ab"]"""));
+
+        var (ab, fanIn) = (flow.Tasks[0].Slug, flow.Tasks[2]);
+        Assert.Equal("ab", ab);
+        Assert.Same(ab, fanIn.Inputs.Keys.First());
+        Assert.Same(ab, Assert.IsType<TaskOutput>(fanIn.Inputs["ab"]).Task);
+        Assert.Same(ab, fanIn.Upstream.Single());
+        Assert.Equal(longSlug, Assert.IsType<TaskOutput>(fanIn.Inputs[longSlug]).Task); // read as it is, past the length shared
+    }
+
+    [Fact]
+    public void ADefinitionsConstants_AreOneDocument_AndReadAsWritten()
+    {
+        var flow = Read(
+            Task("a", """ "value":{"from":"value","value":1} """),
+            Task("b", """ "value":{"from":"value","value":2},"text":{"from":"value","value":"t\u00e9\"x"},"obj":{"from":"value","value":{"k":[1,{"z":null}]}} """));
+
+        var (one, two) = (Constant(flow, "a", "value"), Constant(flow, "b", "value"));
+        Assert.Equal((1, 2), (one.GetInt32(), two.GetInt32()));
+        Assert.Equal("t\u00e9\"x", Constant(flow, "b", "text").GetString());
+        Assert.Equal("""{"k":[1,{"z":null}]}""", Constant(flow, "b", "obj").GetRawText());
+        // Side by side in one buffer ("[1,2,..."): two documents' values are never two bytes apart.
+        Assert.Equal(2, (long)System.Runtime.CompilerServices.Unsafe.ByteOffset(
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(one)),
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(two))));
+        Assert.Equal(FlowJson.Write(flow), FlowJson.Write(FlowJson.Parse(FlowJson.Write(flow))));
+    }
+
+    [Fact]
+    public async Task DefinitionsReadTogether_EachKeepItsOwnConstants()
+    {
+        var flows = Enumerable.Range(0, 30).Select(i => Flow.Define($"f{i}", f => f.Task("identity", new { value = i, name = $"flow {i}" }, name: "t"))).ToList();
+        using var json = new MemoryStream();
+        FlowJson.WriteAll(json, flows);
+        json.Position = 0;
+
+        var read = await FlowJson.ReadAllAsync(json, CancellationToken.None);
+
+        Assert.Equal(Enumerable.Range(0, 30), read.Select(f => Constant(f, "t", "value").GetInt32()));
+        Assert.Equal(flows.Select(FlowJson.Write), read.Select(FlowJson.Write));
+    }
+
+    static System.Text.Json.JsonElement Constant(FlowDefinition flow, string task, string argument) =>
+        Assert.IsType<ConstantInput>(flow.FindTask(task)!.Inputs[argument]).Value;
+
     [Theory]
     [InlineData(3)]
     [InlineData(50)] // past the size a lookup scans
