@@ -289,7 +289,12 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         GetPagesAsync(clients.CreateRequestClient<GetRun>(), runId, cancellationToken);
 
     /// <summary>How many tasks one answer to <see cref="GetRun"/> holds at most.</summary>
-    internal static int TaskPage { get; set; } = 5_000;
+    /// <remarks>
+    /// An answer is made whole before it is sent: a page of 5,000 tasks was 2.6 MB of JSON, written into buffers that
+    /// doubled up to 4 MB, and a 100,000-task run's 20 pages left tens of megabytes of them for the Scheduler's next full
+    /// collection. 1,000 tasks is about half a megabyte.
+    /// </remarks>
+    internal static int TaskPage { get; set; } = 1_000;
 
     // A run's tasks a page at a time: one answer for all 100,000 tasks of a big run would be tens of megabytes, held whole
     // by the Scheduler and by this client, and over RabbitMQ's message size limit for big enough results. The pages of a

@@ -171,7 +171,7 @@ public sealed class GetRunConsumer(ActiveRuns runs) : IConsumer<GetRun>
     static RunSnapshot Snapshot(RunRecord run, (int Offset, int Limit) page) => new(
         run.RunId, run.Flow.Name, run.Flow.Version, RunProgression.State(run.State), run.CreatedAt, run.FinishedAt,
         run.FailedTask, run.Error,
-        page.Limit == 0 ? [] : run.OrderedTasks.Skip(page.Offset).Take(page.Limit).Select(t => new TaskSnapshot(
+        page.Limit == 0 ? [] : run.OrderedTasksFrom(page.Offset).Take(page.Limit).Select(t => new TaskSnapshot(
             t.Slug, t.Type, t.Parent is not null || run.Graph.DownstreamOf(t.Slug).Count > 0, RunProgression.State(t.State), t.Attempt, t.Result, t.ErrorType, t.Error,
             t.Worker, t.ReadyAt, t.StartedAt, t.FinishedAt,
             t.PastAttempts.Select(a => new AttemptSnapshot(a.Attempt, a.Outcome, a.ErrorType, a.Error, a.Worker, a.StartedAt, a.FinishedAt)).ToArray(),

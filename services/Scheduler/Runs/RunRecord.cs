@@ -121,17 +121,28 @@ public sealed class RunRecord
     public bool IsFinished => State != RunState.Running;
 
     /// <summary>Tasks in the flow's order, a mapped task's children (in index order) right after it.</summary>
-    public IEnumerable<TaskRecord> OrderedTasks
+    public IEnumerable<TaskRecord> OrderedTasks => OrderedTasksFrom(0);
+
+    /// <summary>
+    /// <see cref="OrderedTasks"/> from the <paramref name="offset"/>-th on: the tasks before it are counted, not looked
+    /// up, so that reading a big run a page at a time costs each page its own tasks.
+    /// </summary>
+    public IEnumerable<TaskRecord> OrderedTasksFrom(int offset)
     {
-        get
+        foreach (var node in Flow.Tasks)
         {
-            foreach (var node in Flow.Tasks)
+            var children = node.IsMapped ? ChildrenOf(node.Slug) : [];
+            if (offset > children.Count)
             {
-                yield return Tasks[node.Slug];
-                if (node.IsMapped)
-                    foreach (var child in ChildrenOf(node.Slug))
-                        yield return child;
+                offset -= 1 + children.Count;
+                continue;
             }
+
+            if (offset == 0)
+                yield return Tasks[node.Slug];
+            for (var i = Math.Max(0, offset - 1); i < children.Count; i++)
+                yield return children[i];
+            offset = 0;
         }
     }
 
@@ -322,7 +333,21 @@ public sealed class TaskRecord
 
     /// <summary>When the claim is looked at next; kept in memory only: a loaded run looks at once.</summary>
     public DateTimeOffset? ClaimCheckAt { get => Time(_claimCheckAt); internal set => _claimCheckAt = Ticks(value); }
-    public JsonElement? Result { get; internal set; }
+    /// <summary>The task's result. Kept as its JSON (a document each cost 140 bytes more, 14 MB in 100,000 tasks) and read
+    /// as a fresh element when asked: by the tasks that take it, a cache, a run's pages.</summary>
+    public JsonElement? Result
+    {
+        get
+        {
+            if (_result is null)
+                return null;
+            var reader = new Utf8JsonReader(_result);
+            return JsonElement.ParseValue(ref reader);
+        }
+        internal set => _result = value is { } result ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(result).ToArray() : null;
+    }
+
+    byte[]? _result;
     public string? ErrorType { get; internal set; }
     public string? Error { get; internal set; }
     // A few workers run all of a run's tasks: one string per name, not one per task (4 MB in 100,000).

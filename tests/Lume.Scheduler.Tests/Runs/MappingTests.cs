@@ -51,6 +51,25 @@ public class MappingTests
     }
 
     [Fact]
+    public void ARunsTasksFromAnOffset_AreItsOrderedTasksFromThere_AcrossMappedChildren()
+    {
+        var flow = Flow.Define("two_maps", f =>
+        {
+            var values = f.Parameter("values");
+            var first = f.Map("power", new { x = values, exponent = f.Unmapped(2) }, name: "first");
+            var middle = f.Task("sum", new { values = first }, name: "middle");
+            f.Map("power", new { x = values, exponent = f.Unmapped(middle) }, name: "second");
+            f.Task("sum", new { values }, name: "last");
+        });
+        var (run, _) = Start(flow, ("values", new[] { 1, 2, 3 }));
+        var all = run.OrderedTasks.Select(t => t.Slug).ToArray();
+
+        Assert.Equal(["first", "first[0]", "first[1]", "first[2]", "middle", "second", "last"], all);
+        for (var offset = 0; offset <= all.Length + 1; offset++)
+            Assert.Equal(all.Skip(offset), run.OrderedTasksFrom(offset).Select(t => t.Slug));
+    }
+
+    [Fact]
     public void MappingOverNoElement_CompletesTheMappedTaskAtOnce_WithAnEmptyList()
     {
         var (run, started) = Start(MapThenSum, ("values", Array.Empty<int>()));
