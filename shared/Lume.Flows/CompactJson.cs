@@ -93,8 +93,15 @@ sealed class DefinitionReading
         var writer = reading._writer ??= new Utf8JsonWriter(reading._constants);
         if (reading._constantsRead++ == 0)
             writer.WriteStartArray();
-        using (var value = JsonDocument.ParseValue(ref reader))
+        // A number, true, false or null is copied as it is; a string or a list or object goes through a document.
+        if (reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null && !reader.HasValueSequence)
+            writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
+        else
+        {
+            using var value = JsonDocument.ParseValue(ref reader);
             value.RootElement.WriteTo(writer);
+        }
+
         return default;
     }
 
@@ -186,14 +193,17 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
     {
         if (reader.TokenType != JsonTokenType.StartObject)
             throw new JsonException($"expected an object of arguments, not {reader.TokenType}");
-        var names = new List<string>();
-        var inputs = new List<TaskInput>();
+        // Gathered in lists this thread keeps (a task's arguments hold no task), then copied to arrays of the right size.
+        var names = _names ??= [];
+        var inputs = _inputs ??= [];
+        names.Clear();
+        inputs.Clear();
         Dictionary<string, int>? seen = null; // past a few arguments, found by name rather than by a scan
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             var name = DefinitionReading.ReadName(ref reader);
             reader.Read();
-            var input = JsonSerializer.Deserialize<TaskInput>(ref reader, options) ?? throw new JsonException($"argument '{name}' is null; give where its value comes from");
+            var input = ReadInput(ref reader, name);
             if (names.Count == ArgumentMap<TaskInput>.Scanned && seen is null)
                 seen = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
             var at = seen is null ? names.IndexOf(name) : seen.GetValueOrDefault(name, -1);
@@ -208,19 +218,151 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
             inputs.Add(input);
         }
 
-        return new ArgumentMap<TaskInput>([.. names], [.. inputs]);
+        var map = new ArgumentMap<TaskInput>([.. names], [.. inputs]);
+        names.Clear();
+        inputs.Clear();
+        return map;
     }
+
+    [ThreadStatic]
+    static List<string>? _names;
+
+    [ThreadStatic]
+    static List<TaskInput>? _inputs;
 
     public override void Write(Utf8JsonWriter writer, IReadOnlyDictionary<string, TaskInput> value, JsonSerializerOptions options)
     {
         writer.WriteStartObject();
-        foreach (var (name, input) in value)
+        if (value is ArgumentMap<TaskInput> map)
         {
-            writer.WritePropertyName(name);
-            JsonSerializer.Serialize(writer, input, options);
+            for (var i = 0; i < map.Count; i++)
+                WriteInput(writer, map.Names[i], map.ValueAt(i));
+        }
+        else
+        {
+            foreach (var (name, input) in value)
+                WriteInput(writer, name, input);
         }
 
         writer.WriteEndObject();
+    }
+
+    // Each argument is read and written here, not by a nested call of the serializer: that call costs a stack of its own
+    // each time, and for the 100,000 arguments of a big flow it made 60 MB of garbage every time the flow was written
+    // (registered, stored with a run) and more when it was read. The JSON is the same as the serializer's for TaskInput:
+    // "from" first, then the kind's members in their declared order.
+    static readonly JsonEncodedText From = JsonEncodedText.Encode("from");
+    static readonly JsonEncodedText Parameter = JsonEncodedText.Encode("parameter");
+    static readonly JsonEncodedText Task = JsonEncodedText.Encode("task");
+    static readonly JsonEncodedText Path = JsonEncodedText.Encode("path");
+    static readonly JsonEncodedText Value = JsonEncodedText.Encode("value");
+
+    static void WriteInput(Utf8JsonWriter writer, string name, TaskInput input)
+    {
+        writer.WritePropertyName(name);
+        writer.WriteStartObject();
+        switch (input)
+        {
+            case ParameterInput parameter:
+                writer.WriteString(From, Parameter);
+                writer.WriteString(Parameter, parameter.Parameter);
+                break;
+            case TaskOutput output:
+                writer.WriteString(From, Task);
+                writer.WriteString(Task, output.Task);
+                if (output.Path is { } path)
+                {
+                    writer.WriteStartArray(Path);
+                    foreach (var step in path)
+                        writer.WriteStringValue(step);
+                    writer.WriteEndArray();
+                }
+
+                break;
+            case ConstantInput constant:
+                writer.WriteString(From, Value);
+                writer.WritePropertyName(Value);
+                constant.Value.WriteTo(writer);
+                break;
+            default:
+                throw new JsonException($"argument '{name}': {input.GetType().Name} cannot be written as JSON");
+        }
+
+        writer.WriteEndObject();
+    }
+
+    static TaskInput ReadInput(ref Utf8JsonReader reader, string name)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+            throw new JsonException($"argument '{name}' is null; give where its value comes from");
+        if (reader.TokenType != JsonTokenType.StartObject)
+            throw new JsonException($"argument '{name}' must be an object with \"from\" (parameter, task or value), not {reader.TokenType}");
+        JsonEncodedText? from = null;
+        string? parameter = null, task = null;
+        string[]? path = null;
+        JsonElement? value = null;
+        var pooled = false;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+        {
+            var member = reader.ValueTextEquals(From.EncodedUtf8Bytes) ? From
+                : reader.ValueTextEquals(Parameter.EncodedUtf8Bytes) ? Parameter
+                : reader.ValueTextEquals(Task.EncodedUtf8Bytes) ? Task
+                : reader.ValueTextEquals(Path.EncodedUtf8Bytes) ? Path
+                : reader.ValueTextEquals(Value.EncodedUtf8Bytes) ? Value
+                : default;
+            reader.Read();
+            if (member.Equals(From))
+            {
+                from = reader.TokenType != JsonTokenType.String ? throw new JsonException($"argument '{name}': \"from\" must be a string, not {reader.TokenType}")
+                    : reader.ValueTextEquals(Parameter.EncodedUtf8Bytes) ? Parameter
+                    : reader.ValueTextEquals(Task.EncodedUtf8Bytes) ? Task
+                    : reader.ValueTextEquals(Value.EncodedUtf8Bytes) ? Value
+                    : throw new JsonException($"argument '{name}' has \"from\": \"{reader.GetString()}\"; it must be parameter, task or value");
+            }
+            else if (member.Equals(Parameter))
+                parameter = String(ref reader, name, "parameter");
+            else if (member.Equals(Task))
+                task = reader.TokenType == JsonTokenType.String ? DefinitionReading.ReadName(ref reader) : String(ref reader, name, "task");
+            else if (member.Equals(Path))
+                path = PathOf(ref reader, name);
+            else if (member.Equals(Value))
+            {
+                // Into the definition's constants only when it is known to be a constant's value (see DefinitionReading).
+                pooled = from is { } kind && kind.Equals(Value);
+                value = pooled ? DefinitionReading.ReadConstant(ref reader) : JsonElement.ParseValue(ref reader);
+            }
+            else
+                reader.Skip(); // a member this version does not know is passed over, as the serializer did
+        }
+
+        if (from is null)
+            throw new JsonException($"argument '{name}' has no \"from\": say where its value comes from (parameter, task or value)");
+        if (from.Value.Equals(Parameter))
+            return new ParameterInput(parameter ?? throw Missing(name, "a parameter", "parameter"));
+        if (from.Value.Equals(Task))
+            return new TaskOutput(task ?? throw Missing(name, "a task", "task"), path);
+        var constant = new ConstantInput(value ?? throw Missing(name, "a constant", "value"));
+        if (pooled)
+            DefinitionReading.Claim(constant);
+        return constant;
+
+        static string String(ref Utf8JsonReader reader, string name, string member) =>
+            reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw new JsonException($"argument '{name}': \"{member}\" must be a string, not {reader.TokenType}");
+
+        static string[]? PathOf(ref Utf8JsonReader reader, string name)
+        {
+            if (reader.TokenType == JsonTokenType.Null)
+                return null;
+            if (reader.TokenType != JsonTokenType.StartArray)
+                throw new JsonException($"argument '{name}': \"path\" must be a list of keys, not {reader.TokenType}");
+            var steps = new List<string>();
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                steps.Add(String(ref reader, name, "path"));
+            return [.. steps];
+        }
+
+        static JsonException Missing(string name, string from, string member) =>
+            new($"argument '{name}' comes from {from} but has no \"{member}\"");
     }
 }
 
@@ -247,6 +389,9 @@ public sealed class ArgumentMap<TValue> : IReadOnlyDictionary<string, TValue>
 
     /// <summary>The names, in order, to share with a map of the same arguments.</summary>
     internal string[] Names => _names;
+
+    /// <summary>The value of the <paramref name="index"/>-th argument, in the order of <see cref="Names"/>.</summary>
+    internal TValue ValueAt(int index) => _values[index];
 
     public int Count => _names.Length;
 
