@@ -218,7 +218,10 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
             inputs.Add(input);
         }
 
-        var map = new ArgumentMap<TaskInput>([.. names], [.. inputs]);
+        // Tasks of one kind name the same arguments: one array of names for them all, as long as they come in a row.
+        var shared = _lastNames is { } last && last.AsSpan().SequenceEqual(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(names)) ? last : [.. names];
+        _lastNames = shared;
+        var map = new ArgumentMap<TaskInput>(shared, [.. inputs]);
         names.Clear();
         inputs.Clear();
         return map;
@@ -229,6 +232,9 @@ public sealed class TaskInputsJsonConverter : JsonConverter<IReadOnlyDictionary<
 
     [ThreadStatic]
     static List<TaskInput>? _inputs;
+
+    [ThreadStatic]
+    static string[]? _lastNames;
 
     public override void Write(Utf8JsonWriter writer, IReadOnlyDictionary<string, TaskInput> value, JsonSerializerOptions options)
     {

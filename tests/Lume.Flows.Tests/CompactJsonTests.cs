@@ -168,6 +168,7 @@ public class CompactJsonTests
 
         Assert.Same(flow.Tasks[0].Type, flow.Tasks[1].Type);
         Assert.Same(flow.Tasks[0].Inputs.Keys.Single(), flow.Tasks[1].Inputs.Keys.Single());
+        Assert.Same(flow.Tasks[0].Inputs.Keys, flow.Tasks[1].Inputs.Keys); // the same list of names: one array
         Assert.Same(flow.Tasks[0].Upstream, flow.Tasks[1].Upstream);
     }
 

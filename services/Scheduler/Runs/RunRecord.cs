@@ -288,7 +288,20 @@ public sealed class TaskRecord
 
     // The times as UTC ticks, 0 for none. A run holds a record per task, and six nullable DateTimeOffsets were 144 of a
     // record's 288 bytes: 14 MB of a 100,000-task run.
-    long _dueAt, _claimedAt, _claimCheckAt, _readyAt, _startedAt, _finishedAt;
+    long _readyAt, _startedAt, _finishedAt;
+
+    // What few tasks ever have (a timer, a claim, an error, a cache key, past attempts), apart: made the first time one
+    // of them is set. Most tasks of a big run have none of it, and it was 56 bytes of each (5.6 MB in 100,000).
+    sealed class Rare
+    {
+        public long DueAt, ClaimedAt, ClaimCheckAt;
+        public string? ErrorType, Error, CacheKey;
+        public List<AttemptRecord>? PastAttempts;
+    }
+
+    Rare? _rare;
+
+    Rare Rarely() => _rare ??= new Rare();
 
     static DateTimeOffset? Time(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
 
@@ -323,16 +336,16 @@ public sealed class TaskRecord
     public Outbox Dispatch { get; internal set; }
 
     /// <summary>When the task's timer is due: the next attempt of a retrying task, or the end of a running attempt's time.</summary>
-    public DateTimeOffset? DueAt { get => Time(_dueAt); internal set => _dueAt = Ticks(value); }
+    public DateTimeOffset? DueAt { get => Time(_rare?.DueAt ?? 0); internal set { if (value is not null || _rare is not null) Rarely().DueAt = Ticks(value); } }
 
     /// <summary>
     /// When a worker claimed a copy of the current attempt. Once every live worker has been heard since, the attempt
     /// counts as lost and a new one is released, unless one of them lists it as held (see <see cref="RunProgression"/>'s claims).
     /// </summary>
-    public DateTimeOffset? ClaimedAt { get => Time(_claimedAt); internal set => _claimedAt = Ticks(value); }
+    public DateTimeOffset? ClaimedAt { get => Time(_rare?.ClaimedAt ?? 0); internal set { if (value is not null || _rare is not null) Rarely().ClaimedAt = Ticks(value); } }
 
     /// <summary>When the claim is looked at next; kept in memory only: a loaded run looks at once.</summary>
-    public DateTimeOffset? ClaimCheckAt { get => Time(_claimCheckAt); internal set => _claimCheckAt = Ticks(value); }
+    public DateTimeOffset? ClaimCheckAt { get => Time(_rare?.ClaimCheckAt ?? 0); internal set { if (value is not null || _rare is not null) Rarely().ClaimCheckAt = Ticks(value); } }
     /// <summary>The task's result. Kept as its JSON (a document each cost 140 bytes more, 14 MB in 100,000 tasks) and read
     /// as a fresh element when asked: by the tasks that take it, a cache, a run's pages.</summary>
     public JsonElement? Result
@@ -348,8 +361,8 @@ public sealed class TaskRecord
     }
 
     byte[]? _result;
-    public string? ErrorType { get; internal set; }
-    public string? Error { get; internal set; }
+    public string? ErrorType { get => _rare?.ErrorType; internal set { if (value is not null || _rare is not null) Rarely().ErrorType = value; } }
+    public string? Error { get => _rare?.Error; internal set { if (value is not null || _rare is not null) Rarely().Error = value; } }
     // A few workers run all of a run's tasks: one string per name, not one per task (4 MB in 100,000).
     public string? Worker { get => _worker; internal set => _worker = value is null ? null : SharedNames.Share(value); }
 
@@ -359,7 +372,7 @@ public sealed class TaskRecord
     public DateTimeOffset? FinishedAt { get => Time(_finishedAt); internal set => _finishedAt = Ticks(value); }
 
     /// <summary>The task's cache key, for a task with a cache policy, once its inputs are known.</summary>
-    public string? CacheKey { get; internal set; }
+    public string? CacheKey { get => _rare?.CacheKey; internal set { if (value is not null || _rare is not null) Rarely().CacheKey = value; } }
 
     /// <summary>Whether the task completed, by running or from its cache.</summary>
     public bool Succeeded => State is TaskState.Completed or TaskState.Cached;
@@ -367,14 +380,15 @@ public sealed class TaskRecord
     /// <summary>The attempts before the latest one, oldest first.</summary>
     public IReadOnlyList<AttemptRecord> PastAttempts
     {
-        get => (IReadOnlyList<AttemptRecord>?)_pastAttempts ?? [];
-        init => _pastAttempts = value.Count > 0 ? [.. value] : null;
+        get => (IReadOnlyList<AttemptRecord>?)_rare?.PastAttempts ?? [];
+        init
+        {
+            if (value.Count > 0)
+                Rarely().PastAttempts = [.. value];
+        }
     }
 
-    // Made with the first past attempt: most tasks of a big run have none, and an empty list each is 3 MB in 100,000.
-    List<AttemptRecord>? _pastAttempts;
-
-    internal void AddPastAttempt(AttemptRecord attempt) => (_pastAttempts ??= []).Add(attempt);
+    internal void AddPastAttempt(AttemptRecord attempt) => (Rarely().PastAttempts ??= []).Add(attempt);
 
     /// <summary>Changed since the run was last stored (then it is in <see cref="RunRecord.ChangedTasks"/>).</summary>
     public bool Dirty { get; internal set; }
