@@ -180,6 +180,17 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
                 }
             }
             while (restarted.Any(name => !WorkedSince(name, restartedAt) && !exited.Contains(name)) && DateTimeOffset.UtcNow < reconnectDeadline);
+
+            // One that took nothing may still be on its way out: a worker gives up 60 s after its last heartbeat went out
+            // (LUME_WORKER__UNHEALTHY_EXIT_SECONDS; the one hung across the restart sent its last before the hang), and
+            // its bus then has up to 30 s to stop. Only one still running after both has lived on.
+            var ownLimit = DateTimeOffset.FromUnixTimeMilliseconds(restartedAt).AddSeconds(60 + 30 + 15);
+            while (restarted.Any(name => !WorkedSince(name, restartedAt) && !exited.Contains(name)) && DateTimeOffset.UtcNow < ownLimit)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                await SuperviseAsync();
+            }
+
             idle.AddRange(restarted.Where(name => !WorkedSince(name, restartedAt) && !exited.Contains(name)));
 
             // Workers the broker no longer delivers to, while all else about them looks well (their connections open,
