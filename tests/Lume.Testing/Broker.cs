@@ -52,13 +52,7 @@ public static class Broker
     }
 
     /// <summary>The names of the queues in a virtual host of the shared broker.</summary>
-    public static async Task<IReadOnlyList<string>> QueuesAsync(string virtualHost)
-    {
-        var (exitCode, output, errors) = await RabbitMqCtlAsync("rabbit", "-q", "list_queues", "-p", virtualHost, "--no-table-headers", "name");
-        if (exitCode != 0)
-            throw new InvalidOperationException($"listing the queues of {virtualHost} failed ({exitCode}): {errors}");
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-    }
+    public static async Task<IReadOnlyList<string>> QueuesAsync(string virtualHost) => [.. (await ReadyMessagesAsync(virtualHost)).Keys];
 
     /// <summary>The messages waiting to be delivered (not those delivered and not yet acknowledged) in each queue of a virtual host.</summary>
     public static async Task<IReadOnlyDictionary<string, long>> ReadyMessagesAsync(string virtualHost)

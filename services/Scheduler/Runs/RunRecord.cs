@@ -361,9 +361,8 @@ public sealed class TaskRecord
         internal set => _result = value is { } result ? Compact(result) : null;
     }
 
-    /// <summary>The result's JSON, compact whatever the sender's formatting, for a store to write as it is.</summary>
-    // Null without a result: a null array would convert to an empty ReadOnlyMemory, which is not null.
-    internal ReadOnlyMemory<byte>? ResultJson => _result is { } json ? new ReadOnlyMemory<byte>(json) : default(ReadOnlyMemory<byte>?);
+    /// <summary>The result's JSON, compact whatever the sender's formatting, for a store to write as it is (not to change).</summary>
+    internal byte[]? ResultJson => _result;
 
     byte[]? _result;
 

@@ -645,19 +645,8 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         void Bind(int index, string? value) =>
             Check(value is null ? raw.sqlite3_bind_null(_statement, index) : raw.sqlite3_bind_text16(_statement, index, value.AsSpan()), raw.SQLITE_OK);
 
-        void BindJson(int index, ReadOnlyMemory<byte>? json)
-        {
-            if (json is not { } utf8)
-                Check(raw.sqlite3_bind_null(_statement, index), raw.SQLITE_OK);
-            else if (utf8.Length <= 512)
-            {
-                Span<char> text = stackalloc char[512];
-                var length = System.Text.Encoding.UTF8.GetChars(utf8.Span, text);
-                Check(raw.sqlite3_bind_text16(_statement, index, text[..length]), raw.SQLITE_OK);
-            }
-            else
-                Bind(index, System.Text.Encoding.UTF8.GetString(utf8.Span));
-        }
+        void BindJson(int index, byte[]? utf8) =>
+            Check(utf8 is null ? raw.sqlite3_bind_null(_statement, index) : raw.sqlite3_bind_text(_statement, index, utf8.AsSpan()), raw.SQLITE_OK);
 
         void Bind(int index, DateTimeOffset? time)
         {
