@@ -265,7 +265,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
     };
 
     // What is being sent right now is, in the store, still to be sent: a crash mid-send leaves it to the next start.
-    static string Stored(Outbox outbox) => (outbox == Outbox.Sending ? Outbox.Unsent : outbox).ToString();
+    static string Stored(Outbox outbox) => (outbox is Outbox.Sending or Outbox.Queued ? Outbox.Unsent : outbox).ToString();
 
     static void AddRunState(BsonDocument document, RunRecord run)
     {

@@ -86,11 +86,17 @@ public sealed class RunPipeline(
         return true;
     }
 
+    // Sends the messages, and then each further slice of a wide release that the confirmation of the one before lets go.
     async Task SendAsync<TEndpoint>(TEndpoint endpoint, RunRecord run, IReadOnlyList<object> messages, CancellationToken cancellationToken)
         where TEndpoint : IPublishEndpoint, ISendEndpointProvider
     {
-        if (messages.Count == 0)
-            return;
+        while (messages.Count > 0)
+            messages = await SendOnceAsync(endpoint, run, messages, cancellationToken);
+    }
+
+    async Task<IReadOnlyList<object>> SendOnceAsync<TEndpoint>(TEndpoint endpoint, RunRecord run, IReadOnlyList<object> messages, CancellationToken cancellationToken)
+        where TEndpoint : IPublishEndpoint, ISendEndpointProvider
+    {
         var outbox = messages.Where(m => m is TaskReady or CheckCache or RunRequested || IsEnding(m)).ToArray();
         try
         {
@@ -113,8 +119,10 @@ public sealed class RunPipeline(
             throw;
         }
 
-        if (outbox.Length > 0)
-            await runs.ApplyAsync(run.RunId, r => RunProgression.Apply(r, new MessagesSent(outbox), time.GetUtcNow()));
+        if (outbox.Length == 0)
+            return [];
+        var sent = await runs.ApplyAsync(run.RunId, r => RunProgression.Apply(r, new MessagesSent(outbox), time.GetUtcNow()));
+        return sent?.Step.Messages ?? [];
     }
 
     void Dropped(Guid runId, object message, Drop drop)

@@ -95,6 +95,13 @@ public static class RunProgression
     /// <summary>The most children one mapped task may have; a longer list fails the task with a MappingError.</summary>
     public const int MaxMapElements = 100_000;
 
+    /// <summary>
+    /// The most tasks one step sends at once. A wider release (a fan-out of 100,000, a big map) queues the rest in
+    /// memory, and each slice the broker confirms sends the next: the messages of a slice are all that exist at a time,
+    /// where a whole step's would be tens of megabytes, made at once and kept until the last of them is confirmed.
+    /// </summary>
+    public const int ReleaseSlice = 2_000;
+
     /// <summary>A new run with every task pending, then the tasks without upstreams made ready.</summary>
     public static (RunRecord Run, Step Step) Start(
         Guid runId, FlowDefinition flow, string pool, IReadOnlyDictionary<string, JsonElement> parameters, DateTimeOffset now,
@@ -406,12 +413,30 @@ public static class RunProgression
             }
         }
 
+        // A confirmed slice makes room for the next one of the tasks still queued (nothing to store: queued is stored as unsent).
+        var next = new StepBuilder();
+        if (outcome == Outbox.Sent)
+            SendQueued(run, next);
+
         // A failed send is not stored: the state on disk already says the message is still to go. A confirmed release is
         // stored with the task's next change (its report, as a rule), not by a write of its own: that write would double
         // the rows written per task, and a crash before then only makes the restarted Scheduler send the release again
         // as a copy (SentAgain), which a worker claims and never runs. The run's end is stored at once, as nothing may
         // come after it.
-        return ended && outcome == Outbox.Sent ? new Step(true, []) : Step.Unchanged;
+        return new Step(ended && outcome == Outbox.Sent, next.Messages);
+    }
+
+    // The next slice of the queued releases, in the order they were released; a task cancelled meanwhile is passed over.
+    static void SendQueued(RunRecord run, StepBuilder step)
+    {
+        while (!run.IsFinished && step.Releases < ReleaseSlice && run.Dequeue() is { } task)
+        {
+            if (task.State != TaskState.Ready || task.Dispatch != Outbox.Queued)
+                continue;
+            task.Dispatch = Outbox.Sending;
+            step.Releases++;
+            step.Messages.Add(ReadyMessage(run, task));
+        }
     }
 
     /// <summary>
@@ -445,6 +470,9 @@ public static class RunProgression
                 var request => request, // a subflow's run id is the attempt's: a second request starts nothing
             });
         }
+
+        // Releases still waiting in this process's queue never went out: they go as first copies, a slice at a time.
+        SendQueued(run, step);
 
         return new Step(false, step.Messages, WakeAt: run.NextDueAt());
     }
@@ -699,6 +727,13 @@ public static class RunProgression
         task.Error = null;
         task.DueAt = null;
         task.ClaimedAt = task.ClaimCheckAt = null;
+        if (step.Releases++ >= ReleaseSlice)
+        {
+            task.Dispatch = Outbox.Queued;
+            run.Queue(task);
+            return;
+        }
+
         task.Dispatch = Outbox.Sending;
         step.Messages.Add(ReadyMessage(run, task));
     }
@@ -942,6 +977,9 @@ public static class RunProgression
     {
         public readonly List<object> Messages = [];
         public bool Changed = true;
+
+        /// <summary>Tasks this step has released to be sent now (see <see cref="ReleaseSlice"/>).</summary>
+        public int Releases;
         DateTimeOffset? _wakeAt;
 
         public void Wake(DateTimeOffset? at)

@@ -65,6 +65,12 @@ public enum Outbox
 
     /// <summary>Being sent by this process right now (kept in memory only, so nobody else sends it meanwhile).</summary>
     Sending,
+
+    /// <summary>
+    /// Released but waiting for its turn to be sent, in this process's memory (stored as <see cref="Unsent"/>): a step
+    /// that releases more than <see cref="RunProgression.ReleaseSlice"/> tasks sends them a slice at a time.
+    /// </summary>
+    Queued,
 }
 
 /// <summary>
@@ -78,6 +84,7 @@ public sealed class RunRecord
     Dictionary<string, int>? _childrenLeft;
     Dictionary<string, Dictionary<string, JsonElement[]>>? _elements;
     readonly List<TaskRecord> _changed = [];
+    Queue<TaskRecord>? _queued;
     int _unfinished = -1;
 
     public required Guid RunId { get; init; }
@@ -180,6 +187,12 @@ public sealed class RunRecord
         if (!child.IsFinal)
             _childrenLeft![parent] = _childrenLeft.GetValueOrDefault(parent) + 1;
     }
+
+    /// <summary>Queues a released task (<see cref="Outbox.Queued"/>) to be sent with a later slice.</summary>
+    internal void Queue(TaskRecord task) => (_queued ??= new()).Enqueue(task);
+
+    /// <summary>The task queued first and not taken yet, or null.</summary>
+    internal TaskRecord? Dequeue() => _queued is { } queue && queue.TryDequeue(out var task) ? task : null;
 
     /// <summary>Adds the next child of a mapped task (its index is the number of children it has so far).</summary>
     internal TaskRecord AddChild(TaskRecord parent, int index)

@@ -487,7 +487,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
     }
 
     // What is being sent right now is, on disk, still to be sent: a crash mid-send leaves it to the next start.
-    static string Stored(Outbox outbox) => (outbox == Outbox.Sending ? Outbox.Unsent : outbox).ToString();
+    static string Stored(Outbox outbox) => (outbox is Outbox.Sending or Outbox.Queued ? Outbox.Unsent : outbox).ToString();
 
     static void Set(SqliteCommand command, string name, object? value) => command.Parameters[name].Value = value ?? DBNull.Value;
 

@@ -420,6 +420,56 @@ public class RunProgressionTests
         Assert.Empty(Ready(Apply(run, ResendUnsent.Instance))); // c is being sent now: not twice
     }
 
+    /// <summary>A fan-out of two and a half slices, then a task that gathers them.</summary>
+    static readonly FlowDefinition Wide = Flow.Define("wide", f =>
+        f.Task("gather", Enumerable.Range(0, RunProgression.ReleaseSlice * 5 / 2)
+            .ToDictionary(i => $"item-{i}", object? (i) => f.Task("identity", new { value = i }, name: $"item-{i}")), name: "gather"));
+
+    static string[] Sent(Step step) => step.Messages.OfType<TaskReady>().Select(t => t.TaskSlug).ToArray();
+
+    [Fact]
+    public void AWideStep_IsSentASliceAtATime_EachTaskOnce_AsTheBrokerConfirmsTheSliceBefore()
+    {
+        var (run, start) = Start(Wide);
+        var items = Wide.Tasks.Select(t => t.Slug).Where(s => s != "gather").ToArray();
+        Assert.Equal(items[..RunProgression.ReleaseSlice], Sent(start));
+        // All are released (ready, stored as such); only the slice is being sent.
+        Assert.All(items, slug => Assert.Equal(TaskState.Ready, run.Tasks[slug].State));
+
+        var second = Apply(run, new MessagesSent(start.Messages));
+        Assert.False(second.Changed); // queued and being sent are stored alike: nothing to write
+        Assert.Equal(items[RunProgression.ReleaseSlice..(2 * RunProgression.ReleaseSlice)], Sent(second));
+        var third = Apply(run, new MessagesSent(second.Messages));
+        Assert.Equal(items[(2 * RunProgression.ReleaseSlice)..], Sent(third));
+        Assert.Empty(Apply(run, new MessagesSent(third.Messages)).Messages);
+        Assert.All(items, slug => Assert.Equal(Outbox.Sent, run.Tasks[slug].Dispatch));
+    }
+
+    [Fact]
+    public void AWideStep_WhoseSliceFailedToGo_SendsItAgainAsCopies_AndTheRestAsFirstCopies_OnlyWhenResent()
+    {
+        var (run, start) = Start(Wide);
+        var firstSlice = Sent(start);
+        Assert.Empty(Apply(run, new MessagesNotSent(start.Messages)).Messages);
+
+        var again = Apply(run, ResendUnsent.Instance).Messages.OfType<TaskReady>().ToArray();
+
+        Assert.Equal(firstSlice, again.Where(t => t.SentAgain).Select(t => t.TaskSlug));
+        var fresh = again.Where(t => !t.SentAgain).Select(t => t.TaskSlug).ToArray();
+        Assert.Equal(RunProgression.ReleaseSlice, fresh.Length);
+        Assert.Empty(fresh.Intersect(firstSlice));
+    }
+
+    [Fact]
+    public void AWideStep_CancelledWhileQueued_SendsNothingMore()
+    {
+        var (run, start) = Start(Wide);
+        Apply(run, new CancelRun(run.RunId, "enough"));
+
+        Assert.Empty(Sent(Apply(run, new MessagesSent(start.Messages))));
+        Assert.All(run.Tasks.Values, t => Assert.True(t.IsFinal));
+    }
+
     [Fact]
     public void ResendUnsent_AnnouncesAnEndThatWasNotConfirmed_AndOnlyThat()
     {
