@@ -64,7 +64,7 @@ public sealed class ReportSender
 
     readonly CancellationTokenSource _giveUp;
 
-    sealed record Pending(object Report, Guid RunId, int Size, ActivityContext Trace)
+    internal sealed record Pending(object Report, Guid RunId, int Size, ActivityContext Trace)
     {
         public TaskCompletionSource Sent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
@@ -73,21 +73,65 @@ public sealed class ReportSender
     /// Sends a TaskCompleted or TaskFailed; completes once the broker has it. <paramref name="size"/> is the length of its
     /// JSON result or message, <paramref name="trace"/> the span of the task it reports, under which it is sent.
     /// </summary>
-    public Task SendAsync(object report, int size, ActivityContext trace)
+    /// <param name="together">The reports of the batch the task came in, while they are held to go together.</param>
+    public Task SendAsync(object report, int size, ActivityContext trace, Together? together = null)
     {
-        var runId = TaskReports.RunOf(report);
-        var pending = new Pending(report, runId, size, trace);
+        var pending = new Pending(report, TaskReports.RunOf(report), size, trace);
+        return together?.TryHold(pending) == true ? pending.Sent.Task : Enqueue([pending], pending);
+    }
+
+    /// <summary>Holds the reports of a batch's tasks until the batch has run (see <see cref="Together"/>).</summary>
+    public Together HoldTogether() => new(this);
+
+    // Completes once `own` has gone out.
+    Task Enqueue(IReadOnlyList<Pending> reports, Pending own)
+    {
         List<Pending> batch;
         lock (_gate)
         {
-            _waiting.Enqueue(pending);
+            foreach (var pending in reports)
+                _waiting.Enqueue(pending);
             if (_sending)
-                return pending.Sent.Task; // goes with the next batch
+                return own.Sent.Task; // goes with the next batch
             _sending = true;
             batch = TakeBatch();
         }
 
-        return SendFirstAsync(batch, pending);
+        return SendFirstAsync(batch, own);
+    }
+
+    /// <summary>
+    /// The reports of one TasksReady, held while its tasks run and then handed over at once, to go in one TaskReports: sent
+    /// as each task ends, the first would go alone (nothing else being sent), and the Scheduler would release what it
+    /// unblocks a task or two at a time. Released once the batch has run, or <see cref="TaskBatches.HoldNextFor"/> after it
+    /// started, whichever comes first; a report after that goes as it comes.
+    /// </summary>
+    public sealed class Together : IDisposable
+    {
+        readonly ReportSender _sender;
+        readonly Lock _gate = new();
+        List<Pending>? _held = [];
+
+        internal Together(ReportSender sender) => _sender = sender;
+
+        internal bool TryHold(Pending pending)
+        {
+            lock (_gate)
+            {
+                _held?.Add(pending);
+                return _held is not null;
+            }
+        }
+
+        /// <summary>Hands the held reports over; later ones go as they come.</summary>
+        public void Dispose()
+        {
+            List<Pending>? held;
+            lock (_gate)
+                (held, _held) = (_held, null);
+            if (held is { Count: > 0 })
+                _ = _sender.Enqueue(held, held[0]); // each report's own task says when it has gone out
+        }
     }
 
     // The report that finds nothing being sent goes at once, from its own task: a chain's report takes no thread hop.

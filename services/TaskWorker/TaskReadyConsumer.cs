@@ -17,20 +17,25 @@ public sealed class TaskReadyConsumer(TaskRunner runner, HeldAttempts held) : IC
 
 /// <summary>
 /// Runs the tasks of a batch in one slot, one after another (see <see cref="TasksReady"/>); one that runs longer than
-/// <see cref="TaskBatches.HoldNextFor"/> goes on beside the next. Acknowledged once every report has gone out.
+/// <see cref="TaskBatches.HoldNextFor"/> goes on beside the next. Their reports go together once the batch has run, or
+/// that long after it started (<see cref="ReportSender.Together"/>). Acknowledged once every report has gone out.
 /// </summary>
-public sealed class TasksReadyConsumer(TaskRunner runner, HeldAttempts held, TimeProvider time) : IConsumer<TasksReady>
+public sealed class TasksReadyConsumer(TaskRunner runner, HeldAttempts held, ReportSender reports, TimeProvider time) : IConsumer<TasksReady>
 {
     public async Task Consume(ConsumeContext<TasksReady> context)
     {
         using var delivery = held.Receive();
         var reported = new List<Task>(context.Message.Tasks.Count);
-        foreach (var ready in context.Message.Tasks)
+        using (var together = reports.HoldTogether())
+        await using (time.CreateTimer(_ => together.Dispose(), null, TaskBatches.HoldNextFor, Timeout.InfiniteTimeSpan))
         {
-            var running = runner.RunAsync(ready, context.ReceiveContext.Redelivered, context);
-            if (!running.IsCompleted)
-                await Task.WhenAny(running, Task.Delay(TaskBatches.HoldNextFor, time));
-            reported.Add(running.Unwrap());
+            foreach (var ready in context.Message.Tasks)
+            {
+                var running = runner.RunAsync(ready, context.ReceiveContext.Redelivered, context, together: together);
+                if (!running.IsCompleted)
+                    await Task.WhenAny(running, Task.Delay(TaskBatches.HoldNextFor, time));
+                reported.Add(running.Unwrap());
+            }
         }
 
         await Task.WhenAll(reported);

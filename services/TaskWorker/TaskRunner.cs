@@ -30,7 +30,9 @@ public sealed class TaskRunner(
     /// <param name="redelivered">Whether the broker delivered this copy again: like <see cref="TaskReady.SentAgain"/>, it is claimed, not run.</param>
     /// <param name="publisher">Where a claim goes: the consumed message's context, or the bus.</param>
     /// <param name="trace">The span the task's span goes under; default: the current one.</param>
-    public async Task<Task> RunAsync(TaskReady ready, bool redelivered, IPublishEndpoint publisher, ActivityContext trace = default)
+    /// <param name="together">The batch's reports, while they are held to go together; null: the report goes as it comes.</param>
+    public async Task<Task> RunAsync(
+        TaskReady ready, bool redelivered, IPublishEndpoint publisher, ActivityContext trace = default, ReportSender.Together? together = null)
     {
         if (cancellations.IsCancelled(ready.RunId))
         {
@@ -57,7 +59,7 @@ public sealed class TaskRunner(
                 return Task.CompletedTask;
             }
 
-            return ReleaseAfter(reports.SendAsync(report, size, span), holding);
+            return ReleaseAfter(reports.SendAsync(report, size, span, together), holding);
         }
         catch
         {

@@ -44,6 +44,22 @@ public sealed class TaskBatchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheReportsOfABatchOfQuickTasks_GoTogether_InOneMessage()
+    {
+        var runId = Guid.NewGuid();
+        var tasks = Enumerable.Range(0, 20).Select(i => Ready(runId, $"t{i}", "sleep", new { ms = 0 })).ToArray();
+
+        await _host.Harness.Bus.Publish(new TasksReady(tasks));
+
+        foreach (var task in tasks)
+            await _host.PublishedAsync<TaskCompleted>(c => c.TaskSlug == task.TaskSlug && c.RunId == runId);
+        // Sent as each ended, the first would have gone alone: the Scheduler would then release what it unblocks in pieces.
+        var messages = _host.Harness.Published.Select(_ => true).Select(m => m.MessageObject).OfType<TaskReports>()
+            .Where(r => r.Completed.Any(c => c.RunId == runId)).ToList();
+        Assert.Equal(tasks.Select(t => t.TaskSlug), Assert.Single(messages).Completed.Select(c => c.TaskSlug));
+    }
+
+    [Fact]
     public async Task ASlowTaskInABatch_DoesNotHoldTheOthersBack_EvenOnAWorkerWithOneSlot()
     {
         var runId = Guid.NewGuid();
