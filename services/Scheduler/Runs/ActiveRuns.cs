@@ -30,7 +30,8 @@ public sealed class ActiveRuns(IRunStore store, TimeProvider time)
     /// <summary>
     /// Applies <paramref name="apply"/> to the run, after the events of the run before it, and stores what changed.
     /// Completes once the change is stored, with the run and the step (read only the run's immutable parts after
-    /// that, such as its pool); null when no such run exists.
+    /// that, such as its pool); null when no such run exists. The caller sends the step's messages, which may include
+    /// those of other events applied in the same batch (theirs then come back empty).
     /// </summary>
     public async Task<(RunRecord Run, Step Step)?> ApplyAsync(Guid runId, Func<RunRecord, Step> apply)
     {
@@ -127,6 +128,7 @@ public sealed class ActiveRuns(IRunStore store, TimeProvider time)
                 // An ended run is kept until its end has gone out, which is recorded in it, and then for a while.
                 if (run.IsFinished && run.Ending == Outbox.Sent && slot.Expiry is null)
                     slot.Expiry = time.CreateTimer(_ => Expire(runId, slot), null, EndedKeptFor, Timeout.InfiniteTimeSpan);
+                SendTogether(steps);
                 for (var i = 0; i < batch.Count; i++)
                     batch[i].Done.TrySetResult((run, steps[i]));
                 return;
@@ -140,6 +142,20 @@ public sealed class ActiveRuns(IRunStore store, TimeProvider time)
             foreach (var work in batch)
                 work.Done.TrySetException(e);
         }
+    }
+
+    // What the events of one batch caused goes out together, from the first of them that sends anything: the tasks that
+    // several reports each unblock a few of are packed as one step's (a layered flow's steps otherwise went out in pieces
+    // of one or two tasks), and the store already holds all of it. Whoever asks for a change that has messages sends them
+    // (RunPipeline); a reader's step has none, so it is never the one chosen.
+    static void SendTogether(Step[] steps)
+    {
+        var first = Array.FindIndex(steps, s => s.Messages.Count > 0);
+        if (first < 0 || Array.FindIndex(steps, first + 1, s => s.Messages.Count > 0) < 0)
+            return;
+        steps[first] = steps[first] with { Messages = [.. steps.SelectMany(s => s.Messages)] };
+        for (var i = first + 1; i < steps.Length; i++)
+            steps[i] = steps[i] with { Messages = [] };
     }
 
     // The ended run's time is up: dropped now if idle, else by the drain under way when it ends.

@@ -55,6 +55,28 @@ public sealed class ActiveRunsTests : IDisposable
     }
 
     [Fact]
+    public async Task WhatTheEventsOfABatchRelease_GoesOutTogether_FromOneOfThem()
+    {
+        await _store.InitializeAsync(CancellationToken.None);
+        var pairs = Flow.Define("pairs", f =>
+        {
+            foreach (var i in Enumerable.Range(1, 40))
+                f.Task("step", new { value = f.Task("step", new { value = i }, name: $"a-{i}") }, name: $"b-{i}");
+        });
+        var (run, _) = RunProgression.Start(Guid.NewGuid(), pairs, "default", Parameters(), DateTimeOffset.UtcNow);
+        Assert.True(await _runs.CreateAsync(run, CancellationToken.None));
+
+        var steps = await Task.WhenAll(Enumerable.Range(1, 40).Select(i => _runs.ApplyAsync(run.RunId,
+            r => RunProgression.Apply(r, Completed(r, $"a-{i}", i), DateTimeOffset.UtcNow))));
+
+        // Each event released one task; a batch's releases are packed as one step's, so no batch sends from two of its events.
+        var sending = steps.Select(s => s!.Value.Step).Where(s => s.Messages.Count > 0).ToList();
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => $"b-{i}").Order(), sending.SelectMany(Ready).Order());
+        Assert.InRange(sending.Count, 1, _store.Writes);
+        Assert.True(_store.Writes < 40, $"{_store.Writes} writes: the events were not batched");
+    }
+
+    [Fact]
     public async Task AnEventThatThrows_FailsAlone_AndTheOthersOfItsBatchAreStored()
     {
         var run = await StartAsync();
