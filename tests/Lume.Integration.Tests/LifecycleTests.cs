@@ -154,7 +154,8 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         await Cluster.StartWorkerAsync("worker-1", settings);
         await Cluster.StartWorkerAsync("worker-2", settings);
         var client = await Cluster.ClientAsync();
-        var values = Enumerable.Range(0, 2000).ToArray();
+        // Two and a half of the Scheduler's slices (RunProgression.ReleaseSlice): the kill may come while they go out.
+        var values = Enumerable.Range(0, 5000).ToArray();
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         var run = client.RunAsync("chaos_map", null, new Dictionary<string, JsonElement> { ["values"] = JsonSerializer.SerializeToElement(values) },
