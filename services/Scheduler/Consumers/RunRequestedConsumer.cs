@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Lume.Contracts;
 using Lume.Hosting;
 using Lume.Flows;
@@ -28,17 +29,21 @@ public sealed class RunRequestedConsumer(
             return;
         }
 
-        var (registered, unknown) = await flows.FindAsync(request.Flow, request.Version, context.CancellationToken);
+        // A request built by hand (another system's client, not Lume's) may leave fields out: no flow is a problem to
+        // name; no parameters are none, so a flow whose parameters all have defaults runs.
         var problems = new List<string>();
+        var (registered, unknown) = string.IsNullOrWhiteSpace(request.Flow)
+            ? (null, "flow: the request names no flow")
+            : await flows.FindAsync(request.Flow, request.Version, context.CancellationToken);
         if (unknown is not null)
             problems.Add(unknown);
         if (request.TimeoutSeconds is { } timeout && !(timeout > 0 && timeout <= FlowChecks.MaxSeconds))
             problems.Add($"timeout: must be above 0 and at most {FlowChecks.MaxSeconds} s, not {timeout}");
-        var parameters = request.Parameters;
+        var parameters = request.Parameters ?? NoParameters;
         if (registered is { Flow: var flow })
         {
             // The graph itself was checked when the flow was registered; only what this request brings is checked here.
-            var checkedParameters = FlowChecks.CheckParameters(flow, request.Parameters);
+            var checkedParameters = FlowChecks.CheckParameters(flow, parameters);
             problems.AddRange(checkedParameters.Problems);
             parameters = checkedParameters.Parameters;
             // Tasks sent to a pool nobody serves would wait in its queue forever; say so now instead.
@@ -78,6 +83,8 @@ public sealed class RunRequestedConsumer(
         if (await store.FindAsync(request.RunId, context.CancellationToken) is { } created)
             await RepeatedAsync(context, created);
     }
+
+    static readonly IReadOnlyDictionary<string, JsonElement> NoParameters = new Dictionary<string, JsonElement>();
 
     // Says again that the run is accepted, so a client that resent its request hears it, and sends what the first
     // delivery may not have sent before a crash. Its end, if it has ended, can be asked with GetRun.

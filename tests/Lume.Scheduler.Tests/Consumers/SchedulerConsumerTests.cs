@@ -159,6 +159,22 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RunRequested_WithoutParametersOrFlow_AsAnotherSystemMightSendIt_IsTakenOrRejectedSayingWhy()
+    {
+        // No parameters are none: "diamond" needs "start", so the problem is that one, not a crash.
+        var noParameters = Guid.NewGuid();
+        await _host.Harness.Bus.Publish(new RunRequested(noParameters, "diamond", null, null!, DateTimeOffset.UtcNow));
+        var failed = await _host.PublishedAsync<RunFailed>(r => r.RunId == noParameters);
+        Assert.Equal(RunFailureKind.Rejected, failed.Kind);
+        Assert.StartsWith("parameter 'start': missing", Assert.Single(failed.Problems), StringComparison.Ordinal);
+
+        var noFlow = Guid.NewGuid();
+        await _host.Harness.Bus.Publish(new RunRequested(noFlow, null!, null, null!, DateTimeOffset.UtcNow));
+        Assert.Equal("flow: the request names no flow", Assert.Single((await _host.PublishedAsync<RunFailed>(r => r.RunId == noFlow)).Problems));
+        Assert.Null(await Store.FindAsync(noFlow, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Diamond_WithDuplicateAndOutOfOrderEvents_ReleasesEachTaskOnceAndCompletes()
     {
         var runId = await RequestAsync("diamond", ("start", 1));
