@@ -257,15 +257,12 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         ["started_at"] = FormatOrNull(task.StartedAt),
         ["finished_at"] = FormatOrNull(task.FinishedAt),
         ["token"] = task.Attempt > 0 ? task.Token.ToString() : BsonNull.Value,
-        ["dispatch"] = Stored(task.Dispatch),
+        ["dispatch"] = task.Dispatch.Stored(),
         ["due_at"] = FormatOrNull(task.DueAt),
         ["past_attempts"] = task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : BsonNull.Value,
         ["cache_key"] = (BsonValue?)task.CacheKey ?? BsonNull.Value,
         ["claimed_at"] = FormatOrNull(task.ClaimedAt),
     };
-
-    // What is being sent right now is, in the store, still to be sent: a crash mid-send leaves it to the next start.
-    static string Stored(Outbox outbox) => (outbox is Outbox.Sending or Outbox.Queued ? Outbox.Unsent : outbox).ToString();
 
     static void AddRunState(BsonDocument document, RunRecord run)
     {
@@ -273,7 +270,7 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         document["finished_at"] = FormatOrNull(run.FinishedAt);
         document["failed_task"] = (BsonValue?)run.FailedTask ?? BsonNull.Value;
         document["error"] = (BsonValue?)run.Error ?? BsonNull.Value;
-        document["ending"] = Stored(run.Ending);
+        document["ending"] = run.Ending.Stored();
     }
 
     // Round-trip text in UTC, as in the SQLite store: it sorts chronologically and keeps every tick.

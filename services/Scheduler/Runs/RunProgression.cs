@@ -414,8 +414,8 @@ public static class RunProgression
         }
 
         // A confirmed slice makes room for the next one of the tasks still queued (nothing to store: queued is stored as unsent).
-        var next = new StepBuilder();
-        if (outcome == Outbox.Sent)
+        var next = outcome == Outbox.Sent && run.HasQueued ? new StepBuilder() : null;
+        if (next is not null)
             SendQueued(run, next);
 
         // A failed send is not stored: the state on disk already says the message is still to go. A confirmed release is
@@ -423,7 +423,8 @@ public static class RunProgression
         // the rows written per task, and a crash before then only makes the restarted Scheduler send the release again
         // as a copy (SentAgain), which a worker claims and never runs. The run's end is stored at once, as nothing may
         // come after it.
-        return new Step(ended && outcome == Outbox.Sent, next.Messages);
+        var changed = ended && outcome == Outbox.Sent;
+        return next is null && !changed ? Step.Unchanged : new Step(changed, next?.Messages ?? []);
     }
 
     // The next slice of the queued releases, in the order they were released; a task cancelled meanwhile is passed over.

@@ -73,6 +73,15 @@ public enum Outbox
     Queued,
 }
 
+static class OutboxStorage
+{
+    /// <summary>
+    /// The state a store keeps: what this process is sending or has queued is, on disk, still to be sent, so a crash
+    /// leaves it to the next start.
+    /// </summary>
+    public static string Stored(this Outbox outbox) => (outbox is Outbox.Sending or Outbox.Queued ? Outbox.Unsent : outbox).ToString();
+}
+
 /// <summary>
 /// A run as the Scheduler stores it, with the flow definition it was started with, so later flow changes don't touch it.
 /// Only <see cref="RunProgression"/> changes it, and a store reads and writes it.
@@ -193,6 +202,9 @@ public sealed class RunRecord
 
     /// <summary>The task queued first and not taken yet, or null.</summary>
     internal TaskRecord? Dequeue() => _queued is { } queue && queue.TryDequeue(out var task) ? task : null;
+
+    /// <summary>Whether released tasks wait in this process's queue.</summary>
+    internal bool HasQueued => _queued is { Count: > 0 };
 
     /// <summary>Adds the next child of a mapped task (its index is the number of children it has so far).</summary>
     internal TaskRecord AddChild(TaskRecord parent, int index)

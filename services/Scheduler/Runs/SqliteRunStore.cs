@@ -483,11 +483,8 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         Set(command, "$finished", FormatOrNull(run.FinishedAt));
         Set(command, "$failed", run.FailedTask);
         Set(command, "$error", run.Error);
-        Set(command, "$ending", Stored(run.Ending));
+        Set(command, "$ending", run.Ending.Stored());
     }
-
-    // What is being sent right now is, on disk, still to be sent: a crash mid-send leaves it to the next start.
-    static string Stored(Outbox outbox) => (outbox is Outbox.Sending or Outbox.Queued ? Outbox.Unsent : outbox).ToString();
 
     static void Set(SqliteCommand command, string name, object? value) => command.Parameters[name].Value = value ?? DBNull.Value;
 
@@ -626,7 +623,7 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
                 }
                 else
                     Check(raw.sqlite3_bind_null(_statement, 13), raw.SQLITE_OK);
-                Bind(14, Stored(task.Dispatch));
+                Bind(14, task.Dispatch.Stored());
                 Bind(15, task.DueAt);
                 Bind(16, task.PastAttempts.Count > 0 ? JsonSerializer.Serialize(task.PastAttempts) : null);
                 Bind(17, task.CacheKey);
