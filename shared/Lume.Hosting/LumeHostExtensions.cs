@@ -163,8 +163,11 @@ public static class LumeHostExtensions
             // MassTransit reports usage to its makers over the internet unless told not to; a Lume deployment calls nobody.
             bus.DisableUsageTelemetry();
             bus.ApplyLumeConsumers(builder.Services);
-            bus.AddConfigureEndpointsCallback((context, _, endpoint) => RequeueWhileStopping.Configure(
-                endpoint, context.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
+            bus.AddConfigureEndpointsCallback((context, name, endpoint) =>
+            {
+                RequeueWhileStopping.Configure(endpoint, context.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+                PlainJson.Configure(name, endpoint);
+            });
             if (broker is null)
             {
                 bus.UsingInMemory((context, cfg) =>

@@ -22,6 +22,14 @@ public sealed class RunRequestedConsumer(
     {
         var request = context.Message;
         var now = time.GetUtcNow();
+        // The client names the run so that it can follow it; without a name nothing could be told apart, and a second
+        // such request would look like a repeat of the first.
+        if (request.RunId == Guid.Empty)
+        {
+            await RejectAsync(context, request, ["runId: the request has no run id; choose a new one (a random GUID) to follow the run by"], now);
+            return;
+        }
+
         // A run id the Scheduler knows is a repeat (a client resending after a lost answer): it starts nothing new.
         if (await store.FindAsync(request.RunId, context.CancellationToken) is { } known)
         {
@@ -54,15 +62,7 @@ public sealed class RunRequestedConsumer(
 
         if (problems.Count > 0)
         {
-            logger.LogWarning("Run {RunId} of flow {Flow} rejected: {Problems}", request.RunId, request.Flow, problems);
-            LumeTelemetry.RunsFailed.Add(1, new TagList { { "lume.flow", request.Flow }, { "lume.reason", "rejected" } });
-            await context.Publish(new RunFailed(request.RunId, request.Flow, RunFailureKind.Rejected, null, "RunRejected",
-                $"run request for flow '{request.Flow}' was rejected: {string.Join("; ", problems)}", problems, now));
-            // A subflow's refusal is its parent task's failure: otherwise the parent run would wait for it forever.
-            if (request.Parent is { } parent)
-                await context.Publish(new TaskFailed(parent.RunId, parent.Task, parent.Attempt, parent.Token, TaskErrors.SubflowFailed,
-                    $"task '{parent.Task}': the subflow run of flow '{request.Flow}' was refused: {string.Join("; ", problems)}", false,
-                    $"subflow run {request.RunId}", now));
+            await RejectAsync(context, request, problems, now);
             return;
         }
 
@@ -85,6 +85,20 @@ public sealed class RunRequestedConsumer(
     }
 
     static readonly IReadOnlyDictionary<string, JsonElement> NoParameters = new Dictionary<string, JsonElement>();
+
+    // Nothing is stored. The client hears why, each problem naming the field, flow or parameter at fault.
+    async Task RejectAsync(ConsumeContext<RunRequested> context, RunRequested request, List<string> problems, DateTimeOffset now)
+    {
+        logger.LogWarning("Run {RunId} of flow {Flow} rejected: {Problems}", request.RunId, request.Flow, problems);
+        LumeTelemetry.RunsFailed.Add(1, new TagList { { "lume.flow", request.Flow }, { "lume.reason", "rejected" } });
+        await context.Publish(new RunFailed(request.RunId, request.Flow, RunFailureKind.Rejected, null, "RunRejected",
+            $"run request for flow '{request.Flow}' was rejected: {string.Join("; ", problems)}", problems, now));
+        // A subflow's refusal is its parent task's failure: otherwise the parent run would wait for it forever.
+        if (request.Parent is { } parent)
+            await context.Publish(new TaskFailed(parent.RunId, parent.Task, parent.Attempt, parent.Token, TaskErrors.SubflowFailed,
+                $"task '{parent.Task}': the subflow run of flow '{request.Flow}' was refused: {string.Join("; ", problems)}", false,
+                $"subflow run {request.RunId}", now));
+    }
 
     // Says again that the run is accepted, so a client that resent its request hears it, and sends what the first
     // delivery may not have sent before a crash. Its end, if it has ended, can be asked with GetRun.

@@ -172,6 +172,19 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         await _host.Harness.Bus.Publish(new RunRequested(noFlow, null!, null, null!, DateTimeOffset.UtcNow));
         Assert.Equal("flow: the request names no flow", Assert.Single((await _host.PublishedAsync<RunFailed>(r => r.RunId == noFlow)).Problems));
         Assert.Null(await Store.FindAsync(noFlow, CancellationToken.None));
+
+        // No run id: twice, and each time refused, never taken for a repeat of the first.
+        for (var i = 1; i <= 2; i++)
+        {
+            await _host.Harness.Bus.Publish(new RunRequested(Guid.Empty, "diamond", null, Parameters(("start", 1)), DateTimeOffset.UtcNow));
+            for (var wait = 0; _host.AllPublished<RunFailed>(r => r.RunId == Guid.Empty).Count < i && wait < 200; wait++)
+                await Task.Delay(50);
+            Assert.StartsWith("runId: the request has no run id",
+                Assert.Single(Assert.Single(_host.AllPublished<RunFailed>(r => r.RunId == Guid.Empty).Skip(i - 1)).Problems), StringComparison.Ordinal);
+        }
+
+        Assert.Null(await Store.FindAsync(Guid.Empty, CancellationToken.None));
+        Assert.Empty(_host.AllPublished<RunAccepted>(r => r.RunId == Guid.Empty));
     }
 
     [Fact]
