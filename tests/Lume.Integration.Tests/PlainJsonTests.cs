@@ -66,6 +66,7 @@ public sealed class PlainJsonTests(ITestOutputHelper output) : ClusterTest(outpu
             ["runId"] = untyped.ToString(), ["flow"] = "flow1", ["parameters"] = Flow1Parameters.DeepClone(), ["reason"] = "x",
         }, headers: new Dictionary<string, object?>());
         await wire.WaitForMessagesAsync("lume-scheduler_error", 1);
+        Assert.Contains("must name its type", await wire.FaultMessageAsync("lume-scheduler_error"), StringComparison.Ordinal);
 
         // Typed by its header, a GetRun is answered at the response address it names, as a MassTransit client's would be.
         var reply = await wire.ReplyQueueAsync();
@@ -141,6 +142,16 @@ public sealed class PlainJsonTests(ITestOutputHelper output) : ClusterTest(outpu
                 Assert.True(DateTime.UtcNow < deadline, $"{queue} still holds fewer than {count} messages");
                 await Task.Delay(100);
             }
+        }
+
+        /// <summary>The reason MassTransit gave for setting aside the first message of an error queue.</summary>
+        public async Task<string> FaultMessageAsync(string queue)
+        {
+            var delivery = await _channel.BasicGetAsync(queue, autoAck: false) ?? throw new InvalidOperationException($"{queue} is empty");
+            await _channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true);
+            return delivery.BasicProperties.Headers?.TryGetValue("MT-Fault-Message", out var reason) == true && reason is byte[] text
+                ? Encoding.UTF8.GetString(text)
+                : $"no MT-Fault-Message header among {string.Join(", ", delivery.BasicProperties.Headers?.Keys ?? [])}";
         }
 
         // On a channel of its own: asking for a queue that does not exist yet closes the channel that asked.
