@@ -10,7 +10,8 @@ namespace Lume.Integration.Tests;
 
 /// <summary>
 /// The split of issue 15: the production worker (services/TaskWorker) is the library's built-in tasks and nothing of the
-/// examples, and a user's worker host (examples/MyWorker) builds on the library, not on the production host.
+/// examples, a user's worker host (examples/MyWorker) builds on the library, not on the production host, and only the
+/// hosts that keep data carry a store driver.
 /// </summary>
 public sealed class WorkerHostDependencyTests
 {
@@ -29,6 +30,14 @@ public sealed class WorkerHostDependencyTests
 
         Assert.Contains("Lume.Worker", libraries);
         Assert.DoesNotContain(libraries, l => l.StartsWith("Lume.Examples", StringComparison.Ordinal));
+        Assert.DoesNotContain(libraries, l => l.StartsWith("MongoDB.", StringComparison.Ordinal) || l == "Microsoft.Data.Sqlite");
+    }
+
+    [Fact]
+    public void FileService_ShipsNoStoreDriver()
+    {
+        var libraries = Libraries("Lume.FileService");
+
         Assert.DoesNotContain(libraries, l => l.StartsWith("MongoDB.", StringComparison.Ordinal) || l == "Microsoft.Data.Sqlite");
     }
 
