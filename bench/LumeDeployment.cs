@@ -40,7 +40,7 @@ sealed class LumeDeployment : IAsyncDisposable
         deployment.Scheduler = await deployment.StartAsync("scheduler", "Lume.Scheduler");
         await deployment.StartAsync("fileservice", "Lume.FileService");
         for (var i = 1; i <= workers; i++)
-            await deployment.StartAsync($"worker-{i}", "Lume.TaskWorker");
+            await deployment.StartAsync($"worker-{i}", "Lume.Examples.Worker");
         return deployment;
     }
 

@@ -4,7 +4,7 @@ using Lume.Flows;
 using Lume.Hosting;
 using Lume.Results;
 using Lume.Scheduler;
-using Lume.TaskWorker;
+using Lume.Worker;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -3,7 +3,7 @@
 using Lume.Flows;
 using Lume.Hosting;
 using Lume.Tasks;
-using Lume.TaskWorker;
+using Lume.Worker;
 using Microsoft.Extensions.Hosting;
 
 var builder = Host.CreateApplicationBuilder(args);

@@ -1,6 +1,7 @@
 using Lume.Contracts;
 using Lume.Hosting;
 using Lume.Results.Model;
+using Lume.Storage;
 using MassTransit;
 
 namespace Lume.Results;

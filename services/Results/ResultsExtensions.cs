@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Lume.Hosting;
 using Lume.Results.Model;
 using Lume.Results.Stores;
+using Lume.Storage;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

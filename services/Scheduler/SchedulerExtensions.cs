@@ -2,6 +2,7 @@ using Lume.Scheduler.Flows;
 using Lume.Hosting;
 using Lume.Scheduler.Consumers;
 using Lume.Scheduler.Runs;
+using Lume.Storage;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,11 +1,9 @@
-using Lume.Examples;
 using Lume.Hosting;
-using Lume.TaskWorker;
+using Lume.Worker;
 using Microsoft.Extensions.Hosting;
 
 var builder = Host.CreateApplicationBuilder(args);
 builder.AddLumeDefaults("lume-taskworker");
 builder.AddLumeTaskWorker();
-builder.AddLumeExamples();
 builder.AddLumeBus();
 return builder.RunLume();

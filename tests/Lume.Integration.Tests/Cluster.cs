@@ -89,7 +89,12 @@ public sealed class Cluster : IAsyncDisposable
     public Task<ServiceProcess> StartServiceAsync(string name, string assembly, params (string, string)[] more) =>
         StartAsync(name, assembly, Path.Combine(Root, name), more);
 
+    /// <summary>The examples worker host (examples/ExamplesWorker): the stock worker plus flow1 and the other example flows and tasks.</summary>
     public Task<ServiceProcess> StartWorkerAsync(string name, params (string, string)[] more) =>
+        StartAsync(name, "Lume.Examples.Worker", Path.Combine(Root, name), [("LUME_WORKER__NAME", name), .. more]);
+
+    /// <summary>The production worker (services/TaskWorker): the built-in tasks and no flows.</summary>
+    public Task<ServiceProcess> StartStockWorkerAsync(string name, params (string, string)[] more) =>
         StartAsync(name, "Lume.TaskWorker", Path.Combine(Root, name), [("LUME_WORKER__NAME", name), .. more]);
 
     /// <summary>The example of a user's own worker host (examples/MyWorker), serving the pool "shouting".</summary>

@@ -119,7 +119,7 @@ public sealed class TraceTests(ITestOutputHelper output) : IAsyncLifetime
         foreach (var name in expected)
             Assert.Contains(spans, s => s.Name == name);
         var save = spans.Single(s => s.Name == "task save_text_file");
-        Assert.Equal("lume-taskworker", save.Service);
+        Assert.Equal("lume-examples-worker", save.Service);
         Assert.Equal(runId.ToString(), save.Tags["lume.run_id"]);
         Assert.Equal(("flow1", "save_text_file", "1", "worker-1"), (save.Tags["lume.flow"], save.Tags["lume.task_slug"], save.Tags["lume.attempt"], save.Tags["lume.worker"]));
         Assert.Equal("lume-scheduler", spans.Single(s => s.Name == "run flow1").Service);

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Lume.Hosting;
+using Lume.Storage;
 
 namespace Lume.Results.Stores;
 

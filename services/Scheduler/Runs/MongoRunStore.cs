@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Lume.Contracts;
 using Lume.Flows;
-using Lume.Hosting;
+using Lume.Storage;
 using MongoDB.Bson;
 using MongoDB.Driver;
 

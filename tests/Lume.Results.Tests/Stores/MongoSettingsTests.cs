@@ -1,5 +1,5 @@
 using System.Net;
-using Lume.Hosting;
+using Lume.Storage;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using MongoDB.Driver.Core.Clusters;

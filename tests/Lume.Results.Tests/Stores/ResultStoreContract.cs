@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Lume.Hosting;
 using Lume.Results.Model;
 using Lume.Results.Stores;
+using Lume.Storage;
 using MongoDB.Bson;
 using MongoDB.Driver;
 

@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Lume.Hosting;
 using Lume.Results.Model;
 using Lume.Results.Stores;
 using Lume.Scheduler.Runs;
+using Lume.Storage;
 
 namespace Lume.Results.Tests.Stores;
 

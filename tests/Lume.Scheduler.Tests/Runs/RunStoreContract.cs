@@ -1,7 +1,7 @@
 using Lume.Contracts;
 using Lume.Flows;
-using Lume.Hosting;
 using Lume.Scheduler.Runs;
+using Lume.Storage;
 using static Lume.Scheduler.Tests.TestFlows;
 
 namespace Lume.Scheduler.Tests.Runs;
