@@ -25,7 +25,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         var snapshot = outcome.Snapshot!;
         var colour = outcome.Succeeded ? "green" : "red";
         console.MarkupLine(
-            $"[{colour}]Run {outcome.RunId} of {Markup.Escape(snapshot.Flow)} {snapshot.State}[/] in {Duration(outcome.Elapsed)}");
+            $"[{colour}]Run {outcome.RunId} of {Markup.Escape(snapshot.Flow)} {WireEnumConverter<RunState>.Name(snapshot.State)}[/] in {Duration(outcome.Elapsed)}");
         if (outcome.Cancellation is { } cancelled)
         {
             console.MarkupLine($"[yellow]cancelled: {Markup.Escape(cancelled.Reason)}[/]");

@@ -129,7 +129,8 @@ public sealed class CliProcessTests : IDisposable
         var (exit, stdout, stderr) = await LumeAsync(Flow1);
 
         Assert.True(exit == 0, stderr);
-        Assert.Contains("completed in", stdout, StringComparison.Ordinal);
+        // The run's state as everywhere else: its wire name, "completed".
+        Assert.Matches(@"(?m)^Run [0-9a-f-]{36} of flow1 completed in ", stdout);
         foreach (var task in new[] { "configure_lume_services", "append_text", "save_text_file" })
             Assert.Contains($"{task} completed in", stdout, StringComparison.Ordinal);
         var repLine = stdout.Split('\n').Single(l => l.StartsWith("save_text_file: ", StringComparison.Ordinal));
