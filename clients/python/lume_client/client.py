@@ -284,6 +284,18 @@ class Lume:
         return [FlowInfo(f["name"], f["version"], f.get("pool", ""), f.get("parameters") or [], f.get("tasks") or [],
                          bool(f.get("poolAlive"))) for f in answer.message.get("flows") or []]
 
+    def register_flow(self, flow: Mapping[str, Any], pool: str = "default") -> FlowInfo:
+        """Registers a flow in its JSON form (as ``lume flows register``) for a pool whose workers offer its task types.
+
+        Raises ServiceError listing every problem the Scheduler found (a broken graph, an unknown task type ...).
+        """
+        answer = self._bus.request("RegisterFlow", {"flow": dict(flow), "pool": pool}, self.request_timeout)
+        problems = answer.message.get("problems") or []
+        if problems:
+            raise ServiceError("the flow was not registered:" + "".join(f"\n  {p}" for p in problems), "FlowRejected", problems)
+        return next(f for f in self.flows(all_versions=True)
+                    if f.name == answer.message["flow"] and f.version == answer.message["version"])
+
     def runs(self, limit: int = 20) -> List[Dict[str, Any]]:
         """The most recent runs, newest first (runId, flow, version, state, createdAt, finishedAt)."""
         return list(self._bus.request("ListRuns", {"limit": limit}, self.request_timeout).message.get("runs") or [])

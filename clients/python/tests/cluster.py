@@ -121,19 +121,32 @@ class Cluster:
         return service
 
     def start(self) -> "Cluster":
-        """Starts every service at once (they start in parallel, which halves the wait on two cores) and waits for each."""
+        """Starts the Scheduler, then the other services together (in parallel, which halves the wait on two cores).
+
+        A worker registers its flows with the Scheduler as it starts: started first, it would wait for a Scheduler
+        that is not there yet and serve nothing for a while.
+        """
         rabbitmq("start")
         rabbitmq("vhost", "add", self.vhost)
         self._vhost_added = True
-        started = [
-            self.start_service("scheduler", SCHEDULER),
+        self.start_service("scheduler", SCHEDULER).wait_ready(120)
+        others = [
             self.start_service("worker", worker_dll(), LUME_WORKER__NAME="py-worker"),
             self.start_service("fileservice", FILE_SERVICE, LUME_LOCAL_FILESYSTEM__ROOT=str(self.files_root)),
             self.start_service("results", RESULTS),
         ]
-        for service in started:
+        for service in others:
             service.wait_ready(120)
         return self
+
+    def wait_for_flow(self, client, flow: str, timeout: float = 60.0) -> None:
+        """Waits until the Scheduler serves ``flow`` with a live worker pool (the worker's registration has arrived)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(f.name == flow and f.pool_alive for f in client.flows()):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the Scheduler did not serve {flow} within {timeout:.0f} s:\n{self.logs}")
 
     @property
     def logs(self) -> str:
