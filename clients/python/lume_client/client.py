@@ -225,7 +225,7 @@ class Lume:
                     snapshot = self._try_get(run_id, state_only=True)
                     if snapshot is not None:
                         last_answer = time.monotonic()
-                        if snapshot["state"] != "running":
+                        if snapshot.state != "running":
                             return self._get_patiently(run_id)
                     elif time.monotonic() - last_answer > self.scheduler_silence:
                         raise ServiceError(f"the Scheduler has not answered for {self.scheduler_silence:g} s; "

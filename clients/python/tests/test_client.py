@@ -1,10 +1,11 @@
 """The client against the real services: runs, their results and errors, cancellation, paging, flows."""
 
+import time
 import uuid
 
 import pytest
 
-from lume_client import (EmptyResult, FlowFailed, LumeTimeout, RunHandle, RunNotFound, RunRejected, RunResult,
+from lume_client import (EmptyResult, FlowFailed, Lume, LumeTimeout, RunHandle, RunNotFound, RunRejected, RunResult,
                          TaskNotCompleted, TaskNotInFlow)
 
 FLOW1 = {"text1": "Hello", "text2": "World", "filename": "py-hello.txt", "filesystem_identifier": "local"}
@@ -138,3 +139,14 @@ def test_flows_lists_flow1_and_its_parameters(lume):
     assert flow1.required_parameters == ["text1", "text2", "filename", "filesystem_identifier"]
     assert flow1.tasks == ["configure_lume_services", "append_text", "save_text_file"]
     assert flow1.pool_alive
+
+
+def test_a_client_that_missed_the_end_event_finds_the_end_by_asking(lume, cluster):
+    """A second client never heard this run's events (it was not listening): its wait ends by GetRun polling."""
+    first = lume.run("flow1", {**FLOW1, "filename": "py-missed.txt"})
+    with Lume(cluster.broker_url) as late:
+        late.poll_interval = 0.2
+        started = time.monotonic()
+        found = late.wait(first.run_id, timeout=30)
+        assert time.monotonic() - started < 10
+    assert found.state == "completed" and found.results == first.results
