@@ -131,8 +131,13 @@ class Bus:
                 self._channel.queue_bind(self.queue, self.declare(message_type))
                 self._listened.add(message_type)
 
-    def publish(self, message_type: str, message: Dict[str, Any], request_id: Optional[str] = None) -> None:
-        """Publishes ``message`` as MassTransit would; with ``request_id``, as a request answered to this client."""
+    def publish(self, message_type: str, message: Dict[str, Any], request_id: Optional[str] = None,
+                faults_here: bool = False) -> None:
+        """Publishes ``message`` as MassTransit would; with ``request_id``, as a request answered to this client.
+
+        With ``faults_here``, a service that fails to handle the message sends its Fault to this client, instead of
+        publishing it to nobody in particular.
+        """
         exchange = self.declare(message_type)
         envelope: Dict[str, Any] = {
             "messageId": str(uuid.uuid4()),
@@ -147,6 +152,8 @@ class Bus:
         if request_id is not None:
             envelope["requestId"] = request_id
             envelope["responseAddress"] = self.address
+        if faults_here:
+            envelope["faultAddress"] = self.address
         properties = pika.BasicProperties(content_type=CONTENT_TYPE, delivery_mode=2, message_id=envelope["messageId"])
         try:
             self._channel.basic_publish(exchange, "", json.dumps(envelope).encode(), properties, mandatory=True)
@@ -189,8 +196,9 @@ class Bus:
         while self._inbox:
             envelope = self._inbox.popleft()
             request_id = envelope.get("requestId")
-            # By type first: an event published while a service handled a request may carry that request's id.
-            if envelope.type in self._listened:
+            # By type first: an event published while a service handled a request may carry that request's id. A fault
+            # of a message that was no request (a RunRequested the Scheduler could not handle) is news of that message.
+            if envelope.type in self._listened or (envelope.is_fault and not request_id):
                 self._on_event(envelope)
             elif request_id in self._pending:
                 self._answers[request_id] = envelope

@@ -152,7 +152,9 @@ class Lume:
 
     def _heard(self, envelope: Envelope) -> None:
         # Kept only for runs this client follows: the queue hears the events of every run on the broker.
-        run_id = str(envelope.message.get("runId", ""))
+        message = envelope.message
+        # A Fault carries the message that failed inside its own "message".
+        run_id = str((message.get("message") or {}).get("runId", "") if envelope.is_fault else message.get("runId", ""))
         if run_id in self._watched:
             self._watched[run_id].append(envelope)
 
@@ -173,7 +175,7 @@ class Lume:
                 "runId": run_id, "flow": flow, "version": version, "parameters": dict(parameters or {}),
                 "requestedAt": now_iso(), "timeoutSeconds": timeout, "noCache": no_cache,
             }
-            self._bus.publish("RunRequested", message)
+            self._bus.publish("RunRequested", message, faults_here=True)
             self._wait_accepted(run_id, flow)
             if not wait:
                 handle = RunHandle(run_id, flow, self)
@@ -188,6 +190,7 @@ class Lume:
         deadline = time.monotonic() + self.accept_timeout
         while time.monotonic() < deadline:
             for envelope in self._watched[run_id]:
+                _raise_fault(envelope, run_id)
                 if envelope.type == "RunFailed" and failure_kind(envelope.message.get("kind")) == "rejected":
                     message = envelope.message
                     raise RunRejected(run_id, flow, message.get("message", ""), message.get("problems") or [])
@@ -212,6 +215,8 @@ class Lume:
         next_poll = time.monotonic() + self.poll_interval
         try:
             while True:
+                for envelope in heard:
+                    _raise_fault(envelope, run_id)
                 end = next((e for e in heard if e.type in ("RunCompleted", "RunFailed", "RunCancelled")), None)
                 if end is not None:
                     if end.type == "RunFailed" and failure_kind(end.message.get("kind")) == "rejected":
@@ -361,6 +366,14 @@ class Lume:
         if answer.type == "ResultRequestFailed":
             raise ResultRequestFailed(answer.message.get("errorType", ""), answer.message.get("message", ""))
         return answer.message
+
+
+def _raise_fault(envelope: Envelope, run_id: str) -> None:
+    """The Scheduler failed to handle the run request (a bug, not a refusal): say so instead of waiting on."""
+    if envelope.is_fault:
+        exceptions = envelope.message.get("exceptions") or []
+        reasons = "; ".join(f"{e.get('exceptionType')}: {e.get('message')}" for e in exceptions) or "no reason given"
+        raise ServiceError(f"the Scheduler could not handle the request for run {run_id}: {reasons}", "Fault", envelope.message)
 
 
 def _matching(slugs: Sequence[str], task_name: str) -> List[str]:

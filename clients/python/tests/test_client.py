@@ -150,3 +150,24 @@ def test_a_client_that_missed_the_end_event_finds_the_end_by_asking(lume, cluste
         found = late.wait(first.run_id, timeout=30)
         assert time.monotonic() - started < 10
     assert found.state == "completed" and found.results == first.results
+
+
+def test_a_fault_of_the_run_request_ends_the_wait_with_its_reason(cluster):
+    """The Scheduler's Fault<RunRequested> (a consumer that threw) goes to the faultAddress the client gave; the wait
+    ends with it at once. The services no longer throw on any request we know of, so the fault is sent by hand."""
+    import json
+    import pika
+    from lume_client import ServiceError
+
+    run_id = str(uuid.uuid4())
+    with Lume(cluster.broker_url) as client:
+        fault = {
+            "messageType": ["urn:message:MassTransit:Fault[[Lume.Contracts:RunRequested]]", "urn:message:MassTransit:Fault"],
+            "message": {"exceptions": [{"exceptionType": "System.NullReferenceException", "message": "oops"}],
+                        "message": {"runId": run_id, "flow": "flow1"}},
+        }
+        sender = pika.BlockingConnection(pika.URLParameters(cluster.broker_url))
+        sender.channel().basic_publish(client._bus.queue, "", json.dumps(fault))  # the client's own reply exchange
+        sender.close()
+        with pytest.raises(ServiceError, match="NullReferenceException: oops"):
+            client.wait(run_id, timeout=10)
