@@ -264,7 +264,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
             if (state is not null)
             {
                 lastAnswer = time.GetUtcNow();
-                if (state.State != "running")
+                if (state.State != RunState.Running)
                     return await Task.WhenAny(ended, Task.Delay(TimeSpan.FromMilliseconds(200), time, cancellationToken)) == ended
                         ? await ended
                         : await GetPatientlyAsync(runId, cancellationToken);
@@ -275,12 +275,12 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         }
     }
 
-    static RunFailed? FailureOf(RunSnapshot? snapshot) => snapshot is { State: "failed" }
+    static RunFailed? FailureOf(RunSnapshot? snapshot) => snapshot is { State: RunState.Failed }
         ? new RunFailed(snapshot.RunId, snapshot.Flow, snapshot.FailedTask is null ? RunFailureKind.Interrupted : RunFailureKind.TaskFailed,
             snapshot.FailedTask, "FlowFailed", $"run {snapshot.RunId} of flow '{snapshot.Flow}' failed: {snapshot.Error}", [], snapshot.FinishedAt ?? default)
         : null;
 
-    static RunCancelled? CancellationOf(RunSnapshot? snapshot) => snapshot is { State: "cancelled" }
+    static RunCancelled? CancellationOf(RunSnapshot? snapshot) => snapshot is { State: RunState.Cancelled }
         ? new RunCancelled(snapshot.RunId, snapshot.Flow, snapshot.Error ?? "cancelled", snapshot.FinishedAt ?? default)
         : null;
 

@@ -36,7 +36,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         {
             console.MarkupLine($"[red]{Markup.Escape(failure.ErrorType)}: task '{Markup.Escape(failure.FailedTask ?? "?")}' failed: " +
                 $"{Markup.Escape(snapshot.Error ?? failure.Message)}[/]");
-            foreach (var skipped in snapshot.Tasks.Where(t => t.State == "skipped"))
+            foreach (var skipped in snapshot.Tasks.Where(t => t.State == TaskState.Skipped))
                 console.MarkupLine($"[grey]- {Markup.Escape(skipped.Slug)} skipped[/]");
             return;
         }
@@ -53,7 +53,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         {
             var entry = new JsonObject
             {
-                ["state"] = task.State,
+                ["state"] = WireEnumConverter<TaskState>.Name(task.State),
                 ["result"] = task.Result is { } result ? JsonSerializer.SerializeToNode(result) : null,
             };
             if (task.Error is not null)
@@ -67,7 +67,7 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
         {
             ["run_id"] = snapshot.RunId.ToString(),
             ["flow"] = snapshot.Flow,
-            ["state"] = snapshot.State,
+            ["state"] = WireEnumConverter<RunState>.Name(snapshot.State),
         };
         if (snapshot.ParentRunId is { } parent)
         {
@@ -88,6 +88,9 @@ public sealed class RunReport(IAnsiConsole console) : IRunObserver
 
     /// <summary>One-line JSON for output.</summary>
     public static string Compact(object value) => JsonSerializer.Serialize(value, OneLine);
+
+    /// <summary>A run's, task's or attempt's state by its wire name, coloured.</summary>
+    public static string StateMarkup<TState>(TState state) where TState : struct, Enum => StateMarkup(WireEnumConverter<TState>.Name(state));
 
     public static string StateMarkup(string state) => state switch
     {

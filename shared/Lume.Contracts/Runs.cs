@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Lume.Contracts;
 
@@ -32,7 +33,8 @@ public sealed record RunAccepted(Guid RunId, string Flow, string Version, int Ta
 /// <summary>Every task of the run completed.</summary>
 public sealed record RunCompleted(Guid RunId, string Flow, DateTimeOffset StartedAt, DateTimeOffset FinishedAt);
 
-/// <summary>Why a run failed.</summary>
+/// <summary>Why a run failed. On the wire: <c>rejected</c>, <c>task_failed</c>, <c>interrupted</c>.</summary>
+[JsonConverter(typeof(WireEnumConverter<RunFailureKind>))]
 public enum RunFailureKind
 {
     /// <summary>The request was refused before anything was stored: see <see cref="RunFailed.Problems"/>.</summary>
@@ -103,7 +105,7 @@ public sealed record RunSnapshot(
     Guid RunId,
     string Flow,
     string Version,
-    string State,
+    RunState State,
     DateTimeOffset CreatedAt,
     DateTimeOffset? FinishedAt,
     string? FailedTask,
@@ -120,7 +122,7 @@ public sealed record TaskSnapshot(
     string Slug,
     string TaskType,
     bool HasDownstream,
-    string State,
+    TaskState State,
     int Attempt,
     JsonElement? Result,
     string? ErrorType,
@@ -134,10 +136,9 @@ public sealed record TaskSnapshot(
     Guid? SubflowRunId = null);
 
 /// <summary>An attempt of a task that ended without completing it, followed by another attempt or by the task's end.</summary>
-/// <param name="Outcome"><c>failed</c>, <c>timed_out</c> or <c>lost</c> (its worker went away).</param>
 public sealed record AttemptSnapshot(
     int Attempt,
-    string Outcome,
+    AttemptOutcome Outcome,
     string? ErrorType,
     string? Error,
     string? Worker,

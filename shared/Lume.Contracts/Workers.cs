@@ -70,4 +70,4 @@ public sealed record ListRuns(int Limit);
 public sealed record RunList(IReadOnlyList<RunListEntry> Runs);
 
 /// <summary>One run in <see cref="RunList"/>.</summary>
-public sealed record RunListEntry(Guid RunId, string Flow, string Version, string State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);
+public sealed record RunListEntry(Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);

@@ -64,7 +64,7 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
 
         Assert.True(outcome.Succeeded);
         var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
-        Assert.All(tasks.Values, t => Assert.Equal("completed", t.State));
+        Assert.All(tasks.Values, t => Assert.Equal(TaskState.Completed, t.State));
         Assert.Equal(text1 + "World", tasks["append_text"].Result!.Value.GetString());
         var rep = tasks["save_text_file"].Result!.Value;
         Assert.Equal(["filename", "file_type_string", "filesystem_identifier"], rep.EnumerateObject().Select(p => p.Name).ToArray());
@@ -167,9 +167,9 @@ public sealed class EmbeddedFlowTests : IAsyncLifetime
         Assert.Equal("raise_error", outcome.Failure.FailedTask);
         Assert.Contains(message, outcome.Failure.Message, StringComparison.Ordinal);
         var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
-        Assert.Equal("failed", tasks["raise_error"].State);
+        Assert.Equal(TaskState.Failed, tasks["raise_error"].State);
         Assert.Equal("InvalidOperationException", tasks["raise_error"].ErrorType);
-        Assert.Equal("skipped", tasks["append_text"].State);
+        Assert.Equal(TaskState.Skipped, tasks["append_text"].State);
     }
 
     [Fact]

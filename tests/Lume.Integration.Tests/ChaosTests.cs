@@ -1,3 +1,4 @@
+using Lume.Contracts;
 using System.Text.Json;
 using Lume.Cli;
 using Lume.Examples;
@@ -236,9 +237,9 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
             {
                 // Not ended within the patience: say which runs have not, and where each of their tasks stands.
                 var unfinished = new List<string>();
-                foreach (var entry in (await client.ListAsync(1000)).Where(r => r.State == "running"))
+                foreach (var entry in (await client.ListAsync(1000)).Where(r => r.State == RunState.Running))
                     unfinished.Add($"{entry.RunId} of {entry.Flow}: " + string.Join(", ", (await client.GetAsync(entry.RunId))?.Tasks
-                        .Where(t => t.State is not ("completed" or "skipped" or "cancelled"))
+                        .Where(t => t.State is not (TaskState.Completed or TaskState.Skipped or TaskState.Cancelled))
                         .Select(t => $"{t.Slug} {t.State} #{t.Attempt} on {t.Worker ?? "-"} ({string.Join("/", t.PastAttempts?.Select(a => $"#{a.Attempt} {a.Outcome}") ?? [])})") ?? []));
                 Assert.Fail($"a run of {flow} did not end within {Patience}; unfinished: {string.Join("; ", unfinished)}");
                 throw;
@@ -249,8 +250,10 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
 
         // Every accepted run ended, as it should have.
         foreach (var (outcome, flow, state) in outcomes)
-            Assert.True(outcome.Snapshot?.State == state,
-                $"run {outcome.RunId} of {flow} is {outcome.Snapshot?.State ?? "unknown"}, not {state}: {outcome.Failure?.Message}");
+        {
+            var ended = outcome.Snapshot is { } snapshot ? WireEnumConverter<RunState>.Name(snapshot.State) : "unknown";
+            Assert.True(ended == state, $"run {outcome.RunId} of {flow} is {ended}, not {state}: {outcome.Failure?.Message}");
+        }
 
         // No attempt ran twice, except where the worker running it was killed; and every completed step really ran.
         var lines = Directory.GetFiles(ExecutionLog).SelectMany(File.ReadAllLines).Select(l => l.Split(' ')).ToArray();
@@ -260,12 +263,12 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(twice.Length == 0, "attempts run twice: " + string.Join("; ", twice.Select(g => $"{g.Key} on {string.Join(",", g.Select(l => l[3]))}")));
         // Looked up, not searched: a quicker engine fits more rounds, and runs times tasks times attempts grows fast.
         var ran = byAttempt.Select(g => g.Key).ToHashSet();
-        foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow.StartsWith("chaos_", StringComparison.Ordinal) && o.Outcome.Snapshot?.State == "completed"))
+        foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow.StartsWith("chaos_", StringComparison.Ordinal) && o.Outcome.Snapshot?.State == RunState.Completed))
             foreach (var task in outcome.Snapshot!.Tasks.Where(t => t.TaskType == "chaos_step" && t.Attempt > 0)) // a mapped task runs as its children
                 Assert.True(ran.Contains((outcome.RunId.ToString(), task.Slug, task.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))),
                     $"run {outcome.RunId}: task {task.Slug} completed at attempt {task.Attempt}, which its execution log does not show");
         // A mapped task's list holds each child's own result, in order, whatever the faults did to the children.
-        foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_map" && o.Outcome.Snapshot?.State == "completed"))
+        foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_map" && o.Outcome.Snapshot?.State == RunState.Completed))
         {
             var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
             var values = ChaosFlows.Map.Parameters.Single().Default!.Value.EnumerateArray().Select(v => v.GetInt64()).ToArray();
@@ -275,16 +278,16 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_retry"))
-            Assert.Contains(outcome.Snapshot!.Tasks.Single(t => t.Slug == "flaky").PastAttempts!, a => a is { Outcome: "failed", ErrorType: "IOException" });
+            Assert.Contains(outcome.Snapshot!.Tasks.Single(t => t.Slug == "flaky").PastAttempts!, a => a is { Outcome: AttemptOutcome.Failed, ErrorType: "IOException" });
         // Only the first attempt sleeps past the timeout: unless a fault took that attempt away first, it timed out.
         foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_timeout"))
         {
             var past = outcome.Snapshot!.Tasks.Single(t => t.Slug == "sleepy").PastAttempts!;
-            Assert.True(past.Any(a => a.Outcome == "timed_out") || past.First().Outcome == "lost",
+            Assert.True(past.Any(a => a.Outcome == AttemptOutcome.TimedOut) || past.First().Outcome == AttemptOutcome.Lost,
                 $"run {outcome.RunId}: sleepy's attempts {string.Join(", ", past.Select(a => $"{a.Attempt} {a.Outcome}"))}");
         }
         // The faults hit work in flight: attempts were lost with their workers and replaced.
-        Assert.Contains(outcomes, o => o.Outcome.Snapshot!.Tasks.Any(t => t.PastAttempts!.Any(a => a.Outcome == "lost")));
+        Assert.Contains(outcomes, o => o.Outcome.Snapshot!.Tasks.Any(t => t.PastAttempts!.Any(a => a.Outcome == AttemptOutcome.Lost)));
         foreach (var (outcome, _, _) in outcomes.Where(o => o.Flow == "chaos_slow"))
             Assert.True(lines.Count(l => l[0] == outcome.RunId.ToString()) < 10, "a cancelled chaos_slow run ran all its steps");
 

@@ -71,7 +71,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         {
             // An end heard by the wrong run would end its wait early, with its own run still going.
             Assert.True(outcomes[i].Succeeded, outcomes[i].Failure?.Message);
-            Assert.Equal("completed", outcomes[i].Snapshot!.State);
+            Assert.Equal(RunState.Completed, outcomes[i].Snapshot!.State);
             Assert.Equal($"run-{i}", await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, $"many-{i}.txt")));
         }
 
@@ -151,8 +151,8 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         Assert.Equal(501, tasks.Count);
         // A step whose release the Scheduler could not tell went out is sent again as a copy, claimed, and replaced by a
         // new attempt: the one before it is "lost", never run; no step failed or ran twice.
-        Assert.All(tasks, t => Assert.Equal("completed", t.State));
-        Assert.All(tasks, t => Assert.All(t.PastAttempts!, a => Assert.Equal("lost", a.Outcome)));
+        Assert.All(tasks, t => Assert.Equal(TaskState.Completed, t.State));
+        Assert.All(tasks, t => Assert.All(t.PastAttempts!, a => Assert.Equal(AttemptOutcome.Lost, a.Outcome)));
         var gather = tasks.Single(t => t.Slug == "gather").Result!.Value;
         Assert.Equal(500, gather.GetProperty("count").GetInt32());
         Assert.Equal(125250, gather.GetProperty("sum").GetDouble());
@@ -197,7 +197,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         Assert.True(outcome.Succeeded, outcome.Failure?.Message);
         var task = Assert.Single(outcome.Snapshot!.Tasks);
         Assert.Equal((2, "worker-a" == victim ? "worker-b" : "worker-a"), (task.Attempt, task.Worker));
-        Assert.Equal(("lost", 1), (task.PastAttempts![0].Outcome, task.PastAttempts.Count));
+        Assert.Equal((AttemptOutcome.Lost, 1), (task.PastAttempts![0].Outcome, task.PastAttempts.Count));
         Assert.Equal(["once.txt"], Directory.GetFiles(Path.Combine(Cluster.FilesRoot, "out")).Select(f => Path.GetFileName(f)!).ToArray());
     }
 
@@ -227,7 +227,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         // The broker delivered the killed worker's attempt again; the copy was not run, the attempt was replaced.
         Assert.Equal(2, task.Attempt);
         var lost = Assert.Single(task.PastAttempts!);
-        Assert.Equal(("lost", victim), (lost.Outcome, lost.Worker));
+        Assert.Equal((AttemptOutcome.Lost, victim), (lost.Outcome, lost.Worker));
         Assert.Equal(["slow.txt"], Directory.GetFiles(Path.Combine(Cluster.FilesRoot, "out")).Select(f => Path.GetFileName(f)!).ToArray());
         Assert.Equal(text, await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, "out", "slow.txt")));
         Assert.Contains(events.Started, s => s.Worker != victim);
@@ -257,8 +257,8 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         Assert.Equal(200, tasks.Count);
         // A step whose release the Scheduler could not tell went out is sent again as a copy, claimed, and replaced by a
         // new attempt: the one before it is "lost", never run; no step failed or ran twice.
-        Assert.All(tasks, t => Assert.Equal("completed", t.State));
-        Assert.All(tasks, t => Assert.All(t.PastAttempts!, a => Assert.Equal("lost", a.Outcome)));
+        Assert.All(tasks, t => Assert.Equal(TaskState.Completed, t.State));
+        Assert.All(tasks, t => Assert.All(t.PastAttempts!, a => Assert.Equal(AttemptOutcome.Lost, a.Outcome)));
         Assert.Equal(200, tasks.Single(t => t.Slug == "step-200").Result!.Value.GetInt32());
         for (var i = 0; i < tasks.Count; i++)
             Assert.Equal(i + 1, tasks[i].Result!.Value.GetInt32());
@@ -339,7 +339,7 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         Assert.True(outcome.Succeeded, outcome.Failure?.Message);
         var tasks = outcome.Snapshot!.Tasks.ToDictionary(t => t.Slug);
         Assert.False(tasks["check_local_execution"].Result!.Value.GetBoolean());
-        Assert.Equal(("skipped", "completed"), (tasks["keep_local"].State, tasks["send_remote"].State));
+        Assert.Equal((TaskState.Skipped, TaskState.Completed), (tasks["keep_local"].State, tasks["send_remote"].State));
         Assert.Equal("model sent to the workers", tasks["where"].Result!.Value.GetString());
         Assert.Null(tasks["where"].Worker); // the Scheduler merged it itself
     }
@@ -384,10 +384,10 @@ public sealed class DistributedRunTests(ITestOutputHelper output) : ClusterTest(
         var squares = subflow.Snapshot!.Tasks.Single(t => t.Slug == "squares");
         Assert.Equal(values.Sum(v => v * v), squares.Result!.Value.GetInt32());
         var child = (await client.GetAsync(squares.SubflowRunId!.Value))!;
-        Assert.Equal(("map_square", "completed", subflow.RunId), (child.Flow, child.State, child.ParentRunId!.Value));
-        Assert.Equal("failed", cleanup.Snapshot!.State);
+        Assert.Equal(("map_square", RunState.Completed, subflow.RunId), (child.Flow, child.State, child.ParentRunId!.Value));
+        Assert.Equal(RunState.Failed, cleanup.Snapshot!.State);
         var tasks = cleanup.Snapshot.Tasks.ToDictionary(t => t.Slug);
-        Assert.Equal(("failed", "completed", "completed"), (tasks["simulate"].State, tasks["cleanup"].State, tasks["notify"].State));
+        Assert.Equal((TaskState.Failed, TaskState.Completed, TaskState.Completed), (tasks["simulate"].State, tasks["cleanup"].State, tasks["notify"].State));
         Assert.Equal("model run failed: broker", tasks["notify"].Result!.Value.GetString());
     }
 

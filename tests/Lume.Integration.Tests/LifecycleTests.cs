@@ -1,3 +1,4 @@
+using Lume.Contracts;
 using System.Text.Json;
 using Lume.Testing;
 using Microsoft.Data.Sqlite;
@@ -58,7 +59,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         // Both up: every run is taken by the active one, once.
         var runs = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.RunAsync("fanout_20", null, Parameters())));
         Assert.All(runs, r => Assert.True(r.Succeeded, r.Failure?.Message));
-        Assert.All(runs, r => Assert.All(r.Snapshot!.Tasks, t => Assert.Equal(("completed", 1), (t.State, t.Attempt))));
+        Assert.All(runs, r => Assert.All(r.Snapshot!.Tasks, t => Assert.Equal((TaskState.Completed, 1), (t.State, t.Attempt))));
 
         // The active one dies mid-run: the standby takes over and the run completes.
         var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -70,7 +71,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
 
         Assert.True(outcome.Succeeded, outcome.Failure?.Message);
         Assert.Contains("Taking over", second.Output, StringComparison.Ordinal);
-        Assert.Equal(200, outcome.Snapshot!.Tasks.Count(t => t.State == "completed"));
+        Assert.Equal(200, outcome.Snapshot!.Tasks.Count(t => t.State == TaskState.Completed));
         Assert.Equal(Enumerable.Range(1, 200), outcome.Snapshot.Tasks.Select(t => t.Result!.Value.GetInt32()));
     }
 
@@ -98,7 +99,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         Assert.True(outcome.Succeeded, outcome.Failure?.Message);
         var task = Assert.Single(outcome.Snapshot!.Tasks);
         Assert.NotEqual(hung, task.Worker);
-        Assert.Equal(("lost", hung), (task.PastAttempts!.Single().Outcome, task.PastAttempts!.Single().Worker));
+        Assert.Equal((AttemptOutcome.Lost, hung), (task.PastAttempts!.Single().Outcome, task.PastAttempts!.Single().Worker));
         Assert.Equal("hung", await File.ReadAllTextAsync(Path.Combine(Cluster.FilesRoot, "hung.txt")));
     }
 
@@ -197,7 +198,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
 
         var parent = (await client.GetAsync(accepted.RunId))!;
         var child = (await client.GetAsync(childId!.Value))!;
-        Assert.Equal(("cancelled", "cancelled"), (parent.State, child.State));
+        Assert.Equal((RunState.Cancelled, RunState.Cancelled), (parent.State, child.State));
         Assert.Equal((accepted.RunId, "slow"), (child.ParentRunId!.Value, child.ParentTask));
         Assert.Contains($"run {accepted.RunId}, which started it, was cancelled: enough", child.Error, StringComparison.Ordinal);
         var steps = Steps(childId.Value);
@@ -213,7 +214,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         await Cluster.StartWorkerAsync("worker-1");
         var client = await Cluster.ClientAsync();
         var accepted = await client.RunAsync("chaos_slow", null, Parameters(), wait: false);
-        for (var i = 0; i < 100 && (await client.GetAsync(accepted.RunId))?.State != "running"; i++)
+        for (var i = 0; i < 100 && (await client.GetAsync(accepted.RunId))?.State != RunState.Running; i++)
             await Task.Delay(100);
         await scheduler.KillAsync();
 
@@ -232,7 +233,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         var waiting = (await Broker.ReadyMessagesAsync(Cluster.VirtualHost)).Where(q => q.Key.StartsWith("lume-scheduler", StringComparison.Ordinal)).Sum(q => q.Value);
 
         Output.WriteLine($"{waiting} of {Backlog} waiting");
-        Assert.Equal("cancelled", answer?.State);
+        Assert.Equal(RunState.Cancelled, answer?.State);
         // Taken in turn, the cancel would have waited for every report before it.
         Assert.True(waiting >= Backlog / 4, $"the cancel was answered when only {waiting} of the {Backlog} messages of reports were still waiting");
     }
@@ -251,7 +252,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
 
         var runs = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => client.RunAsync("fanout_20", null, Parameters())));
         Assert.All(runs, r => Assert.True(r.Succeeded, r.Failure?.Message));
-        Assert.All(runs, r => Assert.All(r.Snapshot!.Tasks, t => Assert.Equal(("completed", 1), (t.State, t.Attempt))));
+        Assert.All(runs, r => Assert.All(r.Snapshot!.Tasks, t => Assert.Equal((TaskState.Completed, 1), (t.State, t.Attempt))));
     }
 
     [Fact]
@@ -262,7 +263,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
         var client = await Cluster.ClientAsync();
         var first = await client.RunAsync("cached_step", null, Parameters(("value", 20))).WaitAsync(Patience);
         Assert.True(first.Succeeded, first.Failure?.Message);
-        Assert.Equal(("completed", "worker-a"), (first.Snapshot!.Tasks.Single(t => t.Slug == "expensive").State, first.Snapshot.Tasks.Single(t => t.Slug == "expensive").Worker));
+        Assert.Equal((TaskState.Completed, "worker-a"), (first.Snapshot!.Tasks.Single(t => t.Slug == "expensive").State, first.Snapshot.Tasks.Single(t => t.Slug == "expensive").Worker));
 
         await scheduler.KillAsync();
         await Cluster.StartSchedulerAsync();
@@ -271,7 +272,7 @@ public sealed class LifecycleTests(ITestOutputHelper output) : ClusterTest(outpu
 
         Assert.True(second.Succeeded, second.Failure?.Message);
         var expensive = second.Snapshot!.Tasks.Single(t => t.Slug == "expensive");
-        Assert.Equal(("cached", 21), (expensive.State, expensive.Result!.Value.GetInt32()));
+        Assert.Equal((TaskState.Cached, 21), (expensive.State, expensive.Result!.Value.GetInt32()));
         Assert.Equal(21, second.Snapshot.Tasks.Single(t => t.Slug == "report").Result!.Value.GetInt32());
     }
 

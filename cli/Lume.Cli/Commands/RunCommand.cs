@@ -1,3 +1,4 @@
+using Lume.Contracts;
 using System.ComponentModel;
 using System.Globalization;
 using Lume.Flows;
@@ -158,9 +159,9 @@ public sealed class RunCommand(IAnsiConsole console) : AsyncCommand<RunCommand.S
         var task = outcome.Snapshot!.Tasks.FirstOrDefault(t => t.Slug == slug);
         if (task is null)
             return Reject([TaskNotInFlow(slug, outcome.Snapshot.Flow, outcome.Snapshot.Tasks.Select(t => t.Slug).Where(s => MappedSlug.Parse(s).Parent is null))]);
-        if (task.State is not ("completed" or "cached"))
+        if (task.State is not (TaskState.Completed or TaskState.Cached))
         {
-            Console.Error.WriteLine($"error: TaskNotCompleted: task '{slug}' of run {outcome.RunId} is {task.State}" +
+            Console.Error.WriteLine($"error: TaskNotCompleted: task '{slug}' of run {outcome.RunId} is {WireEnumConverter<TaskState>.Name(task.State)}" +
                 (task.Error is { } error ? $": {error}" : ""));
             return Failed;
         }

@@ -1,3 +1,4 @@
+using Lume.Contracts;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -38,7 +39,7 @@ public sealed class RunsCommand(IAnsiConsole console) : AsyncCommand<RunsCommand
                     ["run_id"] = r.RunId.ToString(),
                     ["flow"] = r.Flow,
                     ["version"] = r.Version,
-                    ["state"] = r.State,
+                    ["state"] = WireEnumConverter<RunState>.Name(r.State),
                     ["created_at"] = r.CreatedAt.ToString("O", CultureInfo.InvariantCulture),
                     ["finished_at"] = r.FinishedAt?.ToString("O", CultureInfo.InvariantCulture),
                 }).ToArray());
@@ -99,7 +100,7 @@ public sealed class RunsShowCommand(IAnsiConsole console) : AsyncCommand<RunsSho
             foreach (var past in task.PastAttempts ?? [])
                 table.AddRow(
                     "",
-                    $"[grey]{Markup.Escape(past.Outcome)}[/]",
+                    $"[grey]{WireEnumConverter<AttemptOutcome>.Name(past.Outcome)}[/]",
                     past.Attempt.ToString(CultureInfo.InvariantCulture),
                     past is { StartedAt: { } ps, FinishedAt: { } pe } ? RunReport.Duration(pe - ps) : "",
                     Markup.Escape(past.Worker ?? ""),
@@ -180,7 +181,7 @@ public sealed class RunsCancelCommand(IAnsiConsole console) : AsyncCommand<RunsC
                 return RunCommand.Rejected;
             }
 
-            console.MarkupLine(snapshot.State == "cancelled"
+            console.MarkupLine(snapshot.State == RunState.Cancelled
                 ? $"Run {runId} cancelled: {Markup.Escape(snapshot.Error ?? settings.Reason)}"
                 : $"Run {runId} had already ended: {RunReport.StateMarkup(snapshot.State)}");
             return 0;
@@ -285,7 +286,7 @@ public sealed class RunsTraceCommand(IAnsiConsole console) : AsyncCommand<RunsTr
         int Column(DateTimeOffset at) => (int)Math.Clamp(Math.Round((at - start).TotalMilliseconds / span * width), 0, width);
         var slugWidth = Math.Min(run.Tasks.Select(t => t.Slug.Length).DefaultIfEmpty(4).Max(), 40);
         var text = new System.Text.StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Run {run.RunId} of {run.Flow} {run.Version}: {run.State}, {RunReport.Duration(end - start)}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run {run.RunId} of {run.Flow} {run.Version}: {WireEnumConverter<RunState>.Name(run.State)}, {RunReport.Duration(end - start)}");
         text.AppendLine(CultureInfo.InvariantCulture, $"{"task".PadRight(slugWidth)}  {"released",9}  {"waited",9}  {"ran",9}  |{new string(' ', width)}|");
         foreach (var task in run.Tasks.OrderBy(t => t.ReadyAt ?? DateTimeOffset.MaxValue).ThenBy(t => t.StartedAt ?? DateTimeOffset.MaxValue))
         {
@@ -305,7 +306,7 @@ public sealed class RunsTraceCommand(IAnsiConsole console) : AsyncCommand<RunsTr
             string Between(DateTimeOffset? from, DateTimeOffset? to) => from is { } f && to is { } t ? RunReport.Duration(t - f) : "";
             var slug = task.Slug.Length > slugWidth ? task.Slug[..(slugWidth - 1)] + "~" : task.Slug.PadRight(slugWidth);
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{slug}  {Offset(task.ReadyAt),9}  {Between(task.ReadyAt, task.StartedAt),9}  {Between(task.StartedAt, task.FinishedAt),9}  |{new string(bar)}| {task.State}{(task.Attempt > 1 ? $" (attempt {task.Attempt}; before: {string.Join(", ", (task.PastAttempts ?? []).Select(a => $"{a.Attempt} {a.Outcome}"))})" : "")}");
+                $"{slug}  {Offset(task.ReadyAt),9}  {Between(task.ReadyAt, task.StartedAt),9}  {Between(task.StartedAt, task.FinishedAt),9}  |{new string(bar)}| {WireEnumConverter<TaskState>.Name(task.State)}{(task.Attempt > 1 ? $" (attempt {task.Attempt}; before: {string.Join(", ", (task.PastAttempts ?? []).Select(a => $"{a.Attempt} {WireEnumConverter<AttemptOutcome>.Name(a.Outcome)}"))})" : "")}");
         }
 
         return text.ToString().TrimEnd();

@@ -141,7 +141,7 @@ public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
     {
         var runs = await store.ListAsync(Math.Clamp(context.Message.Limit, 1, 1000), context.CancellationToken);
         await context.RespondAsync(new RunList(runs.Select(r => new RunListEntry(
-            r.RunId, r.Flow, r.Version, RunProgression.State(r.State), r.CreatedAt, r.FinishedAt)).ToArray()));
+            r.RunId, r.Flow, r.Version, r.State, r.CreatedAt, r.FinishedAt)).ToArray()));
     }
 }
 
@@ -169,10 +169,10 @@ public sealed class GetRunConsumer(ActiveRuns runs) : IConsumer<GetRun>
 
     // A mapped task's child counts as having a task downstream: it feeds its mapped task's list, not the run's outputs.
     static RunSnapshot Snapshot(RunRecord run, (int Offset, int Limit) page) => new(
-        run.RunId, run.Flow.Name, run.Flow.Version, RunProgression.State(run.State), run.CreatedAt, run.FinishedAt,
+        run.RunId, run.Flow.Name, run.Flow.Version, run.State, run.CreatedAt, run.FinishedAt,
         run.FailedTask, run.Error,
         page.Limit == 0 ? [] : run.OrderedTasksFrom(page.Offset).Take(page.Limit).Select(t => new TaskSnapshot(
-            t.Slug, t.Type, t.Parent is not null || run.Graph.DownstreamOf(t.Slug).Count > 0, RunProgression.State(t.State), t.Attempt, t.Result, t.ErrorType, t.Error,
+            t.Slug, t.Type, t.Parent is not null || run.Graph.DownstreamOf(t.Slug).Count > 0, t.State, t.Attempt, t.Result, t.ErrorType, t.Error,
             t.Worker, t.ReadyAt, t.StartedAt, t.FinishedAt,
             t.PastAttempts.Select(a => new AttemptSnapshot(a.Attempt, a.Outcome, a.ErrorType, a.Error, a.Worker, a.StartedAt, a.FinishedAt)).ToArray(),
             t.State == TaskState.Retrying ? t.DueAt : null,

@@ -292,7 +292,7 @@ public static class RunProgression
     // A lost attempt is not the task's failure: a new one is released whatever its retry policy says.
     static void Lose(RunRecord run, TaskRecord task, string? worker, string why, DateTimeOffset now, StepBuilder step)
     {
-        task.AddPastAttempt(new AttemptRecord(task.Attempt, "lost", "WorkerLost", $"task '{task.Slug}': {why}", worker ?? task.Worker, task.StartedAt, now));
+        task.AddPastAttempt(new AttemptRecord(task.Attempt, AttemptOutcome.Lost, "WorkerLost", $"task '{task.Slug}': {why}", worker ?? task.Worker, task.StartedAt, now));
         MakeReady(run, task, now, step);
     }
 
@@ -525,10 +525,10 @@ public static class RunProgression
         task.FinishedAt = finishedAt;
         task.DueAt = null;
         // Attempts lost with their worker are not the task's failures: they count neither against its retries nor in its backoff.
-        var counted = task.Attempt - task.PastAttempts.Count(a => a.Outcome == "lost");
+        var counted = task.Attempt - task.PastAttempts.Count(a => a.Outcome == AttemptOutcome.Lost);
         if (node.Retry is { } retry && retry.ShouldRetry(counted, errorType, retryable))
         {
-            task.AddPastAttempt(new AttemptRecord(task.Attempt, timedOut ? "timed_out" : "failed", errorType, error, worker, task.StartedAt, finishedAt));
+            task.AddPastAttempt(new AttemptRecord(task.Attempt, timedOut ? AttemptOutcome.TimedOut : AttemptOutcome.Failed, errorType, error, worker, task.StartedAt, finishedAt));
             var delay = retry.DelayAfter(counted, Random.Shared.NextDouble());
             if (delay <= TimeSpan.Zero)
                 MakeReady(run, task, now, step);
@@ -971,8 +971,8 @@ public static class RunProgression
             $"run {run.RunId} of flow '{run.Flow.Name}' failed in task '{run.FailedTask}': {run.Error}", [], finishedAt),
     };
 
-    /// <summary>A state as users read it: <c>timed_out</c>, <c>running</c>.</summary>
-    public static string State<T>(T state) where T : struct, Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(state.ToString());
+    /// <summary>A state as users read it, and as it travels: <c>timed_out</c>, <c>running</c>.</summary>
+    public static string State<T>(T state) where T : struct, Enum => WireEnumConverter<T>.Name(state);
 
     sealed class StepBuilder
     {

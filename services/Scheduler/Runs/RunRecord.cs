@@ -1,58 +1,8 @@
 using System.Text.Json;
+using Lume.Contracts;
 using Lume.Flows;
 
 namespace Lume.Scheduler.Runs;
-
-/// <summary>Where a run is. Everything but Running is final.</summary>
-public enum RunState
-{
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-/// <summary>Where a task of a run is. Completed, Failed, TimedOut, Skipped, TriggerFailed and Cancelled are final.</summary>
-public enum TaskState
-{
-    /// <summary>Waiting for upstream tasks.</summary>
-    Pending,
-
-    /// <summary>An attempt was released to the workers; none has reported it running yet.</summary>
-    Ready,
-
-    /// <summary>A worker reported the attempt started.</summary>
-    Running,
-
-    /// <summary>An attempt failed and the next one waits for its retry delay (see <see cref="TaskRecord.DueAt"/>).</summary>
-    Retrying,
-    Completed,
-    Failed,
-
-    /// <summary>The last attempt ran past the task's timeout.</summary>
-    TimedOut,
-
-    /// <summary>Never run, because a task upstream of it failed or was skipped (see <see cref="TaskRecord.ErrorType"/>).</summary>
-    Skipped,
-
-    /// <summary>The run was cancelled before the task ended.</summary>
-    Cancelled,
-
-    /// <summary>Never run: the states of its upstream tasks did not meet its trigger.</summary>
-    TriggerFailed,
-
-    /// <summary>A manual_only task whose upstream tasks completed: it waits for someone to approve it.</summary>
-    Paused,
-
-    /// <summary>The Scheduler is looking the task's cache key up (see <see cref="TaskRecord.CacheKey"/>).</summary>
-    Checking,
-
-    /// <summary>Completed at once with a result its cache held; counts as completed everywhere.</summary>
-    Cached,
-
-    /// <summary>A mapped task whose children (<c>slug[0]</c>, ...) run; it ends when they all have, with the list of their results.</summary>
-    Mapped,
-}
 
 /// <summary>Whether the message a state calls for (a task's TaskReady, a run's end) has gone out.</summary>
 public enum Outbox
@@ -456,9 +406,8 @@ public sealed class TaskRecord
 }
 
 /// <summary>An attempt that ended without completing its task.</summary>
-/// <param name="Outcome">failed, timed_out or lost.</param>
 public sealed record AttemptRecord(
-    int Attempt, string Outcome, string? ErrorType, string? Error, string? Worker, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
+    int Attempt, AttemptOutcome Outcome, string? ErrorType, string? Error, string? Worker, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
 
 /// <summary>A line of <c>lume runs</c>.</summary>
 public sealed record RunSummary(Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lume.Contracts;
 using Lume.Hosting;
 
 namespace Lume.Scheduler.Runs;
@@ -23,7 +24,7 @@ static class RunTelemetry
         activity.SetTag("lume.run_id", run.RunId.ToString());
         activity.SetTag("lume.flow", run.Flow.Name);
         activity.SetTag("lume.flow_version", run.Flow.Version);
-        activity.SetTag("lume.state", run.State.ToString().ToLowerInvariant());
+        activity.SetTag("lume.state", WireEnumConverter<RunState>.Name(run.State));
         activity.SetTag("lume.task_count", run.Tasks.Count);
         if (run.State == RunState.Failed)
             activity.SetStatus(ActivityStatusCode.Error, $"task '{run.FailedTask}' failed: {run.Error}");

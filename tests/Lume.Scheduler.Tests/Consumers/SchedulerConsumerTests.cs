@@ -277,13 +277,13 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         var state = await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, StateOnly: true));
 
         Assert.True(state.Is(out Response<RunSnapshot>? stateOnly));
-        Assert.Equal(("running", runId, "diamond"), (stateOnly.Message.State, stateOnly.Message.RunId, stateOnly.Message.Flow));
+        Assert.Equal((RunState.Running, runId, "diamond"), (stateOnly.Message.State, stateOnly.Message.RunId, stateOnly.Message.Flow));
         Assert.Empty(stateOnly.Message.Tasks);
         Assert.True(found.Is(out Response<RunSnapshot>? snapshot));
         Assert.Equal(["a", "b", "c", "d"], snapshot.Message.Tasks.Select(t => t.Slug).ToArray());
-        Assert.Equal("running", snapshot.Message.Tasks[0].State);
+        Assert.Equal(TaskState.Running, snapshot.Message.Tasks[0].State);
         Assert.Equal("worker-1", snapshot.Message.Tasks[0].Worker);
-        Assert.Equal("pending", snapshot.Message.Tasks[3].State);
+        Assert.Equal(TaskState.Pending, snapshot.Message.Tasks[3].State);
         Assert.Equal(4, snapshot.Message.TaskCount);
         Assert.True(missing.Is(out Response<RunNotFound>? _));
     }
@@ -362,7 +362,7 @@ public sealed class SchedulerConsumerTests : IAsyncLifetime
         await _host.Harness.InactivityTask.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.True(answer.Is(out Response<RunSnapshot>? snapshot));
-        Assert.Equal("cancelled", snapshot.Message.State);
+        Assert.Equal(RunState.Cancelled, snapshot.Message.State);
         Assert.Equal("not needed", snapshot.Message.Error);
         Assert.Equal((0, 4), (snapshot.Message.Tasks.Count, snapshot.Message.TaskCount)); // the state, not the tasks
         Assert.Equal("not needed", (await _host.PublishedAsync<RunCancelled>(r => r.RunId == runId)).Reason);

@@ -196,7 +196,7 @@ public class RunProgressionTests
         Assert.Equal(2, second.Attempt);
         Assert.NotEqual(first.Token, second.Token);
         var past = Assert.Single(run.Tasks["flaky"].PastAttempts);
-        Assert.Equal((1, "failed", "InvalidOperationException"), (past.Attempt, past.Outcome, past.ErrorType));
+        Assert.Equal((1, AttemptOutcome.Failed, "InvalidOperationException"), (past.Attempt, past.Outcome, past.ErrorType));
 
         // The second failure waits twice as long (backoff 2); the third is the last the policy allows.
         Assert.Equal(Now.AddSeconds(10 + 20), Apply(run, Failed(run, "flaky", retryable: true), Now.AddSeconds(10)).WakeAt);
@@ -253,7 +253,7 @@ public class RunProgressionTests
         var retry = Assert.Single(first.Messages.OfType<TaskReady>());
         Assert.Equal(2, retry.Attempt);
         Assert.Equal(30, retry.TimeoutSeconds);
-        Assert.Equal("timed_out", run.Tasks["slow"].PastAttempts.Single().Outcome);
+        Assert.Equal(AttemptOutcome.TimedOut, run.Tasks["slow"].PastAttempts.Single().Outcome);
 
         var second = Apply(run, Failed(run, "slow", retryable: true, errorType: TaskErrors.TimedOut));
         Assert.Equal(TaskState.TimedOut, run.Tasks["slow"].State);
@@ -276,7 +276,7 @@ public class RunProgressionTests
         var retry = Assert.Single(fired.Messages.OfType<TaskReady>());
         Assert.Equal(2, retry.Attempt);
         var lost = run.Tasks["slow"].PastAttempts.Single();
-        Assert.Equal(("timed_out", "stopped-worker"), (lost.Outcome, lost.Worker));
+        Assert.Equal((AttemptOutcome.TimedOut, "stopped-worker"), (lost.Outcome, lost.Worker));
         Assert.Equal("stale_attempt", Apply(run, silent).Dropped!.Kind);
     }
 
@@ -292,7 +292,7 @@ public class RunProgressionTests
         var again = Assert.Single(step.Messages.OfType<TaskReady>());
         Assert.Equal(2, again.Attempt);
         var lost = Assert.Single(run.Tasks["a"].PastAttempts);
-        Assert.Equal(("lost", "hung-worker"), (lost.Outcome, lost.Worker));
+        Assert.Equal((AttemptOutcome.Lost, "hung-worker"), (lost.Outcome, lost.Worker));
         Assert.Equal("stale_attempt", Apply(run, late).Dropped!.Kind); // the hung worker woke up: too late
         Assert.Equal("stale_attempt", Apply(run, new AttemptAbandoned("hung-worker", new HeldAttempt(RunId, "a", 1))).Dropped!.Kind);
     }
@@ -309,7 +309,7 @@ public class RunProgressionTests
 
         var retry = Assert.Single(fired.Messages.OfType<TaskReady>()); // the timeout is the task's first failure: its retry is owed
         Assert.Equal(3, retry.Attempt);
-        Assert.Equal(["lost", "timed_out"], run.Tasks["slow"].PastAttempts.Select(a => a.Outcome).ToArray());
+        Assert.Equal([AttemptOutcome.Lost, AttemptOutcome.TimedOut], run.Tasks["slow"].PastAttempts.Select(a => a.Outcome).ToArray());
     }
 
     [Fact]
@@ -341,7 +341,7 @@ public class RunProgressionTests
         // Its holder went silent (or this Scheduler restarted and never heard it): a new attempt replaces it.
         var replaced = RunProgression.Apply(run, new TimersDue { HolderOf = _ => null, HeardAllSince = _ => true }, Now.AddSeconds(10));
         Assert.Equal(2, Assert.Single(replaced.Messages.OfType<TaskReady>()).Attempt);
-        Assert.Equal("lost", Assert.Single(run.Tasks["a"].PastAttempts).Outcome);
+        Assert.Equal(AttemptOutcome.Lost, Assert.Single(run.Tasks["a"].PastAttempts).Outcome);
         Assert.Equal("stale_attempt", Apply(run, new AttemptClaim(claim, null)).Dropped?.Kind);
     }
 

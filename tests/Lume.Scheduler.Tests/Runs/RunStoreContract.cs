@@ -1,3 +1,4 @@
+using Lume.Contracts;
 using Lume.Flows;
 using Lume.Hosting;
 using Lume.Scheduler.Runs;

@@ -1,3 +1,4 @@
+using Lume.Contracts;
 using Lume.Flows;
 using Lume.Scheduler.Runs;
 using Microsoft.Data.Sqlite;
