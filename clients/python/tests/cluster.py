@@ -6,8 +6,11 @@ run in production (built dlls, the real broker), not against a fake.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
+import sys
 import subprocess
 import tempfile
 import threading
@@ -42,6 +45,14 @@ def worker_dll() -> Path:
     raise FileNotFoundError(f"no worker built; looked for {', '.join(map(str, WORKER_CANDIDATES))} (run dotnet build Lume.sln)")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux kills it when the test process dies, so a killed pytest leaves no service behind."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def rabbitmq(*args: str) -> None:
     """scripts/rabbitmq, failing with its output."""
     done = subprocess.run([str(REPO / "scripts" / "rabbitmq"), *args], capture_output=True, text=True, timeout=180)
@@ -63,7 +74,7 @@ class ServiceProcess:
         self.ready = threading.Event()
         self.process = subprocess.Popen(
             ["dotnet", str(dll)], cwd=cwd, env={**os.environ, **env},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", preexec_fn=_die_with_parent)
         self._reader = threading.Thread(target=self._read, name=f"{name}-output", daemon=True)
         self._reader.start()
 
@@ -163,7 +174,14 @@ class Cluster:
 
 def main() -> None:
     """Starts a cluster and keeps it until Ctrl+C: for trying the client or the examples by hand."""
-    cluster = Cluster().start()
+    # SIGTERM (and SIGINT, which a shell's background job ignores) end it the same way: services stopped, vhost deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    cluster = Cluster()
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
     print(f"LUME_BROKER={cluster.broker_url}", flush=True)
     try:
         while True:
