@@ -170,21 +170,21 @@ class Lume:
         """
         run_id = str(uuid.uuid4())
         self._watched[run_id] = []
+        message = {
+            "runId": run_id, "flow": flow, "version": version, "parameters": dict(parameters or {}),
+            "requestedAt": now_iso(), "timeoutSeconds": timeout, "noCache": no_cache,
+        }
         try:
-            message = {
-                "runId": run_id, "flow": flow, "version": version, "parameters": dict(parameters or {}),
-                "requestedAt": now_iso(), "timeoutSeconds": timeout, "noCache": no_cache,
-            }
             self._bus.publish("RunRequested", message, faults_here=True)
             self._wait_accepted(run_id, flow)
-            if not wait:
-                handle = RunHandle(run_id, flow, self)
-                return handle
-            # A client deadline past the run's own: the Scheduler's cancellation is what normally ends a timed-out run.
-            return self.wait(run_id, None if timeout is None else timeout + self.accept_timeout)
-        finally:
-            if wait:
-                self._watched.pop(run_id, None)
+        except BaseException:
+            self._watched.pop(run_id, None)
+            raise
+        if not wait:
+            # The run's events are kept from now on, for RunHandle.wait.
+            return RunHandle(run_id, flow, self)
+        # A client deadline past the run's own: the Scheduler's cancellation is what normally ends a timed-out run.
+        return self.wait(run_id, None if timeout is None else timeout + self.accept_timeout)
 
     def _wait_accepted(self, run_id: str, flow: str) -> None:
         deadline = time.monotonic() + self.accept_timeout
