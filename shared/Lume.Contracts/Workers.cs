@@ -60,8 +60,9 @@ public sealed record FlowInfo(
     IReadOnlyList<string> Tasks,
     bool PoolAlive);
 
-/// <summary>A flow parameter; <paramref name="Default"/> is null when the parameter is required.</summary>
-public sealed record FlowParameterInfo(string Name, JsonElement? Default);
+/// <summary>A flow parameter, and its default when it has one.</summary>
+/// <param name="Required">A run must give it a value. Said apart from <paramref name="Default"/>, whose null on the wire may also be a default of JSON null.</param>
+public sealed record FlowParameterInfo(string Name, JsonElement? Default, bool Required);
 
 /// <summary>Asks the Scheduler for the most recent runs; answered with <see cref="RunList"/>.</summary>
 public sealed record ListRuns(int Limit);

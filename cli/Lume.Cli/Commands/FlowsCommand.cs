@@ -62,7 +62,7 @@ public sealed class FlowsCommand(IAnsiConsole console) : AsyncCommand<FlowsComma
     }
 
     static IReadOnlyList<FlowInfo> LocalFlows(LumeHost lume) => lume.LocalFlows.Latest
-        .Select(f => new FlowInfo(f.Name, f.Version, "default", f.Parameters.Select(p => new FlowParameterInfo(p.Name, p.Default)).ToArray(),
+        .Select(f => new FlowInfo(f.Name, f.Version, "default", f.Parameters.Select(p => new FlowParameterInfo(p.Name, p.Default, p.Default is null)).ToArray(),
             f.Tasks.Select(t => t.Slug).ToArray(), true))
         .ToArray();
 

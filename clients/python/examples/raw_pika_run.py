@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Starts flow1 with pika alone (no lume_client): the wire protocol as any AMQP client can speak it.
+"""Starts flow1 with pika alone (no lume_client), following docs/wire-protocol.md: the protocol as any AMQP client speaks it.
 
     LUME_BROKER=amqp://guest:guest@127.0.0.1:5672/ python3 raw_pika_run.py
 

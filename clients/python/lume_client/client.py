@@ -14,18 +14,8 @@ from .errors import (EmptyResult, FlowFailed, LumeTimeout, ResultRequestFailed, 
 
 RUN_EVENTS = ("RunAccepted", "RunCompleted", "RunFailed", "RunCancelled")
 
-# RunFailed.kind travelled as the enum's number before it became a snake_case string; both are read.
-FAILURE_KINDS = {0: "rejected", 1: "task_failed", 2: "interrupted"}
-
 # A task with a result to return: it ran to the end, or its result was taken from the cache.
 DONE_STATES = ("completed", "cached")
-
-
-def failure_kind(value: Any) -> str:
-    """RunFailed.kind as a snake_case string: ``rejected``, ``task_failed`` or ``interrupted``."""
-    if isinstance(value, int):
-        return FAILURE_KINDS.get(value, str(value))
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", str(value)).lower()
 
 
 @dataclass
@@ -83,7 +73,7 @@ class RunResult:
 
 @dataclass
 class FlowInfo:
-    """A flow the Scheduler serves: its parameters (name -> default, None when required), its task slugs."""
+    """A flow the Scheduler serves: its parameters (each {"name", "default", "required"}), its task slugs."""
 
     name: str
     version: str
@@ -94,7 +84,7 @@ class FlowInfo:
 
     @property
     def required_parameters(self) -> List[str]:
-        return [p["name"] for p in self.parameters if p.get("default") is None]
+        return [p["name"] for p in self.parameters if p.get("required")]
 
 
 @dataclass
@@ -191,7 +181,7 @@ class Lume:
         while time.monotonic() < deadline:
             for envelope in self._watched[run_id]:
                 _raise_fault(envelope, run_id)
-                if envelope.type == "RunFailed" and failure_kind(envelope.message.get("kind")) == "rejected":
+                if envelope.type == "RunFailed" and envelope.message.get("kind") == "rejected":
                     message = envelope.message
                     raise RunRejected(run_id, flow, message.get("message", ""), message.get("problems") or [])
                 if envelope.type in RUN_EVENTS:
@@ -219,7 +209,7 @@ class Lume:
                     _raise_fault(envelope, run_id)
                 end = next((e for e in heard if e.type in ("RunCompleted", "RunFailed", "RunCancelled")), None)
                 if end is not None:
-                    if end.type == "RunFailed" and failure_kind(end.message.get("kind")) == "rejected":
+                    if end.type == "RunFailed" and end.message.get("kind") == "rejected":
                         raise RunRejected(run_id, end.message.get("flow", ""), end.message.get("message", ""),
                                           end.message.get("problems") or [])
                     return self._get_patiently(run_id)

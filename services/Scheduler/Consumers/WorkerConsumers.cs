@@ -69,7 +69,7 @@ public sealed class ListFlowsConsumer(FlowRegistry flows, WorkerDirectory worker
             f.Flow.Name,
             f.Flow.Version,
             f.Pool,
-            f.Flow.Parameters.Select(p => new FlowParameterInfo(p.Name, p.Default)).ToArray(),
+            f.Flow.Parameters.Select(p => new FlowParameterInfo(p.Name, p.Default, p.Default is null)).ToArray(),
             f.Flow.Tasks.Select(t => t.Slug).ToArray(),
             workers.IsAlive(f.Pool, now))).ToArray()));
     }
