@@ -43,11 +43,17 @@ public static class ChaosFlows
         f.Task("chaos_step", new { value = sleepy }, name: "after");
     });
 
-    /// <summary>Ten steps of one second each, to be cancelled midway.</summary>
+    /// <summary>How many one-second steps chaos_slow has.</summary>
+    public const int SlowSteps = 30;
+
+    /// <summary>
+    /// Steps of one second each, to be cancelled midway. Thirty, so that a cancel sent a few seconds in still comes
+    /// midway on a machine busy enough to start a run late (a run that ends first would not show the cancel working).
+    /// </summary>
     public static readonly FlowDefinition Slow = Flow.Define("chaos_slow", f =>
     {
         var previous = f.Task("chaos_step", new { value = 0, slow_attempts = 1000, seconds = 1.0 }, name: "slow-1");
-        for (var i = 2; i <= 10; i++)
+        for (var i = 2; i <= SlowSteps; i++)
             previous = f.Task("chaos_step", new { value = previous, slow_attempts = 1000, seconds = 1.0 }, name: $"slow-{i}");
     });
 
