@@ -1,3 +1,4 @@
+using System.Reflection;
 using Lume.Testing;
 using Lume.Cli;
 
@@ -65,9 +66,12 @@ public sealed class Cluster : IAsyncDisposable
         return environment;
     }
 
-    async Task<ServiceProcess> StartAsync(string name, string assembly, string dataDir, params (string, string)[] more)
+    async Task<ServiceProcess> StartAsync(string name, string assembly, string dataDir, params (string, string)[] more) =>
+        await StartFromAsync(null, name, assembly, dataDir, more);
+
+    async Task<ServiceProcess> StartFromAsync(string? assemblyDirectory, string name, string assembly, string dataDir, params (string, string)[] more)
     {
-        var service = await ServiceProcess.StartAsync(name, assembly, Environment(dataDir, more), dataDir);
+        var service = await ServiceProcess.StartAsync(name, assembly, Environment(dataDir, more), dataDir, assemblyDirectory);
         _services.Add(service);
         return service;
     }
@@ -88,6 +92,22 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>Starts a service of the cluster with more settings; for services the named methods do not cover.</summary>
     public Task<ServiceProcess> StartServiceAsync(string name, string assembly, params (string, string)[] more) =>
         StartAsync(name, assembly, Path.Combine(Root, name), more);
+
+    /// <summary>The Gateway (the HTTP API) on a free port of the loopback; its address is the second item.</summary>
+    public async Task<(ServiceProcess Service, Uri Address)> StartGatewayAsync(params (string, string)[] more)
+    {
+        // A port the system just handed out and took back: nothing else asks for it in the moment before the Gateway does.
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var address = new Uri($"http://127.0.0.1:{port}");
+        // From its own output folder: it runs on the ASP.NET Core framework, the other services on the plain runtime.
+        var directory = typeof(Cluster).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "GatewayDirectory").Value;
+        var service = await StartFromAsync(directory, "gateway", "Lume.Gateway", Path.Combine(Root, "gateway"),
+            [("LUME_GATEWAY__URL", address.ToString().TrimEnd('/')), .. more]);
+        return (service, address);
+    }
 
     /// <summary>The examples worker host (examples/ExamplesWorker): the stock worker plus flow1 and the other example flows and tasks.</summary>
     public Task<ServiceProcess> StartWorkerAsync(string name, params (string, string)[] more) =>

@@ -32,7 +32,9 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>{assembly}.dll</c> and waits for its "Started on" (or "Standing by") line.</summary>
-    public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    /// <param name="assemblyDirectory">Where the dll is; default: beside the tests.</param>
+    public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, string workingDirectory,
+        string? assemblyDirectory = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -40,7 +42,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = Directory.CreateDirectory(workingDirectory).FullName,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, $"{assembly}.dll"));
+        start.ArgumentList.Add(Path.Combine(assemblyDirectory ?? AppContext.BaseDirectory, $"{assembly}.dll"));
         foreach (var (key, value) in environment)
             start.Environment[key] = value;
 
