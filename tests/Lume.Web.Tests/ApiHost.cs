@@ -21,7 +21,8 @@ public sealed class ApiHost : IAsyncDisposable
 
     public string DataDir => _dataDir;
 
-    public static async Task<ApiHost> StartAsync(string? token = null)
+    /// <param name="withServices">Host the services too; without them, the API has nobody to ask.</param>
+    public static async Task<ApiHost> StartAsync(string? token = null, bool withServices = true, int requestTimeoutSeconds = 10)
     {
         var host = new ApiHost();
         var builder = WebApplication.CreateSlimBuilder();
@@ -32,13 +33,18 @@ public sealed class ApiHost : IAsyncDisposable
             ["DATA_DIR"] = host._dataDir,
             ["LOG_LEVEL"] = "Warning",
             ["GATEWAY:TOKEN"] = token,
+            ["GATEWAY:REQUEST_TIMEOUT_SECONDS"] = requestTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
-        builder.Services.AddSingleton<InProcessTasks>();
-        builder.AddLumeScheduler();
-        builder.AddLumeTaskWorker();
-        builder.AddLumeFileService();
-        builder.AddLumeResults();
-        builder.AddLumeExamples();
+        if (withServices)
+        {
+            builder.Services.AddSingleton<InProcessTasks>();
+            builder.AddLumeScheduler();
+            builder.AddLumeTaskWorker();
+            builder.AddLumeFileService();
+            builder.AddLumeResults();
+            builder.AddLumeExamples();
+        }
+
         builder.AddLumeApi();
         builder.AddLumeBus(service: false);
         host._app = builder.Build();
