@@ -28,6 +28,8 @@ public static class GatewayHost
         try
         {
             var app = builder.Build();
+            // A bug is a 500 problem+json without its stack trace, like every other error of the API.
+            app.UseExceptionHandler();
             app.MapLumeApi();
             app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Lume")
                 .LogInformation("Serving the API on {Url}{Token}", gateway.Url, gateway.RequiresToken ? " (bearer token required)" : ""));

@@ -37,7 +37,7 @@ static partial class LumeApi
         if (errors.Count > 0)
             return Results.ValidationProblem(errors);
         var filtered = wanted is not null || !string.IsNullOrEmpty(flow);
-        return await AskAsync("Scheduler", async () =>
+        return await AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
         {
             // A filter looks through as many recent runs as the Scheduler lists at once.
             var list = await Client<ListRuns>(clients, options).GetResponse<RunList>(new ListRuns(filtered ? MaxLimit : count), cancellationToken);
@@ -54,7 +54,7 @@ static partial class LumeApi
     {
         if (!Guid.TryParse(id, out var runId))
             return NotAGuid(id);
-        return await AskAsync("Scheduler", async () =>
+        return await AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
         {
             var client = Client<GetRun>(clients, options);
             if ((await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, TaskLimit: TaskPage), cancellationToken)).Message is not RunSnapshot first)
@@ -81,11 +81,12 @@ static partial class LumeApi
         if (body is null)
             return Results.ValidationProblem(errors);
         var runId = NewId.NextGuid();
-        return await AskAsync("Scheduler", async () =>
+        var accept = TimeSpan.FromSeconds(options.Value.AcceptTimeoutSeconds);
+        return await AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
         {
             var heard = await starter.StartAsync(
                 new RunRequested(runId, body.Flow, body.Version, body.Parameters ?? new Dictionary<string, JsonElement>(), time.GetUtcNow(), body.TimeoutSeconds),
-                TimeSpan.FromSeconds(options.Value.AcceptTimeoutSeconds), cancellationToken);
+                accept, cancellationToken);
             var location = $"/api/runs/{runId}";
             switch (heard)
             {
@@ -106,7 +107,7 @@ static partial class LumeApi
                 is RunSnapshot stored)
                 return Results.Accepted(location, new RunStarted(runId, stored.Flow, stored.Version, null, location));
             return Unavailable("Scheduler");
-        });
+        }, longer: accept + RunStarter.ConnectTimeout);
     }
 
     public static async Task<IResult> CancelRunAsync(string id, HttpRequest request, IClientFactory clients, IOptions<GatewayOptions> options,
@@ -135,7 +136,7 @@ static partial class LumeApi
             }
         }
 
-        return await AskAsync("Scheduler", async () =>
+        return await AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
             (await Client<CancelRun>(clients, options).GetResponse<RunSnapshot, RunNotFound>(new CancelRun(runId, reason), cancellationToken)).Message
                 is RunSnapshot snapshot
                 ? Results.Ok(snapshot)
@@ -147,7 +148,7 @@ static partial class LumeApi
     {
         if (!Guid.TryParse(id, out var runId))
             return NotAGuid(id);
-        return await AskAsync("Scheduler", async () =>
+        return await AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
             (await Client<ApproveTask>(clients, options).GetResponse<TaskApproval, RunNotFound>(new ApproveTask(runId, slug), cancellationToken)).Message switch
             {
                 TaskApproval { Approved: true } approval => Results.Ok(approval),
@@ -158,7 +159,7 @@ static partial class LumeApi
     }
 
     public static Task<IResult> ListFlowsAsync(IClientFactory clients, IOptions<GatewayOptions> options, CancellationToken cancellationToken) =>
-        AskAsync("Scheduler", async () =>
+        AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
             Results.Ok((await Client<ListFlows>(clients, options).GetResponse<FlowList>(new ListFlows(false), cancellationToken)).Message.Flows));
 
     public static async Task<IResult> QueryResultsAsync([FromQuery(Name = "flow_id")] string? flowId, string? project, string? limit,
@@ -173,7 +174,7 @@ static partial class LumeApi
         if (errors.Count > 0)
             return Results.ValidationProblem(errors);
         var projectName = project ?? "local";
-        return await AskAsync("Results service", async () =>
+        return await AskAsync("Results service", options, cancellationToken, async cancellationToken =>
         {
             var fields = new Dictionary<string, JsonElement> { ["flow_id"] = JsonSerializer.SerializeToElement(flowId) };
             var response = await Client<QueryResults>(clients, options)
@@ -278,15 +279,31 @@ static partial class LumeApi
     static IRequestClient<T> Client<T>(IClientFactory clients, IOptions<GatewayOptions> options)
         where T : class => clients.CreateRequestClient<T>(RequestTimeout.After(s: options.Value.RequestTimeoutSeconds));
 
-    static async Task<IResult> AskAsync(string service, Func<Task<IResult>> ask)
+    // MassTransit's request timeout starts once the request is sent: with the broker away, the send itself waits, for
+    // ever. The ask as a whole is bounded too, a little past the request timeout.
+    static async Task<IResult> AskAsync(string service, IOptions<GatewayOptions> options, CancellationToken requestAborted, Func<CancellationToken, Task<IResult>> ask,
+        TimeSpan? longer = null)
     {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+        bounded.CancelAfter(TimeSpan.FromSeconds(options.Value.RequestTimeoutSeconds + 5) + (longer ?? TimeSpan.Zero));
         try
         {
-            return await ask();
+            return await ask(bounded.Token);
         }
         catch (RequestTimeoutException)
         {
             return Unavailable(service);
+        }
+        catch (OperationCanceledException) when (!requestAborted.IsCancellationRequested)
+        {
+            return Unavailable(service);
+        }
+        catch (TimeoutException)
+        {
+            // The bus never became ready to hear the answer: the broker is away.
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The broker is not reachable",
+                detail: "could not listen for the answer on the broker; is it running, at the address LUME_BROKER names?",
+                extensions: new Dictionary<string, object?> { ["service"] = "broker" });
         }
         catch (RequestFaultException e)
         {

@@ -10,7 +10,8 @@ namespace Lume.Web;
 /// </summary>
 public sealed class RunStarter(IBus bus, TimeProvider time)
 {
-    static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
+    /// <summary>How long to wait for the bus to be ready to listen for the answer (a broker that is down never gets there).</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
 
     readonly ConcurrentDictionary<Guid, TaskCompletionSource<object>> _waiting = new();
     readonly SemaphoreSlim _connecting = new(1, 1);

@@ -22,7 +22,8 @@ public sealed class ApiHost : IAsyncDisposable
     public string DataDir => _dataDir;
 
     /// <param name="withServices">Host the services too; without them, the API has nobody to ask.</param>
-    public static async Task<ApiHost> StartAsync(string? token = null, bool withServices = true, int requestTimeoutSeconds = 10)
+    /// <param name="broker">A RabbitMQ broker (LUME_BROKER) instead of the in-memory transport.</param>
+    public static async Task<ApiHost> StartAsync(string? token = null, bool withServices = true, int requestTimeoutSeconds = 10, string? broker = null)
     {
         var host = new ApiHost();
         var builder = WebApplication.CreateSlimBuilder();
@@ -33,6 +34,7 @@ public sealed class ApiHost : IAsyncDisposable
             ["DATA_DIR"] = host._dataDir,
             ["LOG_LEVEL"] = "Warning",
             ["GATEWAY:TOKEN"] = token,
+            ["BROKER"] = broker,
             ["GATEWAY:REQUEST_TIMEOUT_SECONDS"] = requestTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         if (withServices)
