@@ -61,9 +61,10 @@ public sealed class LumeHost : IDisposable
         return flows;
     }
 
-    /// <summary>The host's one client: it listens on one queue for every run it waits for, so there is one per host.</summary>
+    /// <summary>The host's client: it hears the runs it waits for on the host's one queue of run events (<see cref="RunEvents"/>).</summary>
     public RunClient Client => LazyInitializer.EnsureInitialized(ref _client, () => new(Host.Services.GetRequiredService<IBus>(),
-        Host.Services.GetRequiredService<IClientFactory>(), TimeProvider.System, Host.Services.GetService<InProcessTasks>()));
+        Host.Services.GetRequiredService<IClientFactory>(), Host.Services.GetRequiredService<RunEvents>(), TimeProvider.System,
+        Host.Services.GetService<InProcessTasks>()));
 
     RunClient? _client;
 

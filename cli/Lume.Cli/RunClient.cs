@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Lume.Contracts;
@@ -45,13 +44,14 @@ public sealed class RunWaitAbandonedException(Guid runId, string message) : Lume
 
 /// <summary>Submits runs over the bus and follows them, like any client that references Lume.Contracts.</summary>
 /// <param name="inProcess">Embedded: the workers' reports go to the Scheduler directly, not over the bus, and are watched there.</param>
-public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider time, InProcessTasks? inProcess = null)
+/// <param name="events">The process's one queue of run events: what this client hears of the runs it waits for.</param>
+public sealed class RunClient(IBus bus, IClientFactory clients, RunEvents events, TimeProvider time, InProcessTasks? inProcess = null)
 {
     /// <summary>How long to wait for the Scheduler to accept or reject a run before asking for it, then saying it does not answer.</summary>
     public static readonly TimeSpan AcceptTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>How long to wait for the bus to be ready to listen (a broker that is down or not AMQP never gets there).</summary>
-    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
+    public static readonly TimeSpan ConnectTimeout = RunEvents.ConnectTimeout;
 
     /// <summary>While a run goes on, how often to ask for it when no end was heard: an end message lost in a crash is not waited for forever.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(5);
@@ -87,11 +87,25 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         using var activity = LumeTelemetry.Source.StartActivity($"run request {flow}", ActivityKind.Producer);
         activity?.SetTag("lume.run_id", runId.ToString());
         activity?.SetTag("lume.flow", flow);
-        var waiter = new RunWaiter();
-        // Registered before the request goes, so not even the first event of the run can be missed.
-        _waiting[runId] = waiter;
-        var accepted = waiter.Accepted;
-        var ended = waiter.Ended;
+        var accepted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ended = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Watched before the request goes, so not even the first event of the run can be missed.
+        using var watching = events.Watch(runId, message =>
+        {
+            switch (message)
+            {
+                case RunAccepted:
+                    accepted.TrySetResult();
+                    break;
+                case Fault<RunRequested> fault:
+                    ended.TrySetException(new LumeServiceException(
+                        $"the Scheduler could not handle the run request: {string.Join("; ", fault.Exceptions.Select(x => $"{x.ExceptionType}: {x.Message}"))}"));
+                    break;
+                default: // its end: RunCompleted, RunFailed or RunCancelled
+                    ended.TrySetResult(message);
+                    break;
+            }
+        });
         // Task events are bound only for an observer, on a queue of the run's own: a client queue that takes them takes
         // every task event of every run on the broker, which doubles the broker's work per task for a client that only
         // waits for the end.
@@ -110,7 +124,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
                 return Task.CompletedTask;
             });
         });
-        using var watching = observer is null ? null : inProcess?.Watch(runId, report =>
+        using var watchingReports = observer is null ? null : inProcess?.Watch(runId, report =>
         {
             if (report is TaskCompleted completed)
                 observer.TaskCompleted(completed);
@@ -122,7 +136,7 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         {
             try
             {
-                await ListenAsync(cancellationToken);
+                await events.ListenAsync(cancellationToken);
                 if (taskEvents is not null)
                     await taskEvents.Ready.WaitAsync(ConnectTimeout, time, cancellationToken);
             }
@@ -166,7 +180,6 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
         }
         finally
         {
-            _waiting.TryRemove(runId, out _);
             if (taskEvents is not null)
                 await taskEvents.StopAsync(CancellationToken.None);
         }
@@ -177,63 +190,6 @@ public sealed class RunClient(IBus bus, IClientFactory clients, TimeProvider tim
                 report();
             return Task.CompletedTask;
         }
-    }
-
-    // The runs this client waits for, by id, and the one queue that hears their starts and ends. A queue per run cost a
-    // queue and its bindings on the broker for every run, and on the in-memory transport a check of every binding made
-    // so far (MassTransit validates its whole graph), so an embedded host slowed down with each run it had waited for.
-    readonly ConcurrentDictionary<Guid, RunWaiter> _waiting = new();
-    readonly SemaphoreSlim _connecting = new(1, 1);
-    HostReceiveEndpointHandle? _listener;
-
-    sealed class RunWaiter
-    {
-        public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskCompletionSource<object> Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    async Task ListenAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _listener) is not null)
-            return;
-        await _connecting.WaitAsync(cancellationToken);
-        try
-        {
-            if (_listener is not null)
-                return;
-            var handle = bus.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
-            {
-                e.Handler<RunAccepted>(c => Heard(c.Message.RunId, w => w.Accepted.TrySetResult()));
-                e.Handler<RunCompleted>(c => Heard(c.Message.RunId, w => w.Ended.TrySetResult(c.Message)));
-                e.Handler<RunFailed>(c => Heard(c.Message.RunId, w => w.Ended.TrySetResult(c.Message)));
-                e.Handler<RunCancelled>(c => Heard(c.Message.RunId, w => w.Ended.TrySetResult(c.Message)));
-                e.Handler<Fault<RunRequested>>(c => Heard(c.Message.Message.RunId, w => w.Ended.TrySetException(new LumeServiceException(
-                    $"the Scheduler could not handle the run request: {string.Join("; ", c.Message.Exceptions.Select(x => $"{x.ExceptionType}: {x.Message}"))}"))));
-            });
-            try
-            {
-                await handle.Ready.WaitAsync(ConnectTimeout, time, cancellationToken);
-            }
-            catch
-            {
-                await handle.StopAsync(CancellationToken.None);
-                throw;
-            }
-
-            Volatile.Write(ref _listener, handle);
-        }
-        finally
-        {
-            _connecting.Release();
-        }
-    }
-
-    Task Heard(Guid runId, Action<RunWaiter> report)
-    {
-        if (_waiting.TryGetValue(runId, out var waiter))
-            report(waiter);
-        return Task.CompletedTask;
     }
 
     // Approves each task as soon as it waits for approval: until then the Scheduler says it is not waiting, and it is asked again.

@@ -2,6 +2,7 @@ using Lume.Flows;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -157,6 +158,8 @@ public static class LumeHostExtensions
             builder.Services.AddHostedService(sp => sp.GetRequiredService<SendWatchdog>());
         }
 
+        // One queue per process for the run events its clients wait on, connected when first asked for.
+        builder.Services.TryAddSingleton(sp => new RunEvents(sp.GetRequiredService<IBus>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
