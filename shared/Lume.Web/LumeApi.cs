@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Lume.Contracts;
+using Lume.Hosting;
 using MassTransit;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -13,9 +14,6 @@ static partial class LumeApi
 {
     const int DefaultLimit = 50;
     const int MaxLimit = 1000;
-
-    // A run's tasks a page at a time, as the CLI reads them: one answer for a big run would be tens of megabytes.
-    const int TaskPage = 1_000;
 
     static readonly string[] RunStates = Enum.GetValues<RunState>().Select(WireEnumConverter<RunState>.Name).ToArray();
 
@@ -56,21 +54,8 @@ static partial class LumeApi
             return NotAGuid(id);
         return await AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
         {
-            var client = Client<GetRun>(clients, options);
-            if ((await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, TaskLimit: TaskPage), cancellationToken)).Message is not RunSnapshot first)
-                return RunNotFound(runId);
-            var tasks = new List<TaskSnapshot>(first.Tasks);
-            var last = first;
-            while (tasks.Count < last.TaskCount)
-            {
-                if ((await client.GetResponse<RunSnapshot, RunNotFound>(new GetRun(runId, TaskOffset: tasks.Count, TaskLimit: TaskPage), cancellationToken)).Message
-                    is not RunSnapshot page || page.Tasks.Count == 0)
-                    break;
-                tasks.AddRange(page.Tasks);
-                last = page;
-            }
-
-            return Results.Ok(last with { Tasks = tasks, TaskCount = Math.Max(last.TaskCount, tasks.Count) });
+            var run = await Client<GetRun>(clients, options).ReadRunAsync(runId, cancellationToken);
+            return run is null ? RunNotFound(runId) : Results.Ok(run);
         });
     }
 
