@@ -30,6 +30,13 @@ public sealed record RunParent(Guid RunId, string Task, int Attempt, Guid Token,
 /// <summary>The Scheduler stored the run and released its first tasks.</summary>
 public sealed record RunAccepted(Guid RunId, string Flow, string Version, int TaskCount, DateTimeOffset AcceptedAt);
 
+/// <summary>
+/// Tasks of a running run changed state (released, started, ended). Published by the Scheduler at most about once a
+/// second per run, and only for a run that has been going for a while: a short run is told by its end event alone. For
+/// watchers (the web view), which read the run again when they hear it; nothing in the engine waits for it.
+/// </summary>
+public sealed record RunProgressed(Guid RunId, string Flow, DateTimeOffset At);
+
 /// <summary>Every task of the run completed.</summary>
 public sealed record RunCompleted(Guid RunId, string Flow, DateTimeOffset StartedAt, DateTimeOffset FinishedAt);
 

@@ -65,10 +65,31 @@ public sealed record FlowInfo(
 public sealed record FlowParameterInfo(string Name, JsonElement? Default, bool Required);
 
 /// <summary>Asks the Scheduler for the most recent runs; answered with <see cref="RunList"/>.</summary>
-public sealed record ListRuns(int Limit);
+/// <param name="Flow">Only runs of this flow; null: every flow.</param>
+/// <param name="State">Only runs in this state; null: every state.</param>
+public sealed record ListRuns(int Limit, string? Flow = null, RunState? State = null);
 
 /// <summary>Recent runs, newest first.</summary>
 public sealed record RunList(IReadOnlyList<RunListEntry> Runs);
 
 /// <summary>One run in <see cref="RunList"/>.</summary>
-public sealed record RunListEntry(Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);
+/// <param name="TaskCounts">How many of the run's tasks (mapped tasks' children included) are in each task state, by the state's wire name; states with none are left out.</param>
+public sealed record RunListEntry(
+    Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt,
+    IReadOnlyDictionary<string, int>? TaskCounts = null);
+
+/// <summary>Asks the Scheduler for the graph of a flow version: its tasks and what each waits for. Answered with <see cref="FlowGraph"/> or <see cref="FlowNotFound"/>.</summary>
+public sealed record GetFlowGraph(string Flow, string Version);
+
+/// <summary>The graph of a flow version, its tasks in the flow's order.</summary>
+public sealed record FlowGraph(string Flow, string Version, IReadOnlyList<FlowGraphTask> Tasks);
+
+/// <summary>One task of a <see cref="FlowGraph"/>.</summary>
+/// <param name="Upstream">The slugs of the tasks it waits for: those whose outputs it takes, its explicit upstreams, its case conditions.</param>
+/// <param name="Mapped">Runs as one child per element of its mapped arguments (children are <c>slug[0]</c>, <c>slug[1]</c>, ...).</param>
+/// <param name="Subflow">For a subflow task, the flow its child run runs; null otherwise.</param>
+/// <param name="Trigger">When it runs, by its upstream tasks' states: <c>all_successful</c>, <c>all_finished</c>, <c>manual_only</c>, ...</param>
+public sealed record FlowGraphTask(string Slug, string Type, IReadOnlyList<string> Upstream, bool Mapped, string? Subflow, string Trigger);
+
+/// <summary>The Scheduler serves no such flow version; <paramref name="Problem"/> says so, naming it.</summary>
+public sealed record FlowNotFound(string Flow, string Version, string Problem);
