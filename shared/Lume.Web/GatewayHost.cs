@@ -30,6 +30,7 @@ public static class GatewayHost
             var app = builder.Build();
             // A bug is a 500 problem+json without its stack trace, like every other error of the API.
             app.UseExceptionHandler();
+            app.UseLumeUi();
             app.MapLumeApi();
             app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Lume")
                 .LogInformation("Serving the API on {Url}{Token}", gateway.Url, gateway.RequiresToken ? " (bearer token required)" : ""));
