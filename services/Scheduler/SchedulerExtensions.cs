@@ -65,6 +65,7 @@ public static class SchedulerExtensions
             bus.AddConsumer<ClaimAttemptConsumer, ClaimAttemptDefinition>();
             bus.AddConsumer<GetRunConsumer, GetRunDefinition>();
             bus.AddConsumer<ListRunsConsumer, ListRunsDefinition>();
+            bus.AddConsumer<GetFlowGraphConsumer, GetFlowGraphDefinition>();
             bus.AddConsumer<RegisterWorkerConsumer, RegisterWorkerDefinition>();
             bus.AddConsumer<RegisterFlowConsumer, RegisterFlowDefinition>();
             bus.AddConsumer<WorkerHeartbeatConsumer, WorkerHeartbeatDefinition>();

@@ -128,7 +128,7 @@ public abstract class RunStoreContract : IAsyncLifetime
         foreach (var run in runs)
             await Store.CreateAsync(run, CancellationToken.None);
 
-        var listed = await Store.ListAsync(2, CancellationToken.None);
+        var listed = await Store.ListAsync(2, null, null, CancellationToken.None);
 
         Assert.Equal([runs[2].RunId, runs[1].RunId], listed.Select(r => r.RunId).ToArray());
     }
@@ -230,7 +230,7 @@ public sealed class SqliteRunStoreTests : RunStoreContract
         // Another process (a restart) reads the definition back from the file: one copy for both runs.
         using var restarted = new SqliteRunStore(path);
         await restarted.InitializeAsync(CancellationToken.None);
-        var runs = await restarted.ListAsync(10, CancellationToken.None);
+        var runs = await restarted.ListAsync(10, null, null, CancellationToken.None);
         var diamonds = await Task.WhenAll(runs.Where(r => r.Flow == "diamond").Select(r => restarted.FindAsync(r.RunId, CancellationToken.None)));
         Assert.Equal(2, diamonds.Length);
         Assert.NotSame(Diamond, diamonds[0]!.Flow);
