@@ -134,6 +134,33 @@ public abstract class RunStoreContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task List_FiltersByFlowAndState_BeforeTheLimit_AndCountsEachRunsTasksByState()
+    {
+        var start = DateTimeOffset.UtcNow;
+        var failed = NewRun(start);
+        RunProgression.Apply(failed, Failed(failed, "a"), start);
+        await Store.CreateAsync(failed, CancellationToken.None);
+        var running = NewRun(start.AddMinutes(1));
+        await Store.CreateAsync(running, CancellationToken.None);
+        RunProgression.Apply(running, Completed(running, "a", 1), start.AddMinutes(1));
+        await Store.UpdateAsync(running, CancellationToken.None);
+        foreach (var minute in Enumerable.Range(2, 3))
+            await Store.CreateAsync(RunProgression.Start(Guid.NewGuid(), Upstream, "default", Parameters(("text1", "x")), start.AddMinutes(minute)).Run,
+                CancellationToken.None);
+
+        var byFlow = await Store.ListAsync(1, "diamond", null, CancellationToken.None);
+        var byState = await Store.ListAsync(1, null, RunState.Failed, CancellationToken.None);
+        var both = await Store.ListAsync(10, "diamond", RunState.Running, CancellationToken.None);
+
+        Assert.Equal([running.RunId], byFlow.Select(r => r.RunId));
+        Assert.Equal([failed.RunId], byState.Select(r => r.RunId));
+        Assert.Equal([running.RunId], both.Select(r => r.RunId));
+        Assert.Empty(await Store.ListAsync(10, "upstream", RunState.Failed, CancellationToken.None));
+        Assert.Equal(new Dictionary<TaskState, int> { [TaskState.Failed] = 1, [TaskState.Skipped] = 3 }, byState[0].TaskCounts);
+        Assert.Equal(new Dictionary<TaskState, int> { [TaskState.Completed] = 1, [TaskState.Ready] = 2, [TaskState.Pending] = 1 }, byFlow[0].TaskCounts);
+    }
+
+    [SkippableFact]
     public async Task StoreId_IsMadeOnce_AndEverySchedulerThatOpensTheStoreSeesTheSameOne()
     {
         var first = await ((ISchedulerLease)Store).StoreIdAsync(CancellationToken.None);
