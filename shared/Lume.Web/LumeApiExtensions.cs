@@ -1,10 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lume.Hosting;
+using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace Lume.Web;
@@ -28,6 +30,9 @@ public static class LumeApiExtensions
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         });
+        // In place of the plain one of AddLumeBus (before or after this): the event streams show runs as they go, so the
+        // process's queue of run events hears their progress too.
+        builder.Services.Replace(ServiceDescriptor.Singleton(sp => new RunEvents(sp.GetRequiredService<IBus>(), sp.GetRequiredService<TimeProvider>(), progress: true)));
         builder.Services.AddSingleton<RunStarter>();
         builder.Services.AddSingleton<BearerToken>();
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
@@ -37,6 +42,18 @@ public static class LumeApiExtensions
             return Task.CompletedTask;
         }));
         return builder;
+    }
+
+    /// <summary>
+    /// The web view and the API, as the Gateway, <c>lume ui</c> and the tests serve them: a bug is a 500 problem+json
+    /// without its stack trace, like every other error of the API.
+    /// </summary>
+    public static WebApplication MapLumeWeb(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseLumeUi();
+        app.MapLumeApi();
+        return app;
     }
 
     /// <summary>Maps the API under <c>/api</c> and its OpenAPI document at <c>/openapi/v1.json</c>.</summary>
@@ -74,6 +91,31 @@ public static class LumeApiExtensions
             .WithSummary("The flows the Scheduler serves")
             .WithDescription("Each with its version, pool, parameters (default and whether required), task names and whether a worker of its pool is alive.")
             .Produces<IReadOnlyList<Lume.Contracts.FlowInfo>>();
+        api.MapGet("/runs/{id}/events", LumeApi.StreamRunAsync).WithName("StreamRun")
+            .WithSummary("A run's changes, as server-sent events")
+            .WithDescription("First event: snapshot (the run as GET /api/runs/{id} gives it); then update ({run: {state, finishedAt, failedTask, error, taskCount}, tasks: " +
+                             "[the tasks that changed]}) each time the Scheduler reports progress or the run ends; then end, and the stream closes. " +
+                             "A comment every 15 s keeps a quiet stream open.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/events", LumeApi.StreamAllRunsAsync).WithName("StreamRuns")
+            .WithSummary("Every run's events, as server-sent events")
+            .WithDescription("Event run with data {runId, flow, event: accepted|progressed|completed|failed|cancelled, at} for each run event heard; " +
+                             "a comment every 15 s keeps a quiet stream open.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        api.MapGet("/flows/{name}/graph", LumeApi.GetFlowGraphAsync).WithName("GetFlowGraph")
+            .WithSummary("The graph of a flow version")
+            .WithDescription("Its tasks in order, each with its type, the tasks it waits for (upstream), whether it is mapped, the flow it runs as a subflow, and its trigger. " +
+                             "version is required: a run's version.")
+            .Produces<Lume.Contracts.FlowGraph>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/files/content", LumeApi.GetFileContentAsync).WithName("GetFileContent")
+            .WithSummary("A saved file's bytes")
+            .WithDescription("rep is a file rep as JSON ({filename, file_type_string, filesystem_identifier}, as save_file returns it). Sent inline, as text/plain for text " +
+                             "types and application/octet-stream otherwise, under a sandbox content security policy.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/result", LumeApi.GetResultAsync).WithName("GetResult")
+            .WithSummary("A stored result by its rep")
+            .WithDescription("rep is a result rep as JSON ({project_name, result_type_string, query}, as save_db_result returns it); answers the stored db-dict.")
+            .Produces<System.Text.Json.JsonElement>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/results", LumeApi.QueryResultsAsync).WithName("QueryResults")
             .WithSummary("Stored results of a flow")
             .WithDescription("Asks the Results service for the db-dicts whose flow_id is the given flow, in a project (default local), newest first; at most limit (1-1000, default 50).")

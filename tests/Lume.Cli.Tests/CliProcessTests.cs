@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace Lume.Cli.Tests;
 
 /// <summary>The built <c>lume</c> command as a user runs it: a real process, its output and its exit code.</summary>
-public sealed class CliProcessTests : IDisposable
+public sealed partial class CliProcessTests : IDisposable
 {
     readonly string _top = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
 
@@ -137,6 +137,18 @@ public sealed class CliProcessTests : IDisposable
         var rep = JsonSerializer.Deserialize<JsonElement>(repLine["save_text_file: ".Length..]);
         Assert.Equal("hello.txt", rep.GetProperty("filename").GetString());
         Assert.Equal("HelloWorld", await File.ReadAllTextAsync(Path.Combine(DataDir, "files", "hello.txt")));
+    }
+
+    [Fact]
+    public async Task ALongRun_IsFollowedToItsEnd_ThroughTheProgressReportsOnTheWay()
+    {
+        // Forty steps of 0.3 s: the Scheduler reports the run's progress every second meanwhile (RunProgressed).
+        var (exit, stdout, stderr) = await LumeAsync("run", "chaos_busy", "--json");
+
+        Assert.True(exit == 0, stderr);
+        var run = JsonSerializer.Deserialize<JsonElement>(stdout);
+        Assert.Equal("completed", run.GetProperty("state").GetString());
+        Assert.All(run.GetProperty("tasks").EnumerateObject(), t => Assert.Equal("completed", t.Value.GetProperty("state").GetString()));
     }
 
     [Fact]

@@ -63,4 +63,19 @@ static class Api
 
     public static JsonElement TaskOf(this JsonElement run, string slug) =>
         run.GetProperty("tasks").EnumerateArray().Single(t => t.GetProperty("slug").GetString() == slug);
+
+    /// <summary>Opens a server-sent events stream (headers read, body not yet).</summary>
+    public static Task<HttpResponseMessage> OpenStreamAsync(this HttpClient client, string path, CancellationToken cancellationToken) =>
+        client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+
+    /// <summary>The events of an open stream, one (name, data) each, read by .NET's own parser as a browser reads them; comments are left out.</summary>
+    public static async IAsyncEnumerable<(string Event, JsonElement Data)> EventsAsync(this HttpResponseMessage response,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(stream).EnumerateAsync(cancellationToken))
+            yield return (item.EventType, JsonDocument.Parse(item.Data).RootElement.Clone());
+    }
 }
