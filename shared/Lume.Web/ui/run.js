@@ -62,6 +62,7 @@ class RunPage {
 
   stop() {
     this.stopped = true;
+    if (this.overlay) this.overlay.destroy();
     if (this.stopStream) this.stopStream();
     for (const t of this.timers) clearInterval(t);
     if (this.cy) { this.cy.destroy(); this.cy = null; }
@@ -112,6 +113,7 @@ class RunPage {
   }
 
   async onSnapshot(snapshot) {
+    performance.mark('lume:snapshot');
     const first = this.run === null;
     const { tasks, ...run } = snapshot;
     this.run = run;
@@ -122,6 +124,7 @@ class RunPage {
     this.refreshHeader();
     if (first) {
       await this.loadGraph();
+      performance.mark('lume:graph-loaded');
       if (this.stopped) return;
       this.drawGraph();
       this.timers.push(setInterval(() => this.tick(), 1000));
@@ -340,13 +343,17 @@ class RunPage {
     if (!document.getElementById('__________cytoscape_stylesheet')) {
       document.head.append(el('meta', { id: '__________cytoscape_stylesheet', name: 'cytoscape-style', content: 'in /assets/style.css' }));
     }
+    performance.mark('lume:draw-start');
     const model = this.elements();
     const pos = this.positions(model);
+    performance.mark('lume:layout-done');
     const big = model.nodes.length > BIG;
     this.big = big;
     const elements = [];
     for (const n of model.nodes) elements.push({ group: 'nodes', data: this.nodeData(n.slug, n.spec, n.child), position: pos.get(n.slug) });
-    for (const [a, b] of model.edges) elements.push({ group: 'edges', data: { id: `${a}->${b}`, source: a, target: b } });
+    // A big graph's edges are drawn on a canvas of their own under the nodes (EdgeOverlay): as Cytoscape elements,
+    // 10,000 edges would double the time to the first picture.
+    if (!big) for (const [a, b] of model.edges) elements.push({ group: 'edges', data: { id: `${a}->${b}`, source: a, target: b } });
     const cy = cytoscape({
       container: this.graphEl,
       elements,
@@ -360,9 +367,15 @@ class RunPage {
       hideEdgesOnViewport: big,
       motionBlur: false,
       pixelRatio: big ? 1 : 'auto',
+      autoungrabify: big,
     });
+    performance.mark('lume:cy-created');
     this.cy = cy;
     window.lume.graph = cy;
+    if (big) {
+      this.overlay = new EdgeOverlay(cy, this.graphEl);
+      this.overlay.setEdges(model.edges, pos);
+    }
     cy.on('tap', 'node', (event) => {
       const slug = event.target.id();
       if (event.target.data('mapped')) this.toggle(slug);
@@ -402,12 +415,24 @@ class RunPage {
         if (node.empty()) add.push({ group: 'nodes', data, position: pos ? pos.get(n.slug) : { x: 0, y: 0 } });
         else { node.data(data); if (pos) node.position(pos.get(n.slug)); }
       }
-      for (const [a, b] of model.edges) {
-        const id = `${a}->${b}`;
-        if (cy.getElementById(id).empty()) add.push({ group: 'edges', data: { id, source: a, target: b } });
+      if (!this.overlay && model.nodes.length > BIG) {
+        // Grown big by expanding: its edges move to the canvas too.
+        cy.edges().remove();
+        cy.autoungrabify(true);
+        this.overlay = new EdgeOverlay(cy, this.graphEl);
+      }
+      if (!this.overlay) {
+        for (const [a, b] of model.edges) {
+          const id = `${a}->${b}`;
+          if (cy.getElementById(id).empty()) add.push({ group: 'edges', data: { id, source: a, target: b } });
+        }
       }
       if (add.length) cy.add(add);
     });
+    if (this.overlay) {
+      const at = pos || new Map(cy.nodes().map((n) => [n.id(), n.position()]));
+      this.overlay.setEdges(model.edges, at);
+    }
     this.graphEl.dataset.nodes = String(cy.nodes().length);
     if (this.selected) cy.getElementById(this.selected).select();
   }
@@ -614,6 +639,62 @@ class RunPage {
   }
 }
 
+/** A big graph's edges, drawn as one path on a canvas under Cytoscape's, following its pan and zoom. */
+class EdgeOverlay {
+  constructor(cy, container) {
+    this.cy = cy;
+    this.container = container;
+    this.canvas = el('canvas', { class: 'edge-layer' });
+    container.prepend(this.canvas);
+    this.segments = new Float64Array(0);
+    this.pending = false;
+    this.redraw = () => {
+      if (this.pending) return;
+      this.pending = true;
+      requestAnimationFrame(() => { this.pending = false; this.draw(); });
+    };
+    cy.on('viewport resize', this.redraw);
+  }
+
+  setEdges(edges, positions) {
+    const half = NODE_WIDTH / 2;
+    const segments = new Float64Array(edges.length * 4);
+    let k = 0;
+    for (const [a, b] of edges) {
+      const p = positions.get(a);
+      const q = positions.get(b);
+      if (!p || !q) continue;
+      segments[k++] = p.x + half; segments[k++] = p.y; segments[k++] = q.x - half; segments[k++] = q.y;
+    }
+    this.segments = segments.subarray(0, k);
+    this.draw();
+  }
+
+  draw() {
+    if (this.cy.destroyed()) return;
+    const { canvas } = this;
+    const w = this.container.clientWidth;
+    const h = this.container.clientHeight;
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const z = this.cy.zoom();
+    const pan = this.cy.pan();
+    ctx.setTransform(z, 0, 0, z, pan.x, pan.y);
+    ctx.lineWidth = 1 / Math.max(z, 0.05) * Math.min(1, z * 2);
+    ctx.strokeStyle = 'rgba(150, 158, 168, 0.55)';
+    ctx.beginPath();
+    const s = this.segments;
+    for (let i = 0; i < s.length; i += 4) { ctx.moveTo(s[i], s[i + 1]); ctx.lineTo(s[i + 2], s[i + 3]); }
+    ctx.stroke();
+  }
+
+  destroy() { this.canvas.remove(); }
+}
+
+const NODE_WIDTH = 160;
+
 function index(slug) {
   const m = CHILD.exec(slug);
   return m ? Number(m[2]) : 0;
@@ -675,7 +756,7 @@ function graphStyle(big) {
         'font-family': 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
         'text-valign': 'center',
         'text-halign': 'center',
-        'text-wrap': 'ellipsis',
+        'text-wrap': big ? 'none' : 'ellipsis',
         'text-max-width': 150,
         'min-zoomed-font-size': big ? 7 : 0,
         'border-width': 0,
