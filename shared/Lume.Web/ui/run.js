@@ -81,7 +81,7 @@ class RunPage {
     this.stopStream = liveEvents(`/api/runs/${encodeURIComponent(this.runId)}/events`, {
       onEvent: (name, data) => {
         if (this.stopped) return 'stop';
-        if (name === 'snapshot') { this.showError(null); this.onSnapshot(data); }
+        if (name === 'snapshot') { this.showError(null); this.onSnapshot(data).catch((error) => this.showError(error)); }
         else if (name === 'update') this.onUpdate(data);
         else if (name === 'end') { this.refreshHeader(); return 'stop'; }
         return undefined;
@@ -371,6 +371,8 @@ class RunPage {
     });
     performance.mark('lume:cy-created');
     this.cy = cy;
+    // A small graph fitted to the box would be drawn huge: no closer than 1:1.
+    this.fit();
     window.lume.graph = cy;
     if (big) {
       this.overlay = new EdgeOverlay(cy, this.graphEl);
@@ -397,6 +399,15 @@ class RunPage {
   toggle(slug) {
     if (this.expanded.has(slug)) this.expanded.delete(slug); else this.expanded.add(slug);
     this.syncGraph(true);
+    this.fit();
+  }
+
+  /** Shows the whole graph, no closer than 1:1; a big one stays where it is, around the node clicked. */
+  fit() {
+    const cy = this.cy;
+    if (cy.nodes().length > BIG) return;
+    cy.fit(undefined, 20);
+    if (cy.zoom() > 1) { cy.zoom(1); cy.center(); }
   }
 
   /** Brings the graph's elements and positions in line with the model (new children, expand/collapse). */
@@ -617,8 +628,10 @@ class RunPage {
     const task = this.tasks.get(slug);
     if (!task) return null;
     const kids = this.children.get(slug);
-    let from = task.startedAt ? Date.parse(task.startedAt) : Infinity;
-    let to = task.finishedAt ? Date.parse(task.finishedAt) : (task.startedAt ? now : -Infinity);
+    // A task that ended without starting (failed on its worker's way in, skipped) shows from ready to finished.
+    const begun = task.startedAt || (task.finishedAt && task.state !== 'skipped' && task.state !== 'cancelled' ? task.readyAt || task.finishedAt : null);
+    let from = begun ? Date.parse(begun) : Infinity;
+    let to = task.finishedAt ? Date.parse(task.finishedAt) : (begun ? now : -Infinity);
     let state = task.state;
     if (kids && kids.length) {
       const counts = {};
