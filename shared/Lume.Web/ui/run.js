@@ -12,6 +12,7 @@ const TIMELINE_FIRST = 200;
 const TIMELINE_MORE = 500;
 
 export function mount(root, { params }) {
+  performance.mark('lume:run-mount');
   const runId = params[0];
   const page = new RunPage(root, runId);
   return () => page.stop();
@@ -79,6 +80,7 @@ class RunPage {
   connect() {
     let fellBack = false;
     this.stopStream = liveEvents(`/api/runs/${encodeURIComponent(this.runId)}/events`, {
+      onOpen: () => performance.mark('lume:stream-open'),
       onEvent: (name, data) => {
         if (this.stopped) return 'stop';
         if (name === 'snapshot') { this.showError(null); this.onSnapshot(data).catch((error) => this.showError(error)); }
