@@ -35,6 +35,9 @@ class RunPage {
     this.timers = [];
     this.build(root);
     this.connect();
+    // While the run's snapshot is on its way, draw a throwaway graph off screen: the first Cytoscape graph of a page
+    // costs several times what the next one does (its code is not yet compiled), and the wait is otherwise idle.
+    setTimeout(() => { if (!this.cy && !this.stopped) warmUp(); }, 0);
   }
 
   build(root) {
@@ -340,11 +343,7 @@ class RunPage {
   }
 
   drawGraph() {
-    // Cytoscape adds a <style> element of its own (which the CSP blocks) unless one with this id is there; the rule it
-    // would add (the container is position: relative) is in style.css.
-    if (!document.getElementById('__________cytoscape_stylesheet')) {
-      document.head.append(el('meta', { id: '__________cytoscape_stylesheet', name: 'cytoscape-style', content: 'in /assets/style.css' }));
-    }
+    noCytoscapeStyleElement();
     performance.mark('lume:draw-start');
     const model = this.elements();
     const pos = this.positions(model);
@@ -709,6 +708,31 @@ class EdgeOverlay {
 }
 
 const NODE_WIDTH = 160;
+
+/**
+ * Cytoscape adds a <style> element of its own (which the CSP blocks, with an error in the console) unless an element
+ * with this id is there; the rule it would add (its container is position: relative) is in style.css.
+ */
+function noCytoscapeStyleElement() {
+  if (!document.getElementById('__________cytoscape_stylesheet')) {
+    document.head.append(el('meta', { id: '__________cytoscape_stylesheet', name: 'cytoscape-style', content: 'in /assets/style.css' }));
+  }
+}
+
+function warmUp() {
+  noCytoscapeStyleElement();
+  const box = el('div', { class: 'warm-up', 'aria-hidden': 'true' });
+  document.body.append(box);
+  const elements = [];
+  for (let r = 0; r < 8; r++) {
+    for (let i = 0; i < 40; i++) {
+      elements.push({ group: 'nodes', data: { id: `w${r}-${i}`, label: `w${r}-${i}`, state: 'pending', shade: 'pending', color: color('pending'), tc: textColor('pending') }, position: { x: r * 200, y: i * 44 } });
+    }
+  }
+  const cy = cytoscape({ container: box, elements, layout: { name: 'preset' }, style: graphStyle(true), textureOnViewport: true, pixelRatio: 1, autoungrabify: true });
+  cy.one('render', () => { cy.destroy(); box.remove(); });
+  setTimeout(() => { if (!cy.destroyed()) { cy.destroy(); box.remove(); } }, 2000);
+}
 
 function index(slug) {
   const m = CHILD.exec(slug);
