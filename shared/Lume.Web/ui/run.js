@@ -8,6 +8,7 @@ import { layered } from './layout.js';
 
 const CHILD = /^(.+)\[(\d+)\]$/;
 const BIG = 1000;
+const MIN_FIT_ZOOM = 0.6;
 const TIMELINE_FIRST = 200;
 const TIMELINE_MORE = 500;
 
@@ -408,7 +409,15 @@ class RunPage {
     const cy = this.cy;
     if (cy.nodes().length > BIG) return;
     cy.fit(undefined, 20);
-    if (cy.zoom() > 1) { cy.zoom(1); cy.center(); }
+    if (cy.zoom() > 1) {
+      cy.zoom(1);
+      cy.center();
+    } else if (cy.zoom() < MIN_FIT_ZOOM) {
+      // A long chain fitted whole would be unreadable: legible from its start instead (pan and zoom to see the rest).
+      const bb = cy.nodes().boundingBox();
+      cy.zoom(MIN_FIT_ZOOM);
+      cy.pan({ x: 20 - bb.x1 * MIN_FIT_ZOOM, y: cy.height() / 2 - ((bb.y1 + bb.y2) / 2) * MIN_FIT_ZOOM });
+    }
   }
 
   /** Brings the graph's elements and positions in line with the model (new children, expand/collapse). */
@@ -791,7 +800,7 @@ function graphStyle(big) {
         'background-color': 'data(color)',
         label: 'data(label)',
         color: 'data(tc)',
-        'font-size': 11,
+        'font-size': 12,
         'font-family': 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
         'text-valign': 'center',
         'text-halign': 'center',

@@ -108,7 +108,10 @@ export function mount(root, { query, navigate }) {
   const stop = liveEvents('/api/events', {
     onOpen: () => { status.textContent = '● live'; status.className = 'live-status live'; schedule(); },
     onEvent: (name) => { if (name === 'run') schedule(); },
-    onError: () => { status.textContent = 'reconnecting…'; status.className = 'live-status muted'; },
+    onError: (error) => {
+      status.textContent = error.status === 401 || error.status === 404 ? 'not live' : 'reconnecting…';
+      status.className = 'live-status muted';
+    },
   });
 
   return () => { stopped = true; stop(); if (timer) clearTimeout(timer); };
