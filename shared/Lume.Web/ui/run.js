@@ -585,6 +585,7 @@ class RunPage {
 
   // --- timeline -------------------------------------------------------------------------------------------------
 
+  /** The timeline: rows made once for the tasks shown, their bars and the scale updated in place (a click is never lost to a redraw). */
   renderTimeline() {
     this.timelineDirty = false;
     const run = this.run;
@@ -592,44 +593,61 @@ class RunPage {
     const now = Date.now();
     const start = Date.parse(run.createdAt);
     let end = run.finishedAt ? Date.parse(run.finishedAt) : now;
-    const spans = [];
     const slugs = this.order;
     const shown = slugs.slice(0, this.timelineLimit);
-    for (const slug of shown) {
+    const spans = shown.map((slug) => {
       const span = this.spanOf(slug, now);
-      spans.push(span);
       if (span && span.to > end) end = span.to;
-    }
+      return span;
+    });
     const total = Math.max(end - start, 1);
-    const box = this.timeline;
-    clear(box);
-    box.append(el('div', { class: 'tl-row tl-scale' }, el('span', { class: 'tl-label' }, ''),
-      el('div', { class: 'tl-track' },
-        el('span', { class: 'tl-tick left' }, '0s'),
-        el('span', { class: 'tl-tick mid' }, duration(total / 2000)),
-        el('span', { class: 'tl-tick right' }, duration(total / 1000)))));
+    const key = `${shown.length}:${slugs.length}:${shown[shown.length - 1] || ''}`;
+    if (key !== this.timelineKey) this.buildTimeline(shown, slugs.length, key);
+    this.ticks[0].textContent = duration(total / 2000);
+    this.ticks[1].textContent = duration(total / 1000);
     shown.forEach((slug, i) => {
       const span = spans[i];
-      const bar = el('div', { class: 'tl-bar' });
+      const { row, bar, label } = this.timelineRows.get(slug);
+      const kids = this.children.get(slug);
+      label.textContent = kids ? `${slug} ×${kids.length}` : slug;
+      row.dataset.state = span ? span.state : (this.tasks.get(slug)?.state || 'pending');
+      row.classList.toggle('selected', slug === this.selected);
+      bar.classList.toggle('none', !span);
       if (span) {
         bar.style.left = `${((span.from - start) / total) * 100}%`;
         bar.style.width = `${Math.max(((span.to - span.from) / total) * 100, 0.3)}%`;
         bar.style.background = color(span.state);
         bar.title = `${span.state} · ${duration((span.to - span.from) / 1000)}`;
-      } else {
-        bar.classList.add('none');
       }
-      const kids = this.children.get(slug);
-      box.append(el('div', {
-        class: `tl-row${slug === this.selected ? ' selected' : ''}`, dataset: { slug, state: span ? span.state : 'pending' },
-        onclick: () => this.select(slug),
-      }, el('span', { class: 'tl-label', title: slug }, kids ? `${slug} ×${kids.length}` : slug), el('div', { class: 'tl-track' }, bar)));
     });
-    if (slugs.length > shown.length) {
-      const more = Math.min(TIMELINE_MORE, slugs.length - shown.length);
+  }
+
+  buildTimeline(shown, count, key) {
+    this.timelineKey = key;
+    this.timelineRows = new Map();
+    const box = this.timeline;
+    clear(box);
+    this.ticks = [el('span', { class: 'tl-tick mid' }), el('span', { class: 'tl-tick right' })];
+    box.append(el('div', { class: 'tl-row tl-scale' }, el('span', { class: 'tl-label' }, ''),
+      el('div', { class: 'tl-track' }, el('span', { class: 'tl-tick left' }, '0s'), this.ticks)));
+    const rows = document.createDocumentFragment();
+    for (const slug of shown) {
+      const bar = el('div', { class: 'tl-bar none' });
+      const label = el('span', { class: 'tl-label', title: slug }, slug);
+      const row = el('div', {
+        class: 'tl-row', dataset: { slug }, role: 'button', tabindex: 0,
+        onclick: () => this.select(slug),
+        onkeydown: (event) => { if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); this.select(slug); } },
+      }, label, el('div', { class: 'tl-track' }, bar));
+      this.timelineRows.set(slug, { row, bar, label });
+      rows.append(row);
+    }
+    box.append(rows);
+    if (count > shown.length) {
+      const more = Math.min(TIMELINE_MORE, count - shown.length);
       box.append(el('div', { class: 'tl-more' },
         el('button', { type: 'button', class: 'secondary', onclick: () => { this.timelineLimit += TIMELINE_MORE; this.renderTimeline(); } },
-          `show ${more} more`), el('span', { class: 'muted' }, ` (${slugs.length - shown.length} not shown)`)));
+          `show ${more} more`), el('span', { class: 'muted' }, ` (${count - shown.length} not shown)`)));
     }
   }
 
