@@ -226,7 +226,7 @@ class RunPage {
       item('Duration', this.durationEl),
       item('Tasks', String(run.taskCount ?? this.tasks.size)),
       run.parentRunId ? item('Parent run', el('a', { href: `/runs/${run.parentRunId}`, class: 'parent-link' },
-        run.parentRunId.slice(0, 8), run.parentTask ? ` (task ${run.parentTask})` : '')) : null];
+        run.parentRunId, run.parentTask ? ` (task ${run.parentTask})` : '')) : null];
     this.meta.append(...items.filter(Boolean));
     clear(this.runError);
     if (run.error || run.failedTask) {

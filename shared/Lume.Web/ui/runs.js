@@ -89,7 +89,7 @@ export function mount(root, { query, navigate }) {
           last: '',
         };
         row.tr = el('tr', { dataset: { runId: run.runId } },
-          el('td', { class: 'id mono' }, el('a', { href }, run.runId.slice(0, 8))),
+          el('td', { class: 'id mono' }, el('a', { href }, run.runId)),
           el('td', { class: 'flow' }, el('a', { href, title: run.version ? `version ${run.version}` : null }, run.flow)),
           row.state,
           el('td', { class: 'started' }, time(run.createdAt)),
