@@ -94,6 +94,7 @@ public sealed record TaskCompleted(
 /// <summary>A task threw, timed out, or could not be run at all.</summary>
 /// <param name="ErrorType">The exception's type name, or a name of <see cref="TaskErrors"/>.</param>
 /// <param name="Retryable">Whether running the task again could succeed (a transient fault) or not (bad input).</param>
+/// <param name="StartedAt">When the worker started the attempt; null when it never ran (or the sender does not say). A quick failure has no TaskStarted before it, so without this the task would have no start time.</param>
 public sealed record TaskFailed(
     Guid RunId,
     string TaskSlug,
@@ -103,7 +104,8 @@ public sealed record TaskFailed(
     string Message,
     bool Retryable,
     string Worker,
-    DateTimeOffset FinishedAt);
+    DateTimeOffset FinishedAt,
+    DateTimeOffset? StartedAt = null);
 
 /// <summary>
 /// A worker got a TaskReady that the broker delivered again (after a connection to it was lost): its first holder may

@@ -161,7 +161,7 @@ public sealed class TaskRunner(
         return (report, size, trace);
 
         TaskFailed Failure(TaskReady task, string type, string message, bool retryable) =>
-            new(task.RunId, task.TaskSlug, task.Attempt, task.Token, type, message, retryable, worker, time.GetUtcNow());
+            new(task.RunId, task.TaskSlug, task.Attempt, task.Token, type, message, retryable, worker, time.GetUtcNow(), started);
     }
 
     // The copy is handed to the Scheduler as a claim, which waits for the first holder's heartbeat to be heard itself:

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 
 namespace Lume.Web.Tests;
 
@@ -45,6 +46,10 @@ public sealed class RunsApiTests(ApiHostFixture fixture)
         Assert.Equal("raise_error", run.GetProperty("failedTask").GetString());
         Assert.Contains("boom", run.TaskOf("raise_error").GetProperty("error").GetString());
         Assert.Equal("skipped", run.TaskOf("append_text").GetProperty("state").GetString());
+        // A failure too quick for a TaskStarted still has its start time, from the failure's report: the timeline draws it.
+        var failed = run.TaskOf("raise_error");
+        Assert.Equal(JsonValueKind.String, failed.GetProperty("startedAt").ValueKind);
+        Assert.True(failed.GetProperty("startedAt").GetDateTimeOffset() <= failed.GetProperty("finishedAt").GetDateTimeOffset());
     }
 
     [Fact]

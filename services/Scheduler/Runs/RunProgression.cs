@@ -234,6 +234,7 @@ public static class RunProgression
         if (Refused(run, message.TaskSlug, message.Attempt, message.Token, out var task) is { } refused)
             return refused;
         var step = new StepBuilder();
+        task.StartedAt ??= message.StartedAt; // as for a completed attempt: a quick failure came without a TaskStarted
         EndAttempt(run, task, message.ErrorType, message.Message, message.Retryable, message.Worker, message.FinishedAt, now, step);
         return step.Build();
     }
