@@ -15,7 +15,7 @@ public static class SchedulerExtensions
 {
     /// <summary>
     /// The Scheduler: consumes RunRequested, CancelRun, ApproveTask, ClaimAttempt, TaskStarted, TaskCompleted, TaskFailed, RegisterWorker, WorkerHeartbeat,
-    /// GetRun, ListRuns and ListFlows; publishes RunAccepted, RunCompleted, RunFailed and RunCancelled, and sends TaskReady to the
+    /// GetRun, ListRuns, GetFlowGraph and ListFlows; publishes RunAccepted, RunProgressed, RunCompleted, RunFailed and RunCancelled, and sends TaskReady to the
     /// queue of each run's worker pool. Runs and registered flows are kept in SQLite under the data folder.
     /// </summary>
     public static IHostApplicationBuilder AddLumeScheduler(this IHostApplicationBuilder builder)
@@ -44,6 +44,7 @@ public static class SchedulerExtensions
         services.AddSingleton<ActiveRuns>();
         services.AddSingleton<RunTimers>();
         services.AddSingleton<TaskTimes>();
+        services.AddSingleton<RunProgress>();
         services.AddSingleton<RunPipeline>();
         services.AddHostedService<RunStoreInitializer>();
         // Before the bus starts (MassTransit's hosted service is added last): a standby waits here.
@@ -51,6 +52,7 @@ public static class SchedulerExtensions
         services.AddHostedService<SchedulerLeaseHolder>();
         services.AddHostedService<RunRecovery>();
         services.AddHostedService<InProcessReports>();
+        services.AddHostedService<RunProgressPublisher>();
         services.AddLumeConsumers(bus =>
         {
             bus.AddConsumer<RunRequestedConsumer, RunRequestedDefinition>();
@@ -65,6 +67,7 @@ public static class SchedulerExtensions
             bus.AddConsumer<ClaimAttemptConsumer, ClaimAttemptDefinition>();
             bus.AddConsumer<GetRunConsumer, GetRunDefinition>();
             bus.AddConsumer<ListRunsConsumer, ListRunsDefinition>();
+            bus.AddConsumer<GetFlowGraphConsumer, GetFlowGraphDefinition>();
             bus.AddConsumer<RegisterWorkerConsumer, RegisterWorkerDefinition>();
             bus.AddConsumer<RegisterFlowConsumer, RegisterFlowDefinition>();
             bus.AddConsumer<WorkerHeartbeatConsumer, WorkerHeartbeatDefinition>();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Lume.Contracts;
+using Lume.Flows;
 using Lume.Hosting;
 using MassTransit;
 using Microsoft.AspNetCore.Http;
@@ -34,16 +35,14 @@ static partial class LumeApi
 
         if (errors.Count > 0)
             return Results.ValidationProblem(errors);
-        var filtered = wanted is not null || !string.IsNullOrEmpty(flow);
         return await AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
         {
-            // A filter looks through as many recent runs as the Scheduler lists at once.
-            var list = await Client<ListRuns>(clients, options).GetResponse<RunList>(new ListRuns(filtered ? MaxLimit : count), cancellationToken);
+            var list = await Client<ListRuns>(clients, options)
+                .GetResponse<RunList>(new ListRuns(count, string.IsNullOrEmpty(flow) ? null : flow, wanted), cancellationToken);
             var now = time.GetUtcNow();
             return Results.Ok(list.Message.Runs
-                .Where(r => (string.IsNullOrEmpty(flow) || r.Flow == flow) && (wanted is null || r.State == wanted))
-                .Take(count)
-                .Select(r => new RunSummary(r.RunId, r.Flow, r.Version, r.State, r.CreatedAt, r.FinishedAt, ((r.FinishedAt ?? now) - r.CreatedAt).TotalSeconds))
+                .Select(r => new RunSummary(r.RunId, r.Flow, r.Version, r.State, r.CreatedAt, r.FinishedAt, ((r.FinishedAt ?? now) - r.CreatedAt).TotalSeconds,
+                    r.TaskCounts ?? new Dictionary<string, int>()))
                 .ToArray());
         });
     }
@@ -167,17 +166,123 @@ static partial class LumeApi
             return response.Message switch
             {
                 ResultsFound found => Results.Ok(new ResultsPage(projectName, flowId!, found.Results)),
-                ResultRequestFailed failed => Results.Problem(statusCode: StatusOf(failed.ErrorType), title: failed.ErrorType, detail: failed.Message,
-                    extensions: new Dictionary<string, object?> { ["errorType"] = failed.ErrorType }),
+                ResultRequestFailed failed => Refused(failed.ErrorType, failed.Message),
                 _ => throw new InvalidOperationException("unexpected answer"),
             };
         });
     }
 
+    public static async Task<IResult> GetFlowGraphAsync(string name, string? version, IClientFactory clients, IOptions<GatewayOptions> options,
+        CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(version))
+            return Invalid("version", "is required: the flow version whose graph to show (a run's version, as GET /api/runs/{id} gives it)");
+        return await AskAsync("Scheduler", options, cancellationToken, async cancellationToken =>
+            (await Client<GetFlowGraph>(clients, options).GetResponse<FlowGraph, FlowNotFound>(new GetFlowGraph(name, version), cancellationToken)).Message switch
+            {
+                FlowGraph graph => Results.Ok(graph),
+                FlowNotFound missing => Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Flow not found", detail: missing.Problem,
+                    extensions: new Dictionary<string, object?> { ["flow"] = missing.Flow, ["version"] = missing.Version }),
+                _ => throw new InvalidOperationException("unexpected answer"),
+            });
+    }
+
+    public static async Task<IResult> GetFileContentAsync(string? rep, HttpResponse response, IClientFactory clients, IOptions<GatewayOptions> options,
+        MessageDataFolder claims, CancellationToken cancellationToken)
+    {
+        var (json, problem) = ReadRep(rep, "a file rep: {\"filename\": ..., \"file_type_string\": ..., \"filesystem_identifier\": ...}, as save_file returns it");
+        FileRep? file = null;
+        if (problem is null)
+        {
+            try
+            {
+                file = json.Deserialize<FileRep>();
+            }
+            catch (JsonException e)
+            {
+                problem = $"is not a file rep: {e.Message}";
+            }
+
+            if (problem is null && (file?.Filename is null || file.FileTypeString is null || file.FilesystemIdentifier is null))
+                problem = "a file rep has the strings filename, file_type_string and filesystem_identifier, as save_file returns it";
+        }
+
+        if (problem is not null)
+            return Invalid("rep", problem);
+        return await AskAsync("FileService", options, cancellationToken, async cancellationToken =>
+        {
+            var answer = (await Client<LoadFile>(clients, options).GetResponse<FileLoaded, FileRequestFailed>(new LoadFile(file!, Raw: true), cancellationToken)).Message;
+            if (answer is FileRequestFailed failed)
+                return Refused(failed.ErrorType, failed.Message);
+            var loaded = (FileLoaded)answer;
+            // Shown in the browser's tab, never run: a saved HTML file gets no script and no access to this origin (sandbox).
+            response.Headers.ContentSecurityPolicy = "sandbox";
+            response.Headers.ContentDisposition = new Microsoft.Net.Http.Headers.ContentDispositionHeaderValue("inline")
+                { FileNameStar = Path.GetFileName(file!.Filename) }.ToString();
+            var contentType = TextFileType().IsMatch(file.FileTypeString!) ? "text/plain; charset=utf-8" : "application/octet-stream";
+            if (loaded.Content is not { HasValue: true } claim)
+                return Results.Bytes(loaded.Obj.GetBytesFromBase64(), contentType);
+            // A large file arrives by claim check: streamed to the browser, never held whole. The copy was made for this
+            // request alone, so it goes as soon as it is sent (or the browser leaves), not when the sweep finds it.
+            return Results.Stream(async body =>
+            {
+                try
+                {
+                    await using var source = await claim.Value;
+                    await source.CopyToAsync(body, response.HttpContext.RequestAborted);
+                }
+                finally
+                {
+                    claims.Delete(claim.Address);
+                }
+            }, contentType);
+        });
+    }
+
+    // The FileService's text types (TextFile, YAMLFile, JSONFile), by alias or by their type string's serializer.
+    [GeneratedRegex(@"^(text|yaml|json)(file)?$|\[(Text|YAML|JSON)Serializer\]$", RegexOptions.IgnoreCase)]
+    private static partial Regex TextFileType();
+
+    public static async Task<IResult> GetResultAsync(string? rep, IClientFactory clients, IOptions<GatewayOptions> options, CancellationToken cancellationToken)
+    {
+        var (json, problem) = ReadRep(rep, "a result rep: {\"project_name\": ..., \"result_type_string\": ..., \"query\": {...}}, as save_db_result returns it");
+        if (problem is null)
+            problem = JsonLimits.Check(json, "rep") is { } unsendable ? unsendable : null;
+        if (problem is not null)
+            return Invalid("rep", problem);
+        return await AskAsync("Results service", options, cancellationToken, async cancellationToken =>
+            (await Client<LoadResult>(clients, options).GetResponse<ResultLoaded, ResultRequestFailed>(new LoadResult(json, null), cancellationToken)).Message switch
+            {
+                ResultLoaded loaded => Results.Ok(loaded.Value),
+                ResultRequestFailed failed => Refused(failed.ErrorType, failed.Message),
+                _ => throw new InvalidOperationException("unexpected answer"),
+            });
+    }
+
+    // The rep query parameter: a JSON object, or the problem with it.
+    static (JsonElement Json, string? Problem) ReadRep(string? rep, string what)
+    {
+        if (string.IsNullOrWhiteSpace(rep))
+            return (default, $"is required: {what}");
+        try
+        {
+            var json = JsonSerializer.Deserialize<JsonElement>(rep);
+            return json.ValueKind == JsonValueKind.Object ? (json, null) : (default, $"must be a JSON object: {what}");
+        }
+        catch (JsonException e)
+        {
+            return (default, $"is not JSON: {e.Message}");
+        }
+    }
+
+    // A service refused the request: its error type names what is wrong, its message where.
+    static IResult Refused(string errorType, string message) => Results.Problem(statusCode: StatusOf(errorType), title: errorType, detail: message,
+        extensions: new Dictionary<string, object?> { ["errorType"] = errorType });
+
     static int StatusOf(string errorType) => errorType switch
     {
-        "UnknownCollection" or "NoResultFound" or "UnknownResultType" => StatusCodes.Status404NotFound,
-        "ServiceUnavailable" or "StoreMisconfigured" => StatusCodes.Status503ServiceUnavailable,
+        "UnknownCollection" or "NoResultFound" or "UnknownResultType" or "FileNotFound" or "DirectoryNotFound" or "FilesystemNotConfigured" => StatusCodes.Status404NotFound,
+        "ServiceUnavailable" or "StoreUnavailable" or "StoreMisconfigured" => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status400BadRequest,
     };
 

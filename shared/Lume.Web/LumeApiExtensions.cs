@@ -74,6 +74,31 @@ public static class LumeApiExtensions
             .WithSummary("The flows the Scheduler serves")
             .WithDescription("Each with its version, pool, parameters (default and whether required), task names and whether a worker of its pool is alive.")
             .Produces<IReadOnlyList<Lume.Contracts.FlowInfo>>();
+        api.MapGet("/runs/{id}/events", LumeApi.StreamRunAsync).WithName("StreamRun")
+            .WithSummary("A run's changes, as server-sent events")
+            .WithDescription("First event: snapshot (the run as GET /api/runs/{id} gives it); then update ({run: {state, finishedAt, failedTask, error, taskCount}, tasks: " +
+                             "[the tasks that changed]}) each time the Scheduler reports progress or the run ends; then end, and the stream closes. " +
+                             "A comment every 15 s keeps a quiet stream open.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/events", LumeApi.StreamAllRunsAsync).WithName("StreamRuns")
+            .WithSummary("Every run's events, as server-sent events")
+            .WithDescription("Event run with data {runId, flow, event: accepted|progressed|completed|failed|cancelled, at} for each run event heard; " +
+                             "a comment every 15 s keeps a quiet stream open.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        api.MapGet("/flows/{name}/graph", LumeApi.GetFlowGraphAsync).WithName("GetFlowGraph")
+            .WithSummary("The graph of a flow version")
+            .WithDescription("Its tasks in order, each with its type, the tasks it waits for (upstream), whether it is mapped, the flow it runs as a subflow, and its trigger. " +
+                             "version is required: a run's version.")
+            .Produces<Lume.Contracts.FlowGraph>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/files/content", LumeApi.GetFileContentAsync).WithName("GetFileContent")
+            .WithSummary("A saved file's bytes")
+            .WithDescription("rep is a file rep as JSON ({filename, file_type_string, filesystem_identifier}, as save_file returns it). Sent inline, as text/plain for text " +
+                             "types and application/octet-stream otherwise, under a sandbox content security policy.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/result", LumeApi.GetResultAsync).WithName("GetResult")
+            .WithSummary("A stored result by its rep")
+            .WithDescription("rep is a result rep as JSON ({project_name, result_type_string, query}, as save_db_result returns it); answers the stored db-dict.")
+            .Produces<System.Text.Json.JsonElement>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/results", LumeApi.QueryResultsAsync).WithName("QueryResults")
             .WithSummary("Stored results of a flow")
             .WithDescription("Asks the Results service for the db-dicts whose flow_id is the given flow, in a project (default local), newest first; at most limit (1-1000, default 50).")

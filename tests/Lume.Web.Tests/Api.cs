@@ -63,4 +63,33 @@ static class Api
 
     public static JsonElement TaskOf(this JsonElement run, string slug) =>
         run.GetProperty("tasks").EnumerateArray().Single(t => t.GetProperty("slug").GetString() == slug);
+
+    /// <summary>Opens a server-sent events stream (headers read, body not yet).</summary>
+    public static Task<HttpResponseMessage> OpenStreamAsync(this HttpClient client, string path, CancellationToken cancellationToken) =>
+        client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+
+    /// <summary>The events of an open stream, one (name, data) each, as a browser parses them; comments are left out.</summary>
+    public static async IAsyncEnumerable<(string Event, JsonElement Data)> EventsAsync(this HttpResponseMessage response,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
+        string? name = null;
+        var data = new StringBuilder();
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                if (data.Length > 0)
+                    yield return (name ?? "message", JsonDocument.Parse(data.ToString()).RootElement.Clone());
+                name = null;
+                data.Clear();
+            }
+            else if (line.StartsWith("event: ", StringComparison.Ordinal))
+                name = line["event: ".Length..];
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                data.Append(line["data: ".Length..]);
+        }
+    }
 }

@@ -50,6 +50,7 @@ public sealed class ApiHost : IAsyncDisposable
         builder.AddLumeApi();
         builder.AddLumeBus(service: false);
         host._app = builder.Build();
+        host._app.UseLumeUi();
         host._app.MapLumeApi();
         await host._app.StartAsync();
         host.Client = host._app.GetTestClient();

@@ -20,7 +20,11 @@ public sealed class BearerTokenTests : IAsyncLifetime
     [InlineData("Basic s3cret-token-for-tests")]
     public async Task ARequestWithoutTheToken_Is401(string? authorization)
     {
-        foreach (var request in new[] { new HttpRequestMessage(HttpMethod.Get, "/api/flows"), new HttpRequestMessage(HttpMethod.Post, $"/api/runs/{Guid.NewGuid()}/cancel") })
+        foreach (var request in new[]
+                 {
+                     new HttpRequestMessage(HttpMethod.Get, "/api/flows"), new HttpRequestMessage(HttpMethod.Post, $"/api/runs/{Guid.NewGuid()}/cancel"),
+                     new HttpRequestMessage(HttpMethod.Get, "/api/events"), new HttpRequestMessage(HttpMethod.Get, $"/api/runs/{Guid.NewGuid()}/events"),
+                 })
         {
             if (authorization is not null)
                 request.Headers.TryAddWithoutValidation("Authorization", authorization);
@@ -40,5 +44,25 @@ public sealed class BearerTokenTests : IAsyncLifetime
         var flows = await (await _host.Client.SendAsync(request)).JsonAsync(HttpStatusCode.OK);
 
         Assert.Contains(flows.EnumerateArray(), f => f.GetProperty("name").GetString() == "flow1");
+    }
+
+    [Fact]
+    public async Task TheEventStream_WithTheToken_IsOpen()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/events");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+
+        using var response = await _host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task ThePages_NeedNoToken()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _host.Client.GetAsync("/")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _host.Client.GetAsync("/assets/app.js")).StatusCode);
     }
 }

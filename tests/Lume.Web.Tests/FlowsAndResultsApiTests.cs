@@ -55,7 +55,8 @@ public sealed class FlowsAndResultsApiTests(ApiHostFixture fixture)
         var document = await (await _client.GetAsync("/openapi/v1.json")).JsonAsync(HttpStatusCode.OK);
 
         var paths = document.GetProperty("paths");
-        Assert.Equal(["/api/flows", "/api/results", "/api/runs", "/api/runs/{id}", "/api/runs/{id}/cancel", "/api/runs/{id}/tasks/{slug}/approve"],
+        Assert.Equal(["/api/events", "/api/files/content", "/api/flows", "/api/flows/{name}/graph", "/api/result", "/api/results", "/api/runs", "/api/runs/{id}",
+                "/api/runs/{id}/cancel", "/api/runs/{id}/events", "/api/runs/{id}/tasks/{slug}/approve"],
             paths.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToArray());
         Assert.Equal("StartRun", paths.GetProperty("/api/runs").GetProperty("post").GetProperty("operationId").GetString());
         Assert.Equal(JsonValueKind.String, paths.GetProperty("/api/runs").GetProperty("get").GetProperty("description").ValueKind);

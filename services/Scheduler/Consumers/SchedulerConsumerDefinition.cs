@@ -77,6 +77,8 @@ public sealed class GetRunDefinition : SchedulerConsumerDefinition<GetRunConsume
 
 public sealed class ListRunsDefinition : SchedulerConsumerDefinition<ListRunsConsumer, ListRuns>;
 
+public sealed class GetFlowGraphDefinition : SchedulerConsumerDefinition<GetFlowGraphConsumer, GetFlowGraph>;
+
 public sealed class RegisterWorkerDefinition : SchedulerConsumerDefinition<RegisterWorkerConsumer, RegisterWorker>;
 
 public sealed class RegisterFlowDefinition : SchedulerConsumerDefinition<RegisterFlowConsumer, RegisterFlow>;

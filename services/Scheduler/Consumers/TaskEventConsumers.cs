@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Lume.Contracts;
+using Lume.Flows;
 using Lume.Scheduler.Runs;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -134,14 +135,38 @@ public sealed class StoreCacheConsumer(ICacheStore cache) : IConsumer<StoreCache
     public Task Consume(ConsumeContext<StoreCache> context) => cache.SaveCachedAsync(context.Message, context.CancellationToken);
 }
 
-/// <summary>Answers with the most recent runs.</summary>
+/// <summary>Answers with the most recent runs, of a flow and in a state when asked, with how many of their tasks are in each state.</summary>
 public sealed class ListRunsConsumer(IRunStore store) : IConsumer<ListRuns>
 {
     public async Task Consume(ConsumeContext<ListRuns> context)
     {
-        var runs = await store.ListAsync(Math.Clamp(context.Message.Limit, 1, 1000), context.CancellationToken);
+        var request = context.Message;
+        var runs = await store.ListAsync(Math.Clamp(request.Limit, 1, 1000), request.Flow, request.State, context.CancellationToken);
         await context.RespondAsync(new RunList(runs.Select(r => new RunListEntry(
-            r.RunId, r.Flow, r.Version, r.State, r.CreatedAt, r.FinishedAt)).ToArray()));
+            r.RunId, r.Flow, r.Version, r.State, r.CreatedAt, r.FinishedAt,
+            r.TaskCounts.Where(c => c.Value > 0).ToDictionary(c => WireEnumConverter<TaskState>.Name(c.Key), c => c.Value, StringComparer.Ordinal))).ToArray()));
+    }
+}
+
+/// <summary>Answers with the graph of a served flow version (its tasks and what each waits for), or FlowNotFound.</summary>
+public sealed class GetFlowGraphConsumer(Flows.FlowRegistry flows) : IConsumer<GetFlowGraph>
+{
+    public async Task Consume(ConsumeContext<GetFlowGraph> context)
+    {
+        var request = context.Message;
+        var (found, problem) = await flows.FindAsync(request.Flow, request.Version, context.CancellationToken);
+        if (found is null)
+        {
+            await context.RespondAsync(new FlowNotFound(request.Flow, request.Version, problem ?? $"flow '{request.Flow}' version '{request.Version}' is not served"));
+            return;
+        }
+
+        var flow = found.Flow;
+        // Contracts.FlowGraph: the Scheduler has a FlowGraph of its own (Runs.FlowGraph), the graph a run is progressed by.
+        await context.RespondAsync(new Contracts.FlowGraph(flow.Name, flow.Version, flow.Tasks.Select(t => new FlowGraphTask(
+            t.Slug, t.Type, FlowDefinition.UpstreamOf(t).ToArray(), t.IsMapped, t.Subflow?.Flow,
+            // As the flow's JSON writes it (TriggerJsonConverter), so the graph and the definition name it alike.
+            JsonSerializer.SerializeToElement(t.Trigger).GetString()!)).ToArray()));
     }
 }
 

@@ -1,3 +1,5 @@
+using Lume.Contracts;
+
 namespace Lume.Scheduler.Runs;
 
 /// <summary>Where the Scheduler keeps runs. Writes are guarded by optimistic concurrency on <see cref="RunRecord.RowVersion"/>.</summary>
@@ -20,8 +22,12 @@ public interface IRunStore
     /// <summary>The runs a starting Scheduler must carry on with: those still running, and ended ones whose end may not have gone out.</summary>
     Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken);
 
-    /// <summary>The most recent runs, newest first.</summary>
-    Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken);
+    /// <summary>
+    /// The most recent runs, newest first, at most <paramref name="limit"/>: of flow <paramref name="flow"/> and in state
+    /// <paramref name="state"/> when given (filtered by the store, so that a filter finds runs however old), each with
+    /// how many of its tasks, mapped tasks' children included, are in each state.
+    /// </summary>
+    Task<IReadOnlyList<RunSummary>> ListAsync(int limit, string? flow, RunState? state, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -26,6 +26,8 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
             [
                 new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Descending("created_at")),
                 new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("ending")),
+                // Lists of one flow's runs (the web view's filter), newest first.
+                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("flow").Descending("created_at")),
             ],
             cancellationToken));
 
@@ -194,16 +196,46 @@ public sealed class MongoRunStore(IMongoDatabase database) : IRunStore, IFlowSto
         return documents.Select(d => Guid.Parse(d["_id"].AsString)).ToArray();
     }
 
-    public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, string? flow, RunState? state, CancellationToken cancellationToken)
     {
-        var documents = await GuardAsync(() => _runs.Find(FilterDefinition<BsonDocument>.Empty)
+        var filter = new BsonDocument();
+        if (flow is not null)
+            filter["flow"] = flow;
+        if (state is { } wanted)
+            filter["state"] = wanted.ToString();
+        var documents = await GuardAsync(() => _runs.Find(filter)
             .Project(Builders<BsonDocument>.Projection.Exclude("tasks").Exclude("definition").Exclude("parameters"))
             .Sort(Builders<BsonDocument>.Sort.Descending("created_at"))
             .Limit(limit)
             .ToListAsync(cancellationToken));
+
+        // One grouped query for the page: every task, mapped tasks' children included, is an element of its run's array
+        // (pending ones too), so the counts are those of the elements' states. Only the states leave the server.
+        var ids = new BsonArray(documents.Select(d => d["_id"]));
+        var groups = ids.Count == 0 ? [] : await GuardAsync(() => _runs.Aggregate()
+            .Match(new BsonDocument("_id", new BsonDocument("$in", ids)))
+            .Project(new BsonDocument("tasks.state", 1))
+            .Unwind("tasks")
+            .Group(new BsonDocument
+            {
+                ["_id"] = new BsonDocument { ["run"] = "$_id", ["state"] = "$tasks.state" },
+                ["count"] = new BsonDocument("$sum", 1),
+            })
+            .ToListAsync(cancellationToken));
+        var counts = new Dictionary<string, Dictionary<TaskState, int>>(StringComparer.Ordinal);
+        foreach (var group in groups)
+        {
+            var key = group["_id"].AsBsonDocument;
+            var run = key["run"].AsString;
+            if (!counts.TryGetValue(run, out var byState))
+                counts[run] = byState = [];
+            byState[Enum.Parse<TaskState>(key["state"].AsString)] = group["count"].ToInt32();
+        }
+
         return documents.Select(d => new RunSummary(
             Guid.Parse(d["_id"].AsString), d["flow"].AsString, d["version"].AsString, Enum.Parse<RunState>(d["state"].AsString),
-            Parse(d["created_at"])!.Value, Parse(d["finished_at"]))).ToArray();
+            Parse(d["created_at"])!.Value, Parse(d["finished_at"]),
+            counts.TryGetValue(d["_id"].AsString, out var byState) ? byState : new Dictionary<TaskState, int>())).ToArray();
     }
 
     public Task SaveFlowAsync(RegisteredFlow flow, CancellationToken cancellationToken) => GuardAsync(() =>

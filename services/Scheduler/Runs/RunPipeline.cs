@@ -12,7 +12,8 @@ namespace Lume.Scheduler.Runs;
 /// messages it causes leave, and a message the broker confirmed is never sent again by a later redelivery or restart.
 /// </summary>
 public sealed class RunPipeline(
-    ActiveRuns runs, RunTimers timers, TaskTimes taskTimes, TimeProvider time, ILogger<RunPipeline> logger, InProcessTasks? inProcess = null)
+    ActiveRuns runs, RunTimers timers, TaskTimes taskTimes, RunProgress progress, TimeProvider time, ILogger<RunPipeline> logger,
+    InProcessTasks? inProcess = null)
 {
     // Sends awaiting the broker's confirmation at once: enough to keep the channel busy, few enough that releasing the
     // 20,000 tasks of a wide flow does not hold 20,000 serialised messages in memory at the same time.
@@ -70,6 +71,8 @@ public sealed class RunPipeline(
             Dropped(runId, message, drop);
         if (step.Changed && step.Messages.Any(IsEnding))
             RunTelemetry.RecordEnd(run);
+        if (step.Changed)
+            progress.Note(run); // for watchers, told later by RunProgressPublisher; an ended run is forgotten
         timers.Schedule(runId, step.WakeAt);
         await SendAsync(endpoint, run, step.Messages, cancellationToken);
         return run;

@@ -410,4 +410,7 @@ public sealed record AttemptRecord(
     int Attempt, AttemptOutcome Outcome, string? ErrorType, string? Error, string? Worker, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt);
 
 /// <summary>A line of <c>lume runs</c>.</summary>
-public sealed record RunSummary(Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);
+/// <param name="TaskCounts">How many of the run's tasks (mapped tasks' children included) are in each state; states with none are left out.</param>
+public sealed record RunSummary(
+    Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt,
+    IReadOnlyDictionary<TaskState, int> TaskCounts);

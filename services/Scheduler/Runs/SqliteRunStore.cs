@@ -88,6 +88,8 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
             DROP TABLE run_inputs;
             ALTER TABLE run_inputs_keyed RENAME TO run_inputs;
             """,
+            // Lists of one flow's runs (the web view's filter), newest first, without reading every run.
+            "CREATE INDEX runs_by_flow ON runs (flow, created_at);",
         ];
         for (var step = 0; step < migrations.Length; step++)
         {
@@ -295,22 +297,93 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         return run;
     }
 
-    public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RunSummary>> ListAsync(int limit, string? flow, RunState? state, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
+        var runs = new List<(Guid RunId, string Flow, string Version, RunState State, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, string DefinitionKey)>();
+        await using (var select = connection.CreateCommand())
+        {
+            // Only the filters given are in the query, so that each can use its index.
+            var where = new List<string>();
+            if (flow is not null)
+            {
+                where.Add("r.flow = $flow");
+                select.Parameters.AddWithValue("$flow", flow);
+            }
+
+            if (state is { } wanted)
+            {
+                where.Add("r.state = $state");
+                select.Parameters.AddWithValue("$state", wanted.ToString());
+            }
+
+            select.CommandText = $"""
+                SELECT r.run_id, r.flow, r.version, r.state, r.created_at, r.finished_at, i.definition_key
+                FROM runs r JOIN run_inputs i ON i.run_id = r.run_id
+                {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")}
+                ORDER BY r.created_at DESC LIMIT $limit
+                """;
+            select.Parameters.AddWithValue("$limit", limit);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                runs.Add((Guid.Parse(reader.GetString(0)), reader.GetString(1), reader.GetString(2),
+                    Enum.Parse<RunState>(reader.GetString(3)), Parse(reader.GetString(4))!.Value, Parse(NullableString(reader, 5)), reader.GetString(6)));
+        }
+
+        var counts = await CountTasksAsync(connection, runs.Select(r => r.RunId).ToArray(), cancellationToken);
+        var summaries = new List<RunSummary>(runs.Count);
+        foreach (var run in runs)
+        {
+            var (byState, flowTaskRows) = counts.GetValueOrDefault(run.RunId, (new Dictionary<TaskState, int>(), 0));
+            // A task of the flow still pending has no row until it first changes (see Insert): it is the flow's tasks
+            // that have none. The definition is as a rule in memory already, shared with the flow's other runs.
+            var pending = (await DefinitionAsync(connection, run.DefinitionKey, cancellationToken)).Tasks.Count - flowTaskRows;
+            if (pending > 0)
+                byState[TaskState.Pending] = byState.GetValueOrDefault(TaskState.Pending) + pending;
+            summaries.Add(new RunSummary(run.RunId, run.Flow, run.Version, run.State, run.CreatedAt, run.FinishedAt, byState));
+        }
+
+        return summaries;
+    }
+
+    /// <summary>
+    /// The task rows of the runs, by run and state, in one grouped query; and how many of each run's rows are tasks of the
+    /// flow, not children of a mapped task (whose slugs end in <c>]</c>, see <see cref="MappedSlug"/>).
+    /// </summary>
+    static async Task<Dictionary<Guid, (Dictionary<TaskState, int> ByState, int FlowTaskRows)>> CountTasksAsync(
+        SqliteConnection connection, IReadOnlyList<Guid> runIds, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<Guid, (Dictionary<TaskState, int> ByState, int FlowTaskRows)>();
+        if (runIds.Count == 0)
+            return counts;
         await using var select = connection.CreateCommand();
-        select.CommandText = """
-            SELECT run_id, flow, version, state, created_at, finished_at FROM runs
-            ORDER BY created_at DESC LIMIT $limit
+        var names = new string[runIds.Count];
+        for (var i = 0; i < runIds.Count; i++)
+        {
+            names[i] = $"$r{i}";
+            select.Parameters.AddWithValue(names[i], runIds[i].ToString());
+        }
+
+        select.CommandText = $"""
+            SELECT run_id, state, substr(slug, -1) = ']' AS child, count(*) FROM tasks
+            WHERE run_id IN ({string.Join(", ", names)})
+            GROUP BY run_id, state, child
             """;
-        select.Parameters.AddWithValue("$limit", limit);
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
-        var runs = new List<RunSummary>();
         while (await reader.ReadAsync(cancellationToken))
-            runs.Add(new RunSummary(
-                Guid.Parse(reader.GetString(0)), reader.GetString(1), reader.GetString(2),
-                Enum.Parse<RunState>(reader.GetString(3)), Parse(reader.GetString(4))!.Value, Parse(NullableString(reader, 5))));
-        return runs;
+        {
+            var runId = Guid.Parse(reader.GetString(0));
+            if (!counts.TryGetValue(runId, out var run))
+                run = (new Dictionary<TaskState, int>(), 0);
+            var state = Enum.Parse<TaskState>(reader.GetString(1));
+            var count = reader.GetInt32(3);
+            run.ByState[state] = run.ByState.GetValueOrDefault(state) + count;
+            if (reader.GetInt64(2) == 0)
+                run.FlowTaskRows += count;
+            counts[runId] = run;
+        }
+
+        return counts;
     }
 
     public async Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken)

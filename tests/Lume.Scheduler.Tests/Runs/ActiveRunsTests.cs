@@ -179,7 +179,8 @@ public sealed class ActiveRunsTests : IDisposable
             await inner.UpdateAsync(run, cancellationToken);
         }
 
-        public Task<IReadOnlyList<RunSummary>> ListAsync(int limit, CancellationToken cancellationToken) => inner.ListAsync(limit, cancellationToken);
+        public Task<IReadOnlyList<RunSummary>> ListAsync(int limit, string? flow, RunState? state, CancellationToken cancellationToken) =>
+            inner.ListAsync(limit, flow, state, cancellationToken);
 
         public Task<IReadOnlyList<Guid>> ListUnfinishedAsync(CancellationToken cancellationToken) => inner.ListUnfinishedAsync(cancellationToken);
     }

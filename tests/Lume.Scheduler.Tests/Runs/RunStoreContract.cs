@@ -128,9 +128,36 @@ public abstract class RunStoreContract : IAsyncLifetime
         foreach (var run in runs)
             await Store.CreateAsync(run, CancellationToken.None);
 
-        var listed = await Store.ListAsync(2, CancellationToken.None);
+        var listed = await Store.ListAsync(2, null, null, CancellationToken.None);
 
         Assert.Equal([runs[2].RunId, runs[1].RunId], listed.Select(r => r.RunId).ToArray());
+    }
+
+    [SkippableFact]
+    public async Task List_FiltersByFlowAndState_BeforeTheLimit_AndCountsEachRunsTasksByState()
+    {
+        var start = DateTimeOffset.UtcNow;
+        var failed = NewRun(start);
+        RunProgression.Apply(failed, Failed(failed, "a"), start);
+        await Store.CreateAsync(failed, CancellationToken.None);
+        var running = NewRun(start.AddMinutes(1));
+        await Store.CreateAsync(running, CancellationToken.None);
+        RunProgression.Apply(running, Completed(running, "a", 1), start.AddMinutes(1));
+        await Store.UpdateAsync(running, CancellationToken.None);
+        foreach (var minute in Enumerable.Range(2, 3))
+            await Store.CreateAsync(RunProgression.Start(Guid.NewGuid(), Upstream, "default", Parameters(("text1", "x")), start.AddMinutes(minute)).Run,
+                CancellationToken.None);
+
+        var byFlow = await Store.ListAsync(1, "diamond", null, CancellationToken.None);
+        var byState = await Store.ListAsync(1, null, RunState.Failed, CancellationToken.None);
+        var both = await Store.ListAsync(10, "diamond", RunState.Running, CancellationToken.None);
+
+        Assert.Equal([running.RunId], byFlow.Select(r => r.RunId));
+        Assert.Equal([failed.RunId], byState.Select(r => r.RunId));
+        Assert.Equal([running.RunId], both.Select(r => r.RunId));
+        Assert.Empty(await Store.ListAsync(10, "upstream", RunState.Failed, CancellationToken.None));
+        Assert.Equal(new Dictionary<TaskState, int> { [TaskState.Failed] = 1, [TaskState.Skipped] = 3 }, byState[0].TaskCounts);
+        Assert.Equal(new Dictionary<TaskState, int> { [TaskState.Completed] = 1, [TaskState.Ready] = 2, [TaskState.Pending] = 1 }, byFlow[0].TaskCounts);
     }
 
     [SkippableFact]
@@ -230,7 +257,7 @@ public sealed class SqliteRunStoreTests : RunStoreContract
         // Another process (a restart) reads the definition back from the file: one copy for both runs.
         using var restarted = new SqliteRunStore(path);
         await restarted.InitializeAsync(CancellationToken.None);
-        var runs = await restarted.ListAsync(10, CancellationToken.None);
+        var runs = await restarted.ListAsync(10, null, null, CancellationToken.None);
         var diamonds = await Task.WhenAll(runs.Where(r => r.Flow == "diamond").Select(r => restarted.FindAsync(r.RunId, CancellationToken.None)));
         Assert.Equal(2, diamonds.Length);
         Assert.NotSame(Diamond, diamonds[0]!.Flow);

@@ -1,0 +1,695 @@
+// The run page: header, cancel, the task graph (Cytoscape, laid out by layout.js), the timeline and a task's details,
+// live from /api/runs/{id}/events.
+import cytoscape from './vendor/cytoscape.esm.min.js';
+import { el, clear, duration, time, seconds, errorBanner } from './dom.js';
+import { api, apiRaw, liveEvents, token } from './api.js';
+import { color, textColor, aggregate, countsText, badge, COLORS, FINAL } from './states.js';
+import { layered } from './layout.js';
+
+const CHILD = /^(.+)\[(\d+)\]$/;
+const BIG = 1000;
+const TIMELINE_FIRST = 200;
+const TIMELINE_MORE = 500;
+
+export function mount(root, { params }) {
+  const runId = params[0];
+  const page = new RunPage(root, runId);
+  return () => page.stop();
+}
+
+class RunPage {
+  constructor(root, runId) {
+    this.runId = runId;
+    this.run = null;                 // the snapshot without its tasks
+    this.tasks = new Map();          // slug -> task (parents, children, all)
+    this.order = [];                 // top-level slugs in task order
+    this.children = new Map();       // mapped parent slug -> [child slugs by index]
+    this.graph = null;               // /api/flows/{flow}/graph
+    this.mapped = new Set();         // slugs of mapped tasks
+    this.expanded = new Set();
+    this.selected = null;
+    this.cy = null;
+    this.timelineLimit = TIMELINE_FIRST;
+    this.stopped = false;
+    this.timers = [];
+    this.build(root);
+    this.connect();
+  }
+
+  build(root) {
+    this.banner = el('div', { class: 'banner-area' });
+    this.flowEl = el('span', { id: 'run-flow' }, '…');
+    this.stateEl = el('span', { id: 'run-state', class: 'badge' }, '');
+    this.cancelArea = el('span', { class: 'cancel-area' });
+    this.meta = el('div', { class: 'run-meta' });
+    this.runError = el('div', { class: 'run-error-area' });
+    this.graphEl = el('div', { id: 'graph' });
+    this.details = el('aside', { id: 'task-details', class: 'card details' }, el('p', { class: 'muted' }, 'Click a task in the graph or the timeline.'));
+    this.timeline = el('div', { id: 'timeline' });
+    this.graphNote = el('span', { class: 'muted graph-note' });
+    root.append(
+      el('div', { class: 'card run-head' },
+        el('div', { class: 'run-title' }, el('h1', null, this.flowEl), this.stateEl, el('span', { class: 'spacer' }), this.cancelArea),
+        this.meta, this.runError),
+      this.banner,
+      el('div', { class: 'run-body' },
+        el('div', { class: 'card graph-card' },
+          el('div', { class: 'graph-head' }, el('h2', null, 'Tasks'), this.graphNote, el('span', { class: 'spacer' }), legend()),
+          this.graphEl),
+        this.details),
+      el('div', { class: 'card' }, el('h2', null, 'Timeline'), this.timeline));
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.stopStream) this.stopStream();
+    for (const t of this.timers) clearInterval(t);
+    if (this.cy) { this.cy.destroy(); this.cy = null; }
+    window.lume.graph = null;
+  }
+
+  showError(error) {
+    clear(this.banner);
+    if (error) this.banner.append(errorBanner(error));
+  }
+
+  // --- data -----------------------------------------------------------------------------------------------------
+
+  connect() {
+    let fellBack = false;
+    this.stopStream = liveEvents(`/api/runs/${encodeURIComponent(this.runId)}/events`, {
+      onEvent: (name, data) => {
+        if (this.stopped) return 'stop';
+        if (name === 'snapshot') { this.showError(null); this.onSnapshot(data); }
+        else if (name === 'update') this.onUpdate(data);
+        else if (name === 'end') { this.refreshHeader(); return 'stop'; }
+        return undefined;
+      },
+      onError: (error) => {
+        if (this.stopped) return;
+        if (!this.run && !fellBack) {
+          // No stream (yet): read the run once, then every two seconds while it runs.
+          fellBack = true;
+          this.stopStream();
+          this.poll();
+        } else if (error.status === 401 || error.status === 404) {
+          this.showError(error);
+        }
+      },
+    });
+  }
+
+  async poll() {
+    try {
+      const snapshot = await api(`/api/runs/${encodeURIComponent(this.runId)}`);
+      if (this.stopped) return;
+      this.showError(null);
+      await this.onSnapshot(snapshot);
+      if (snapshot.state === 'running') setTimeout(() => { if (!this.stopped) this.poll(); }, 2000);
+    } catch (error) {
+      if (!this.stopped) this.showError(error);
+    }
+  }
+
+  async onSnapshot(snapshot) {
+    const first = this.run === null;
+    const { tasks, ...run } = snapshot;
+    this.run = run;
+    this.tasks.clear();
+    this.order = [];
+    this.children.clear();
+    this.addTasks(tasks || []);
+    this.refreshHeader();
+    if (first) {
+      await this.loadGraph();
+      if (this.stopped) return;
+      this.drawGraph();
+      this.timers.push(setInterval(() => this.tick(), 1000));
+    } else {
+      this.syncGraph(true);
+    }
+    this.renderTimeline();
+    this.renderDetails();
+  }
+
+  addTasks(list) {
+    const grown = new Set();
+    for (const task of list) {
+      const known = this.tasks.has(task.slug);
+      this.tasks.set(task.slug, task);
+      if (known) continue;
+      const m = CHILD.exec(task.slug);
+      if (m && (this.tasks.has(m[1]) || this.mapped.has(m[1]))) {
+        const parent = m[1];
+        let kids = this.children.get(parent);
+        if (!kids) { kids = []; this.children.set(parent, kids); }
+        kids.push(task.slug);
+        this.mapped.add(parent);
+        grown.add(parent);
+      } else {
+        this.order.push(task.slug);
+      }
+    }
+    for (const parent of grown) this.children.get(parent).sort((a, b) => index(a) - index(b));
+    return grown;
+  }
+
+  onUpdate(update) {
+    if (!this.run) return;
+    if (update.run) Object.assign(this.run, update.run);
+    const changed = update.tasks || [];
+    const grown = this.addTasks(changed);
+    this.refreshHeader();
+    if (this.cy) {
+      const relayout = [...grown].some((p) => this.expanded.has(p));
+      if (relayout) this.syncGraph(true);
+      else {
+        this.cy.batch(() => {
+          const parents = new Set();
+          for (const task of changed) {
+            this.paint(task.slug);
+            const m = CHILD.exec(task.slug);
+            if (m && this.mapped.has(m[1])) parents.add(m[1]);
+          }
+          for (const p of parents) this.paint(p);
+        });
+      }
+    }
+    this.timelineDirty = true;
+    if (this.selected && (changed.some((t) => t.slug === this.selected || CHILD.exec(t.slug)?.[1] === this.selected))) this.renderDetails();
+  }
+
+  async loadGraph() {
+    if (!this.run.version && this.run.version !== 0) return;
+    try {
+      this.graph = await api(`/api/flows/${encodeURIComponent(this.run.flow)}/graph?version=${encodeURIComponent(this.run.version)}`);
+      for (const t of this.graph.tasks) if (t.mapped) this.mapped.add(t.slug);
+      // Children seen before the graph said which tasks are mapped.
+      const late = this.order.filter((s) => CHILD.test(s) && this.mapped.has(CHILD.exec(s)[1]));
+      if (late.length) {
+        const all = [...this.tasks.values()];
+        this.tasks.clear(); this.order = []; this.children.clear();
+        this.addTasks(all);
+      }
+    } catch (error) {
+      this.graphNote.textContent = `No graph of ${this.run.flow} v${this.run.version} (${error.title || error.message}): tasks shown without their edges.`;
+    }
+  }
+
+  // --- header ---------------------------------------------------------------------------------------------------
+
+  refreshHeader() {
+    const run = this.run;
+    if (!run) return;
+    document.title = `${run.flow} · ${run.state} · Lume`;
+    this.flowEl.textContent = run.flow;
+    this.stateEl.textContent = run.state;
+    this.stateEl.dataset.state = run.state;
+    this.stateEl.style.background = color(run.state);
+    this.stateEl.style.color = textColor(run.state);
+    clear(this.meta);
+    this.durationEl = el('span', { id: 'run-duration' }, duration(seconds(run.createdAt, run.finishedAt)));
+    const items = [
+      item('Run', el('span', { class: 'mono' }, run.runId)),
+      item('Version', String(run.version ?? '')),
+      item('Created', time(run.createdAt)),
+      run.finishedAt ? item('Finished', time(run.finishedAt)) : null,
+      item('Duration', this.durationEl),
+      item('Tasks', String(run.taskCount ?? this.tasks.size)),
+      run.parentRunId ? item('Parent run', el('a', { href: `/runs/${run.parentRunId}`, class: 'parent-link' },
+        run.parentRunId.slice(0, 8), run.parentTask ? ` (task ${run.parentTask})` : '')) : null];
+    this.meta.append(...items.filter(Boolean));
+    clear(this.runError);
+    if (run.error || run.failedTask) {
+      this.runError.append(el('div', { class: 'run-error' },
+        run.failedTask ? el('span', null, 'Failed task ', el('a', { href: '#', onclick: (e) => { e.preventDefault(); this.select(run.failedTask); } }, run.failedTask), ': ') : null,
+        run.error || ''));
+    }
+    const running = run.state === 'running';
+    const existing = document.getElementById('cancel-run');
+    if (running && !existing) {
+      this.cancelArea.append(el('button', { id: 'cancel-run', type: 'button', class: 'danger', onclick: () => this.cancel() }, 'Cancel run'));
+    } else if (!running && existing) {
+      existing.remove();
+    }
+  }
+
+  async cancel() {
+    if (!confirm(`Cancel run ${this.runId} of ${this.run.flow}?`)) return;
+    const button = document.getElementById('cancel-run');
+    if (button) button.disabled = true;
+    try {
+      const answer = await api(`/api/runs/${encodeURIComponent(this.runId)}/cancel`, { method: 'POST', body: { reason: 'cancelled in the web view' } });
+      if (answer && this.run) { Object.assign(this.run, { state: answer.state, finishedAt: answer.finishedAt, error: answer.error, failedTask: answer.failedTask }); }
+      this.refreshHeader();
+    } catch (error) {
+      this.showError(error);
+      if (button) button.disabled = false;
+    }
+  }
+
+  tick() {
+    if (!this.run) return;
+    if (this.durationEl) this.durationEl.textContent = duration(seconds(this.run.createdAt, this.run.finishedAt));
+    if (this.run.state === 'running' || this.timelineDirty) this.renderTimeline();
+  }
+
+  // --- graph ----------------------------------------------------------------------------------------------------
+
+  /** The nodes and edges to show now: top-level tasks, and the children of expanded mapped tasks. */
+  elements() {
+    const nodes = [];
+    const edges = [];
+    const layoutEdges = [];
+    const seen = new Set();
+    const specs = this.graph ? this.graph.tasks : [];
+    const succ = new Map();
+    for (const spec of specs) {
+      seen.add(spec.slug);
+      nodes.push({ slug: spec.slug, spec });
+      for (const up of spec.upstream || []) {
+        edges.push([up, spec.slug]);
+        if (!succ.has(up)) succ.set(up, []);
+        succ.get(up).push(spec.slug);
+      }
+    }
+    for (const slug of this.order) if (!seen.has(slug)) { seen.add(slug); nodes.push({ slug, spec: null }); }
+    const shown = nodes.map((n) => n.slug);
+    for (const parent of this.expanded) {
+      const kids = this.children.get(parent) || [];
+      for (const kid of kids) {
+        shown.push(kid);
+        nodes.push({ slug: kid, spec: null, child: parent });
+        edges.push([parent, kid]);
+        for (const s of succ.get(parent) || []) layoutEdges.push([kid, s]);
+      }
+    }
+    return { nodes, edges, layoutEdges, shown };
+  }
+
+  nodeData(slug, spec, child) {
+    const task = this.tasks.get(slug);
+    const own = task ? task.state : 'pending';
+    const data = { id: slug, state: own, label: child ? `[${index(slug)}]` : slug };
+    if (this.mapped.has(slug) || (spec && spec.mapped)) {
+      const counts = {};
+      for (const kid of this.children.get(slug) || []) {
+        const s = this.tasks.get(kid)?.state || 'pending';
+        counts[s] = (counts[s] || 0) + 1;
+      }
+      const n = (this.children.get(slug) || []).length;
+      data.mapped = true;
+      data.counts = counts;
+      data.expanded = this.expanded.has(slug);
+      data.label = n ? `${slug} ×${n}` : `${slug} ×…`;
+      data.shade = n ? aggregate(counts, own) : own;
+    } else {
+      data.shade = own;
+    }
+    if (spec && spec.subflow) { data.subflow = spec.subflow; }
+    if (task && task.subflowRunId) data.subflowRunId = task.subflowRunId;
+    if (spec && spec.trigger === 'manual_only') data.manual = true;
+    data.color = color(data.shade);
+    data.tc = textColor(data.shade);
+    return data;
+  }
+
+  paint(slug) {
+    const node = this.cy.getElementById(slug);
+    if (node.empty()) return;
+    const m = CHILD.exec(slug);
+    const parent = m && this.mapped.has(m[1]) ? m[1] : null;
+    const spec = this.specOf(slug);
+    const data = this.nodeData(slug, spec, parent);
+    node.data(data);
+  }
+
+  specOf(slug) {
+    if (!this.graph) return null;
+    if (!this.specIndex) this.specIndex = new Map(this.graph.tasks.map((t) => [t.slug, t]));
+    return this.specIndex.get(slug) || null;
+  }
+
+  positions({ nodes, edges, layoutEdges }) {
+    return layered(nodes.map((n) => n.slug), edges.concat(layoutEdges), { xGap: 200, yGap: 44 });
+  }
+
+  drawGraph() {
+    // Cytoscape adds a <style> element of its own (which the CSP blocks) unless one with this id is there; the rule it
+    // would add (the container is position: relative) is in style.css.
+    if (!document.getElementById('__________cytoscape_stylesheet')) {
+      document.head.append(el('meta', { id: '__________cytoscape_stylesheet', name: 'cytoscape-style', content: 'in /assets/style.css' }));
+    }
+    const model = this.elements();
+    const pos = this.positions(model);
+    const big = model.nodes.length > BIG;
+    this.big = big;
+    const elements = [];
+    for (const n of model.nodes) elements.push({ group: 'nodes', data: this.nodeData(n.slug, n.spec, n.child), position: pos.get(n.slug) });
+    for (const [a, b] of model.edges) elements.push({ group: 'edges', data: { id: `${a}->${b}`, source: a, target: b } });
+    const cy = cytoscape({
+      container: this.graphEl,
+      elements,
+      layout: { name: 'preset', fit: true, padding: 20, animate: false },
+      style: graphStyle(big),
+      minZoom: 0.02,
+      maxZoom: 3,
+      boxSelectionEnabled: false,
+      selectionType: 'single',
+      textureOnViewport: big,
+      hideEdgesOnViewport: big,
+      motionBlur: false,
+      pixelRatio: big ? 1 : 'auto',
+    });
+    this.cy = cy;
+    window.lume.graph = cy;
+    cy.on('tap', 'node', (event) => {
+      const slug = event.target.id();
+      if (event.target.data('mapped')) this.toggle(slug);
+      this.select(slug);
+    });
+    const ready = () => {
+      if (this.stopped || this.graphEl.dataset.ready === 'true') return;
+      this.graphEl.dataset.ready = 'true';
+      this.graphEl.dataset.nodes = String(cy.nodes().length);
+      performance.mark('lume:graph-ready');
+      const [nav] = performance.getEntriesByType('navigation');
+      const mark = performance.getEntriesByName('lume:graph-ready').pop();
+      console.info(`lume:graph-ready ${cy.nodes().length} nodes in ${Math.round(mark.startTime - (nav ? nav.startTime : 0))} ms`);
+    };
+    cy.one('render', ready);
+    setTimeout(ready, 1000);
+  }
+
+  toggle(slug) {
+    if (this.expanded.has(slug)) this.expanded.delete(slug); else this.expanded.add(slug);
+    this.syncGraph(true);
+  }
+
+  /** Brings the graph's elements and positions in line with the model (new children, expand/collapse). */
+  syncGraph(relayout) {
+    const cy = this.cy;
+    if (!cy) return;
+    const model = this.elements();
+    const pos = relayout ? this.positions(model) : null;
+    cy.batch(() => {
+      const wanted = new Set(model.nodes.map((n) => n.slug));
+      cy.nodes().filter((n) => !wanted.has(n.id())).remove();
+      const add = [];
+      for (const n of model.nodes) {
+        const data = this.nodeData(n.slug, n.spec, n.child);
+        const node = cy.getElementById(n.slug);
+        if (node.empty()) add.push({ group: 'nodes', data, position: pos ? pos.get(n.slug) : { x: 0, y: 0 } });
+        else { node.data(data); if (pos) node.position(pos.get(n.slug)); }
+      }
+      for (const [a, b] of model.edges) {
+        const id = `${a}->${b}`;
+        if (cy.getElementById(id).empty()) add.push({ group: 'edges', data: { id, source: a, target: b } });
+      }
+      if (add.length) cy.add(add);
+    });
+    this.graphEl.dataset.nodes = String(cy.nodes().length);
+    if (this.selected) cy.getElementById(this.selected).select();
+  }
+
+  // --- selection and details -----------------------------------------------------------------------------------
+
+  select(slug) {
+    this.selected = slug;
+    if (this.cy) {
+      this.cy.elements(':selected').unselect();
+      const m = CHILD.exec(slug);
+      if (m && this.mapped.has(m[1]) && !this.expanded.has(m[1]) && this.cy.getElementById(slug).empty()) this.toggle(m[1]);
+      this.cy.getElementById(slug).select();
+    }
+    for (const row of this.timeline.querySelectorAll('.tl-row.selected')) row.classList.remove('selected');
+    const row = this.timeline.querySelector(`.tl-row[data-slug="${CSS.escape(slug)}"]`);
+    if (row) row.classList.add('selected');
+    this.renderDetails();
+  }
+
+  renderDetails() {
+    const slug = this.selected;
+    const panel = this.details;
+    if (!slug) return;
+    const task = this.tasks.get(slug);
+    clear(panel);
+    panel.dataset.slug = slug;
+    panel.append(el('div', { class: 'details-head' },
+      el('h2', null, slug),
+      el('button', { type: 'button', class: 'link-button', onclick: () => this.unselect() }, '×')));
+    if (!task) {
+      panel.append(el('p', { class: 'task-state' }, 'pending'), el('p', { class: 'muted' }, 'Not started yet.'));
+      return;
+    }
+    const kids = this.children.get(slug);
+    const rows = [
+      ['State', el('span', { class: 'task-state' }, task.state)],
+      ['Type', task.taskType || ''],
+      ['Worker', el('span', { class: 'task-worker' }, task.worker || '—')],
+      ['Attempt', String(task.attempt ?? '')],
+      ['Times', el('span', { class: 'task-times' }, timesText(task))],
+    ];
+    if (task.retryAt) rows.push(['Retry at', time(task.retryAt)]);
+    if (kids) rows.push(['Mapped', el('span', { class: 'task-counts' }, `${kids.length} tasks: ${countsText(this.nodeData(slug, this.specOf(slug)).counts)}`)]);
+    panel.append(el('dl', { class: 'facts' }, rows.map(([k, v]) => [el('dt', null, k), el('dd', null, v)])));
+    if (kids) {
+      panel.append(el('p', null, el('button', { type: 'button', class: 'secondary', onclick: () => this.toggle(slug) },
+        this.expanded.has(slug) ? 'Hide its tasks' : `Show its ${kids.length} tasks`)));
+    }
+    if (task.state === 'paused') {
+      const note = el('div', { class: 'approve-area' });
+      const button = el('button', { type: 'button', class: 'approve', onclick: () => this.approve(slug, button, note) }, 'Approve');
+      panel.append(el('p', null, button), note);
+    }
+    if (task.subflowRunId) {
+      panel.append(el('p', null, 'Subflow run: ', el('a', { class: 'subflow-link', href: `/runs/${task.subflowRunId}` }, task.subflowRunId)));
+    }
+    if (task.error || task.errorType) {
+      panel.append(el('h3', null, 'Error'), el('pre', { class: 'task-error' }, `${task.errorType || 'error'}: ${task.error || ''}`));
+    }
+    if (task.result !== null && task.result !== undefined) {
+      const files = [];
+      const results = [];
+      findReps(task.result, files, results);
+      if (files.length) {
+        panel.append(el('h3', null, 'Files'), el('ul', { class: 'links' }, files.map((rep) => el('li', null,
+          this.repLink('file-link', `/api/files/content?rep=${encodeURIComponent(JSON.stringify(rep))}`, rep.filename, panel)))));
+      }
+      if (results.length) {
+        panel.append(el('h3', null, 'Stored results'), el('ul', { class: 'links' }, results.map((rep) => el('li', null,
+          this.repLink('result-link', `/api/result?rep=${encodeURIComponent(JSON.stringify(rep))}`, `${rep.project_name}: ${rep.result_type_string}`, panel)))));
+      }
+      panel.append(el('h3', null, 'Result'), el('pre', { class: 'task-result' }, JSON.stringify(task.result, null, 2)));
+    }
+    if (task.pastAttempts && task.pastAttempts.length) {
+      panel.append(el('h3', null, 'Past attempts'), el('ol', { class: 'task-attempts' }, task.pastAttempts.map((a) => el('li', null,
+        el('div', null, `attempt ${a.attempt}: `, el('strong', null, a.outcome || ''), a.worker ? ` on ${a.worker}` : '',
+          a.startedAt ? ` · ${time(a.startedAt)} → ${time(a.finishedAt)}` : ''),
+        a.error || a.errorType ? el('pre', { class: 'attempt-error' }, `${a.errorType || 'error'}: ${a.error || ''}`) : null))));
+    }
+    this.fileView = el('div', { class: 'file-view-area' });
+    panel.append(this.fileView);
+  }
+
+  unselect() {
+    this.selected = null;
+    if (this.cy) this.cy.elements(':selected').unselect();
+    clear(this.details);
+    delete this.details.dataset.slug;
+    this.details.append(el('p', { class: 'muted' }, 'Click a task in the graph or the timeline.'));
+  }
+
+  /** A link to a file or a stored result; with a token it is fetched with it and shown here. */
+  repLink(cls, href, text) {
+    return el('a', {
+      class: cls, href, target: '_blank', rel: 'noopener',
+      onclick: async (event) => {
+        if (!token()) return;
+        event.preventDefault();
+        const view = this.fileView;
+        clear(view);
+        try {
+          const response = await apiRaw(href);
+          const type = response.headers.get('content-type') || '';
+          if (type.includes('json')) view.append(el('h3', null, text), el('pre', { class: 'file-view' }, JSON.stringify(await response.json(), null, 2)));
+          else if (type.startsWith('text/')) view.append(el('h3', null, text), el('pre', { class: 'file-view' }, await response.text()));
+          else {
+            const url = URL.createObjectURL(await response.blob());
+            view.append(el('p', null, el('a', { href: url, download: text }, `Download ${text}`)));
+          }
+        } catch (error) {
+          view.append(errorBanner(error));
+        }
+      },
+    }, text);
+  }
+
+  async approve(slug, button, note) {
+    button.disabled = true;
+    clear(note);
+    try {
+      const answer = await api(`/api/runs/${encodeURIComponent(this.runId)}/tasks/${encodeURIComponent(slug)}/approve`, { method: 'POST' });
+      note.append(el('p', { class: 'ok' }, `Approved${answer && answer.reason ? `: ${answer.reason}` : ''}.`));
+    } catch (error) {
+      note.append(errorBanner(error));
+      button.disabled = false;
+    }
+  }
+
+  // --- timeline -------------------------------------------------------------------------------------------------
+
+  renderTimeline() {
+    this.timelineDirty = false;
+    const run = this.run;
+    if (!run) return;
+    const now = Date.now();
+    const start = Date.parse(run.createdAt);
+    let end = run.finishedAt ? Date.parse(run.finishedAt) : now;
+    const spans = [];
+    const slugs = this.order;
+    const shown = slugs.slice(0, this.timelineLimit);
+    for (const slug of shown) {
+      const span = this.spanOf(slug, now);
+      spans.push(span);
+      if (span && span.to > end) end = span.to;
+    }
+    const total = Math.max(end - start, 1);
+    const box = this.timeline;
+    clear(box);
+    box.append(el('div', { class: 'tl-row tl-scale' }, el('span', { class: 'tl-label' }, ''),
+      el('div', { class: 'tl-track' },
+        el('span', { class: 'tl-tick left' }, '0s'),
+        el('span', { class: 'tl-tick mid' }, duration(total / 2000)),
+        el('span', { class: 'tl-tick right' }, duration(total / 1000)))));
+    shown.forEach((slug, i) => {
+      const span = spans[i];
+      const bar = el('div', { class: 'tl-bar' });
+      if (span) {
+        bar.style.left = `${((span.from - start) / total) * 100}%`;
+        bar.style.width = `${Math.max(((span.to - span.from) / total) * 100, 0.3)}%`;
+        bar.style.background = color(span.state);
+        bar.title = `${span.state} · ${duration((span.to - span.from) / 1000)}`;
+      } else {
+        bar.classList.add('none');
+      }
+      const kids = this.children.get(slug);
+      box.append(el('div', {
+        class: `tl-row${slug === this.selected ? ' selected' : ''}`, dataset: { slug, state: span ? span.state : 'pending' },
+        onclick: () => this.select(slug),
+      }, el('span', { class: 'tl-label', title: slug }, kids ? `${slug} ×${kids.length}` : slug), el('div', { class: 'tl-track' }, bar)));
+    });
+    if (slugs.length > shown.length) {
+      const more = Math.min(TIMELINE_MORE, slugs.length - shown.length);
+      box.append(el('div', { class: 'tl-more' },
+        el('button', { type: 'button', class: 'secondary', onclick: () => { this.timelineLimit += TIMELINE_MORE; this.renderTimeline(); } },
+          `show ${more} more`), el('span', { class: 'muted' }, ` (${slugs.length - shown.length} not shown)`)));
+    }
+  }
+
+  /** A row's bar: the task's own times, or for a mapped task from its first child's start to its last one's end. */
+  spanOf(slug, now) {
+    const task = this.tasks.get(slug);
+    if (!task) return null;
+    const kids = this.children.get(slug);
+    let from = task.startedAt ? Date.parse(task.startedAt) : Infinity;
+    let to = task.finishedAt ? Date.parse(task.finishedAt) : (task.startedAt ? now : -Infinity);
+    let state = task.state;
+    if (kids && kids.length) {
+      const counts = {};
+      for (const kid of kids) {
+        const k = this.tasks.get(kid);
+        if (!k) continue;
+        counts[k.state] = (counts[k.state] || 0) + 1;
+        if (k.startedAt) {
+          from = Math.min(from, Date.parse(k.startedAt));
+          to = Math.max(to, k.finishedAt ? Date.parse(k.finishedAt) : now);
+        }
+      }
+      state = aggregate(counts, task.state);
+    }
+    if (!Number.isFinite(from)) return null;
+    if (!Number.isFinite(to) || to < from) to = FINAL.has(state) ? from : now;
+    return { from, to, state };
+  }
+}
+
+function index(slug) {
+  const m = CHILD.exec(slug);
+  return m ? Number(m[2]) : 0;
+}
+
+function item(label, value) {
+  return el('span', { class: 'meta-item' }, el('span', { class: 'meta-label' }, label), ' ', value);
+}
+
+function timesText(task) {
+  const parts = [];
+  if (task.readyAt) parts.push(`ready ${time(task.readyAt)}`);
+  if (task.startedAt) parts.push(`started ${time(task.startedAt)}`);
+  if (task.finishedAt) parts.push(`finished ${time(task.finishedAt)}`);
+  if (task.startedAt) parts.push(`took ${duration(seconds(task.startedAt, task.finishedAt))}`);
+  return parts.join(' · ') || '—';
+}
+
+/** File reps and result reps anywhere in a result. */
+function findReps(value, files, results, depth = 0) {
+  if (depth > 20 || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) { for (const v of value) findReps(v, files, results, depth + 1); return; }
+  if ('filename' in value && 'file_type_string' in value && 'filesystem_identifier' in value) {
+    files.push({ filename: value.filename, file_type_string: value.file_type_string, filesystem_identifier: value.filesystem_identifier });
+    return;
+  }
+  if ('project_name' in value && 'result_type_string' in value && 'query' in value) {
+    results.push({ project_name: value.project_name, result_type_string: value.result_type_string, query: value.query });
+    return;
+  }
+  for (const v of Object.values(value)) findReps(v, files, results, depth + 1);
+}
+
+function legend() {
+  const entries = [
+    ['completed', 'completed'], ['cached', 'cached'], ['running', 'running'], ['retrying', 'retrying'],
+    ['ready', 'ready'], ['pending', 'pending'], ['paused', 'paused'], ['failed', 'failed / timed out'],
+    ['skipped', 'skipped'], ['cancelled', 'cancelled'],
+  ];
+  return el('div', { class: 'legend' }, entries.map(([state, text]) => {
+    const swatch = el('span', { class: 'swatch' });
+    swatch.style.background = COLORS[state];
+    return el('span', { class: 'legend-item' }, swatch, text);
+  }), el('span', { class: 'legend-item' }, el('span', { class: 'swatch mapped' }), 'mapped (click)'));
+}
+
+function graphStyle(big) {
+  return [
+    {
+      selector: 'node',
+      style: {
+        shape: 'round-rectangle',
+        width: 160,
+        height: 30,
+        'background-color': 'data(color)',
+        label: 'data(label)',
+        color: 'data(tc)',
+        'font-size': 11,
+        'font-family': 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+        'text-valign': 'center',
+        'text-halign': 'center',
+        'text-wrap': 'ellipsis',
+        'text-max-width': 150,
+        'min-zoomed-font-size': big ? 7 : 0,
+        'border-width': 0,
+      },
+    },
+    { selector: 'node[?mapped]', style: { 'border-width': 4, 'border-style': 'double', 'border-color': '#1f2328' } },
+    { selector: 'node[?subflow]', style: { shape: 'cut-rectangle' } },
+    { selector: 'node[?manual]', style: { 'border-width': 2, 'border-style': 'dashed', 'border-color': '#8e44ad' } },
+    { selector: 'node:selected', style: { 'border-width': 3, 'border-style': 'solid', 'border-color': '#111', 'overlay-opacity': 0 } },
+    {
+      selector: 'edge',
+      style: big
+        ? { 'curve-style': 'haystack', 'haystack-radius': 0, width: 1, 'line-color': '#c3c8ce' }
+        : { 'curve-style': 'bezier', width: 1.5, 'line-color': '#b3b9c0', 'target-arrow-shape': 'triangle', 'target-arrow-color': '#b3b9c0', 'arrow-scale': 0.8 },
+    },
+  ];
+}
