@@ -21,7 +21,7 @@ public sealed class RunsPageTests(UiFixture fixture) : IClassFixture<UiFixture>
         await Row(page, failed).WaitForAsync();
         await Row(page, completed).WaitForAsync();
         Assert.Equal("failed", (await Row(page, failed).Locator("td.state").TextContentAsync())?.Trim());
-        Assert.Equal(1, await Row(page, failed).Locator($"a[href=\"/runs/{failed}\"]").CountAsync());
+        Assert.True(await Row(page, failed).Locator($"a[href=\"/runs/{failed}\"]").CountAsync() >= 1, "the row has no link to its run page");
 
         await page.Locator("select#filter-state").SelectOptionAsync("failed");
 

@@ -8,13 +8,20 @@ public sealed class ScreenshotTests(UiFixture fixture) : IClassFixture<UiFixture
 {
     UiHost Host => fixture.Host;
 
-    async Task<string> ShootAsync(string runId, string finalState, string name, string? openTask = null)
+    async Task<string> ShootAsync(string runId, string finalState, string name, string? openTask = null, string? expandNode = null)
     {
         await Host.WaitForRunAsync(runId);
         var page = await fixture.NewPageAsync(1280, 800);
         await Ui.GotoRunAsync(page, runId);
         await Ui.WaitForRunStateAsync(page, finalState);
         await Ui.WaitForGraphAsync(page, "cy.nodes().every(n => n.data('state') !== 'running' && n.data('state') !== 'pending')");
+        if (expandNode is not null)
+        {
+            await Ui.ClickNodeAsync(page, expandNode);
+            await Ui.WaitForGraphAsync(page, $"cy.getElementById('{expandNode}[0]').length > 0");
+            await page.EvaluateAsync("() => window.lume.graph.fit(undefined, 20)");
+        }
+
         if (openTask is not null)
             await Ui.OpenTaskFromTimelineAsync(page, openTask);
         var file = Path.Combine(Ui.ScreenshotFolder(), name);
@@ -47,10 +54,17 @@ public sealed class ScreenshotTests(UiFixture fixture) : IClassFixture<UiFixture
     }
 
     [Fact]
-    public async Task SubflowRunPage_IsTheReadmePicture()
+    public async Task SubflowRunPage()
     {
         var runId = await Host.StartRunAsync("subflow", new { values = new[] { 1, 2, 3, 4, 5 } });
-        var file = await ShootAsync(runId, "completed", "run-page-subflow.png", openTask: "squares");
+        await ShootAsync(runId, "completed", "run-page-subflow.png", openTask: "squares");
+    }
+
+    [Fact]
+    public async Task MappedRunPage_IsTheReadmePicture()
+    {
+        var runId = await Host.StartRunAsync("map_square", new { values = new[] { 1, 2, 3, 4, 5, 6 } });
+        var file = await ShootAsync(runId, "completed", "run-page-map_square.png", openTask: "sum", expandNode: "square");
         if (Environment.GetEnvironmentVariable("LUME_UPDATE_SCREENSHOTS") == "1")
         {
             var readme = Path.Combine(Ui.RepositoryRoot(), "docs", "images", "run-page.png");
