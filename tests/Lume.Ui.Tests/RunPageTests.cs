@@ -18,6 +18,8 @@ public sealed class RunPageTests(UiFixture fixture) : IClassFixture<UiFixture>
         await Ui.WaitForRunStateAsync(page, "failed");
         await Ui.WaitForNodeStateAsync(page, "raise_error", "failed");
         await Ui.WaitForNodeStateAsync(page, "append_text", "skipped");
+        // A node is coloured by its state.
+        Assert.NotEqual(await Ui.NodeColourAsync(page, "raise_error"), await Ui.NodeColourAsync(page, "append_text"));
         var details = await Ui.OpenTaskFromTimelineAsync(page, "raise_error");
         Assert.Contains(message, await details.Locator("pre.task-error").TextContentAsync());
         Assert.Contains("failed", await details.Locator(".task-state").TextContentAsync());
@@ -45,6 +47,10 @@ public sealed class RunPageTests(UiFixture fixture) : IClassFixture<UiFixture>
         await Ui.WaitForGraphAsync(page,
             $"cy.nodes().filter(n => n.data('state') === 'completed').length > {completedAtFirst} && document.querySelector('#run-state').textContent.trim() === 'running'");
         Assert.True(await page.Locator("#cancel-run").IsEnabledAsync());
+        var colours = await page.EvaluateAsync<string[]>(
+            "() => ['running', 'completed'].map(s => window.lume.graph.nodes().filter(n => n.data('state') === s)[0]).filter(n => n).map(n => n.style('background-color'))");
+        if (colours.Length == 2)
+            Assert.NotEqual(colours[0], colours[1]);
 
         await page.Locator("#cancel-run").ClickAsync();
 

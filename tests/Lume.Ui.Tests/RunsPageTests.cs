@@ -43,16 +43,36 @@ public sealed class RunsPageTests(UiFixture fixture) : IClassFixture<UiFixture>
         var page = await fixture.NewPageAsync();
         await page.GotoAsync("/");
         await page.Locator("table#runs").WaitForAsync();
-        // A marker that a reload would lose.
+        // A marker that a reload would lose; and time for the page's first list and its event stream to settle, so
+        // that what follows reaches it only through the stream.
         await page.EvaluateAsync("() => { window.__sameDocument = true; }");
+        await page.WaitForTimeoutAsync(2000);
 
-        var runId = await Host.StartRunAsync("flow1", Ui.Flow1Parameters("Live", $"ui-{Guid.NewGuid():N}.txt"));
+        // approval waits (running) until its task is approved, through the API, like another client would.
+        var runId = await Host.StartRunAsync("approval", new { });
 
         await Row(page, runId).WaitForAsync(new() { Timeout = 20_000 });
-        await page.WaitForFunctionAsync(
-            "id => { const td = document.querySelector(`table#runs tbody tr[data-run-id=\"${id}\"] td.state`); return !!td && td.textContent.trim() === 'completed'; }",
-            runId, new() { Timeout = 30_000 });
+        await WaitForRowStateAsync(page, runId, "running");
+        await page.WaitForTimeoutAsync(1500);
+        using (var approved = await Host.Api.PostAsync($"/api/runs/{runId}/tasks/publish/approve", null))
+            Assert.True(approved.IsSuccessStatusCode, $"approve: {(int)approved.StatusCode}");
+        await WaitForRowStateAsync(page, runId, "completed");
         Assert.True(await page.EvaluateAsync<bool>("() => window.__sameDocument === true"), "the page was reloaded");
         Ui.AssertNoPageErrors(page);
+    }
+
+    static async Task WaitForRowStateAsync(IPage page, string runId, string state)
+    {
+        try
+        {
+            await page.WaitForFunctionAsync(
+                "([id, s]) => { const td = document.querySelector(`table#runs tbody tr[data-run-id=\"${id}\"] td.state`); return !!td && td.textContent.trim() === s; }",
+                new[] { runId, state }, new() { Timeout = 20_000, PollingInterval = 100 });
+        }
+        catch (TimeoutException)
+        {
+            var now = await Row(page, runId).Locator("td.state").TextContentAsync();
+            throw new TimeoutException($"the row of run {runId} never said {state}; it says {now}");
+        }
     }
 }

@@ -58,6 +58,10 @@ public static partial class Ui
     public static Task WaitForNodeStateAsync(IPage page, string slug, string state, int timeoutMs = 30_000) =>
         WaitForGraphAsync(page, $"cy.getElementById({JsonSerializer.Serialize(slug)}).length > 0 && cy.getElementById({JsonSerializer.Serialize(slug)}).data('state') === {JsonSerializer.Serialize(state)}", timeoutMs);
 
+    /// <summary>The colour cytoscape fills a node with (its style's background-color).</summary>
+    public static Task<string> NodeColourAsync(IPage page, string slug) =>
+        page.EvaluateAsync<string>("id => window.lume.graph.getElementById(id).style('background-color')", slug);
+
     /// <summary>The text of #run-state, or "(none)".</summary>
     public static async Task<string> RunStateAsync(IPage page)
     {
