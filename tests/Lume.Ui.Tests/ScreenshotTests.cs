@@ -19,7 +19,7 @@ public sealed class ScreenshotTests(UiFixture fixture) : IClassFixture<UiFixture
         {
             await Ui.ClickNodeAsync(page, expandNode);
             await Ui.WaitForGraphAsync(page, $"cy.getElementById('{expandNode}[0]').length > 0");
-            await page.EvaluateAsync("() => window.lume.graph.fit(undefined, 20)");
+            await page.EvaluateAsync("() => { window.lume.graph.fit(undefined, 20); }");
         }
 
         if (openTask is not null)
