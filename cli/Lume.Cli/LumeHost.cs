@@ -72,10 +72,19 @@ public sealed class LumeHost : IDisposable
     /// Builds the host, not yet started: building touches nothing on disk, the stores are made when it starts.
     /// <paramref name="configure"/> may add flows and tasks (tests do) before the bus is added.
     /// </summary>
-    public static LumeHost Build(IDictionary<string, string?>? settings = null, Action<IHostApplicationBuilder>? configure = null)
-    {
+    public static LumeHost Build(IDictionary<string, string?>? settings = null, Action<IHostApplicationBuilder>? configure = null) =>
         // No appsettings files or their watchers: everything comes from LUME_* variables, and start-up stays quick.
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        Build(Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true }), b => b.Build(),
+            settings, configure);
+
+    /// <summary>
+    /// Sets <paramref name="builder"/> up as every command's host (the services embedded, or a client of the broker's),
+    /// then builds it with <paramref name="build"/>: a generic host for most commands, a web application for <c>lume ui</c>.
+    /// </summary>
+    public static LumeHost Build<TBuilder>(TBuilder builder, Func<TBuilder, IHost> build, IDictionary<string, string?>? settings = null,
+        Action<IHostApplicationBuilder>? configure = null)
+        where TBuilder : IHostApplicationBuilder
+    {
         // Services log at Information by default; in a terminal command only warnings are worth showing.
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["LOG_LEVEL"] = "Warning" });
         builder.Configuration.AddEnvironmentVariables();
@@ -100,7 +109,7 @@ public sealed class LumeHost : IDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         configure?.Invoke(builder);
         builder.AddLumeBus(service: false);
-        return new LumeHost(builder.Build(), embedded);
+        return new LumeHost(build(builder), embedded);
     }
 
     /// <summary>How long a command waits for the broker before it says it cannot reach it (exit 3).</summary>

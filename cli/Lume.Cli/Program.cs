@@ -31,6 +31,9 @@ app.Configure(config =>
         runs.AddCommand<RunsApproveCommand>("approve").WithDescription("Release a task that waits for approval (trigger manual_only)");
         runs.AddCommand<RunsTraceCommand>("trace").WithDescription("Show a run's timeline: each task's release, wait and run time");
     });
+    config.AddCommand<UiCommand>("ui")
+        .WithDescription("Serve the web view of flows and runs, and its HTTP API, on http://127.0.0.1:PORT until Ctrl+C")
+        .WithExample("ui", "--port", "8080");
     config.AddBranch("files", files =>
     {
         files.SetDescription("Read and list files through the FileService");

@@ -28,10 +28,7 @@ public static class GatewayHost
         try
         {
             var app = builder.Build();
-            // A bug is a 500 problem+json without its stack trace, like every other error of the API.
-            app.UseExceptionHandler();
-            app.UseLumeUi();
-            app.MapLumeApi();
+            app.MapLumeWeb();
             app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Lume")
                 .LogInformation("Serving the API on {Url}{Token}", gateway.Url, gateway.RequiresToken ? " (bearer token required)" : ""));
             app.Run();

@@ -39,6 +39,18 @@ public static class LumeApiExtensions
         return builder;
     }
 
+    /// <summary>
+    /// The web view and the API, as the Gateway, <c>lume ui</c> and the tests serve them: a bug is a 500 problem+json
+    /// without its stack trace, like every other error of the API.
+    /// </summary>
+    public static WebApplication MapLumeWeb(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseLumeUi();
+        app.MapLumeApi();
+        return app;
+    }
+
     /// <summary>Maps the API under <c>/api</c> and its OpenAPI document at <c>/openapi/v1.json</c>.</summary>
     public static IEndpointRouteBuilder MapLumeApi(this IEndpointRouteBuilder app)
     {

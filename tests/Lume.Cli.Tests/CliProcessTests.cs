@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace Lume.Cli.Tests;
 
 /// <summary>The built <c>lume</c> command as a user runs it: a real process, its output and its exit code.</summary>
-public sealed class CliProcessTests : IDisposable
+public sealed partial class CliProcessTests : IDisposable
 {
     readonly string _top = Path.Combine(Path.GetTempPath(), "lume-tests", Guid.NewGuid().ToString("N"));
 

@@ -50,8 +50,7 @@ public sealed class ApiHost : IAsyncDisposable
         builder.AddLumeApi();
         builder.AddLumeBus(service: false);
         host._app = builder.Build();
-        host._app.UseLumeUi();
-        host._app.MapLumeApi();
+        host._app.MapLumeWeb();
         await host._app.StartAsync();
         host.Client = host._app.GetTestClient();
         return host;

@@ -69,6 +69,33 @@ public sealed class EventStreamTests(ApiHostFixture fixture)
     }
 
     [Fact]
+    public async Task OneRun_WatchedTwice_AsByTwoTabs_EndsInBoth()
+    {
+        using var timeout = AMinute();
+        var runId = await _client.StartRunAsync("approval", new { });
+        await _client.WaitForRunAsync(runId, r => r.TaskOf("publish").GetProperty("state").GetString() == "paused");
+        using var first = await _client.OpenStreamAsync($"/api/runs/{runId}/events", timeout.Token);
+        using var second = await _client.OpenStreamAsync($"/api/runs/{runId}/events", timeout.Token);
+        var streams = new[] { first.EventsAsync(timeout.Token).GetAsyncEnumerator(timeout.Token), second.EventsAsync(timeout.Token).GetAsyncEnumerator(timeout.Token) };
+        foreach (var events in streams)
+        {
+            Assert.True(await events.MoveNextAsync());
+            Assert.Equal("snapshot", events.Current.Event);
+        }
+
+        (await _client.PostAsync($"/api/runs/{runId}/tasks/publish/approve", null)).EnsureSuccessStatusCode();
+
+        foreach (var events in streams)
+        {
+            var names = new List<string>();
+            while (await events.MoveNextAsync())
+                names.Add(events.Current.Event);
+            Assert.Equal("end", names[^1]);
+            Assert.Contains("update", names);
+        }
+    }
+
+    [Fact]
     public async Task OneRun_ThatHasEnded_IsItsSnapshot_ThenTheEnd()
     {
         using var timeout = AMinute();

@@ -88,6 +88,32 @@ public sealed class WebViewApiTests(ApiHostFixture fixture)
         Assert.Equal("sandbox", string.Join(";", response.Headers.GetValues("Content-Security-Policy")));
     }
 
+    [Fact]
+    public async Task FileContent_OfALargeBinaryFile_IsStreamedWhole_AndItsClaimCopyDeleted()
+    {
+        // Over the FileService's inline limit (1 MiB): it comes by claim check.
+        var bytes = new byte[3 * 1024 * 1024 + 17];
+        new Random(7).NextBytes(bytes);
+        var name = $"{Guid.NewGuid():N}.bin";
+        Directory.CreateDirectory(Path.Combine(fixture.Host.DataDir, "files"));
+        await File.WriteAllBytesAsync(Path.Combine(fixture.Host.DataDir, "files", name), bytes);
+        var rep = JsonSerializer.Serialize(new Dictionary<string, string>
+            { ["filename"] = name, ["file_type_string"] = "BinaryFile", ["filesystem_identifier"] = "local" });
+
+        var response = await _client.GetAsync($"/api/files/content?rep={Uri.EscapeDataString(rep)}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/octet-stream", response.Content.Headers.ContentType?.ToString());
+        var received = await response.Content.ReadAsByteArrayAsync();
+        Assert.True(bytes.AsSpan().SequenceEqual(received), "the bytes differ");
+        var claims = Path.Combine(fixture.Host.DataDir, "message-data");
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (Directory.Exists(claims) && Directory.EnumerateFiles(claims, "*", SearchOption.AllDirectories).Any() && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        // The claim copy's folders go with it.
+        Assert.False(Directory.Exists(claims) && Directory.EnumerateFiles(claims, "*", SearchOption.AllDirectories).Any(), "the claim copy is left");
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("not json")]

@@ -335,11 +335,17 @@ public sealed class SqliteRunStore(string path, Action<string>? lost = null) : I
         foreach (var run in runs)
         {
             var (byState, flowTaskRows) = counts.GetValueOrDefault(run.RunId, (new Dictionary<TaskState, int>(), 0));
-            // A task of the flow still pending has no row until it first changes (see Insert): it is the flow's tasks
-            // that have none. The definition is as a rule in memory already, shared with the flow's other runs.
-            var pending = (await DefinitionAsync(connection, run.DefinitionKey, cancellationToken)).Tasks.Count - flowTaskRows;
-            if (pending > 0)
-                byState[TaskState.Pending] = byState.GetValueOrDefault(TaskState.Pending) + pending;
+            // A task of the flow still pending has no row until it first changes (see Insert): the pending ones are the
+            // flow's tasks that have none. A running run's definition is in memory already, shared with the flow's other
+            // runs; an ended run has none pending (its end makes every task final, a change, so a row), and its
+            // definition, megabytes for a big flow, is not read for a list.
+            if (run.State == RunState.Running)
+            {
+                var pending = (await DefinitionAsync(connection, run.DefinitionKey, cancellationToken)).Tasks.Count - flowTaskRows;
+                if (pending > 0)
+                    byState[TaskState.Pending] = byState.GetValueOrDefault(TaskState.Pending) + pending;
+            }
+
             summaries.Add(new RunSummary(run.RunId, run.Flow, run.Version, run.State, run.CreatedAt, run.FinishedAt, byState));
         }
 

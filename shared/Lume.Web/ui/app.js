@@ -2,6 +2,7 @@
 import { el, clear } from './dom.js';
 import { setUnauthorizedHandler, setToken, token } from './api.js';
 
+performance.mark('lume:app-start');
 window.lume = { graph: null };
 
 const routes = [

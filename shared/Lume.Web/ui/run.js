@@ -8,10 +8,12 @@ import { layered } from './layout.js';
 
 const CHILD = /^(.+)\[(\d+)\]$/;
 const BIG = 1000;
+const MIN_FIT_ZOOM = 0.6;
 const TIMELINE_FIRST = 200;
 const TIMELINE_MORE = 500;
 
 export function mount(root, { params }) {
+  performance.mark('lume:run-mount');
   const runId = params[0];
   const page = new RunPage(root, runId);
   return () => page.stop();
@@ -34,6 +36,9 @@ class RunPage {
     this.timers = [];
     this.build(root);
     this.connect();
+    // While the run's snapshot is on its way, draw a throwaway graph off screen: the first Cytoscape graph of a page
+    // costs several times what the next one does (its code is not yet compiled), and the wait is otherwise idle.
+    setTimeout(() => { if (!this.cy && !this.stopped) warmUp(); }, 0);
   }
 
   build(root) {
@@ -62,6 +67,7 @@ class RunPage {
 
   stop() {
     this.stopped = true;
+    if (this.overlay) this.overlay.destroy();
     if (this.stopStream) this.stopStream();
     for (const t of this.timers) clearInterval(t);
     if (this.cy) { this.cy.destroy(); this.cy = null; }
@@ -78,9 +84,10 @@ class RunPage {
   connect() {
     let fellBack = false;
     this.stopStream = liveEvents(`/api/runs/${encodeURIComponent(this.runId)}/events`, {
+      onOpen: () => performance.mark('lume:stream-open'),
       onEvent: (name, data) => {
         if (this.stopped) return 'stop';
-        if (name === 'snapshot') { this.showError(null); this.onSnapshot(data); }
+        if (name === 'snapshot') { this.showError(null); this.onSnapshot(data).catch((error) => this.showError(error)); }
         else if (name === 'update') this.onUpdate(data);
         else if (name === 'end') { this.refreshHeader(); return 'stop'; }
         return undefined;
@@ -112,6 +119,7 @@ class RunPage {
   }
 
   async onSnapshot(snapshot) {
+    performance.mark('lume:snapshot');
     const first = this.run === null;
     const { tasks, ...run } = snapshot;
     this.run = run;
@@ -122,6 +130,7 @@ class RunPage {
     this.refreshHeader();
     if (first) {
       await this.loadGraph();
+      performance.mark('lume:graph-loaded');
       if (this.stopped) return;
       this.drawGraph();
       this.timers.push(setInterval(() => this.tick(), 1000));
@@ -335,18 +344,18 @@ class RunPage {
   }
 
   drawGraph() {
-    // Cytoscape adds a <style> element of its own (which the CSP blocks) unless one with this id is there; the rule it
-    // would add (the container is position: relative) is in style.css.
-    if (!document.getElementById('__________cytoscape_stylesheet')) {
-      document.head.append(el('meta', { id: '__________cytoscape_stylesheet', name: 'cytoscape-style', content: 'in /assets/style.css' }));
-    }
+    noCytoscapeStyleElement();
+    performance.mark('lume:draw-start');
     const model = this.elements();
     const pos = this.positions(model);
+    performance.mark('lume:layout-done');
     const big = model.nodes.length > BIG;
     this.big = big;
     const elements = [];
     for (const n of model.nodes) elements.push({ group: 'nodes', data: this.nodeData(n.slug, n.spec, n.child), position: pos.get(n.slug) });
-    for (const [a, b] of model.edges) elements.push({ group: 'edges', data: { id: `${a}->${b}`, source: a, target: b } });
+    // A big graph's edges are drawn on a canvas of their own under the nodes (EdgeOverlay): as Cytoscape elements,
+    // 10,000 edges would double the time to the first picture.
+    if (!big) for (const [a, b] of model.edges) elements.push({ group: 'edges', data: { id: `${a}->${b}`, source: a, target: b } });
     const cy = cytoscape({
       container: this.graphEl,
       elements,
@@ -360,9 +369,17 @@ class RunPage {
       hideEdgesOnViewport: big,
       motionBlur: false,
       pixelRatio: big ? 1 : 'auto',
+      autoungrabify: big,
     });
+    performance.mark('lume:cy-created');
     this.cy = cy;
+    // A small graph fitted to the box would be drawn huge: no closer than 1:1.
+    this.fit();
     window.lume.graph = cy;
+    if (big) {
+      this.overlay = new EdgeOverlay(cy, this.graphEl);
+      this.overlay.setEdges(model.edges, pos);
+    }
     cy.on('tap', 'node', (event) => {
       const slug = event.target.id();
       if (event.target.data('mapped')) this.toggle(slug);
@@ -384,6 +401,23 @@ class RunPage {
   toggle(slug) {
     if (this.expanded.has(slug)) this.expanded.delete(slug); else this.expanded.add(slug);
     this.syncGraph(true);
+    this.fit();
+  }
+
+  /** Shows the whole graph, no closer than 1:1; a big one stays where it is, around the node clicked. */
+  fit() {
+    const cy = this.cy;
+    if (cy.nodes().length > BIG) return;
+    cy.fit(undefined, 20);
+    if (cy.zoom() > 1) {
+      cy.zoom(1);
+      cy.center();
+    } else if (cy.zoom() < MIN_FIT_ZOOM) {
+      // A long chain fitted whole would be unreadable: legible from its start instead (pan and zoom to see the rest).
+      const bb = cy.nodes().boundingBox();
+      cy.zoom(MIN_FIT_ZOOM);
+      cy.pan({ x: 20 - bb.x1 * MIN_FIT_ZOOM, y: cy.height() / 2 - ((bb.y1 + bb.y2) / 2) * MIN_FIT_ZOOM });
+    }
   }
 
   /** Brings the graph's elements and positions in line with the model (new children, expand/collapse). */
@@ -402,12 +436,24 @@ class RunPage {
         if (node.empty()) add.push({ group: 'nodes', data, position: pos ? pos.get(n.slug) : { x: 0, y: 0 } });
         else { node.data(data); if (pos) node.position(pos.get(n.slug)); }
       }
-      for (const [a, b] of model.edges) {
-        const id = `${a}->${b}`;
-        if (cy.getElementById(id).empty()) add.push({ group: 'edges', data: { id, source: a, target: b } });
+      if (!this.overlay && model.nodes.length > BIG) {
+        // Grown big by expanding: its edges move to the canvas too.
+        cy.edges().remove();
+        cy.autoungrabify(true);
+        this.overlay = new EdgeOverlay(cy, this.graphEl);
+      }
+      if (!this.overlay) {
+        for (const [a, b] of model.edges) {
+          const id = `${a}->${b}`;
+          if (cy.getElementById(id).empty()) add.push({ group: 'edges', data: { id, source: a, target: b } });
+        }
       }
       if (add.length) cy.add(add);
     });
+    if (this.overlay) {
+      const at = pos || new Map(cy.nodes().map((n) => [n.id(), n.position()]));
+      this.overlay.setEdges(model.edges, at);
+    }
     this.graphEl.dataset.nodes = String(cy.nodes().length);
     if (this.selected) cy.getElementById(this.selected).select();
   }
@@ -539,6 +585,7 @@ class RunPage {
 
   // --- timeline -------------------------------------------------------------------------------------------------
 
+  /** The timeline: rows made once for the tasks shown, their bars and the scale updated in place (a click is never lost to a redraw). */
   renderTimeline() {
     this.timelineDirty = false;
     const run = this.run;
@@ -546,44 +593,61 @@ class RunPage {
     const now = Date.now();
     const start = Date.parse(run.createdAt);
     let end = run.finishedAt ? Date.parse(run.finishedAt) : now;
-    const spans = [];
     const slugs = this.order;
     const shown = slugs.slice(0, this.timelineLimit);
-    for (const slug of shown) {
+    const spans = shown.map((slug) => {
       const span = this.spanOf(slug, now);
-      spans.push(span);
       if (span && span.to > end) end = span.to;
-    }
+      return span;
+    });
     const total = Math.max(end - start, 1);
-    const box = this.timeline;
-    clear(box);
-    box.append(el('div', { class: 'tl-row tl-scale' }, el('span', { class: 'tl-label' }, ''),
-      el('div', { class: 'tl-track' },
-        el('span', { class: 'tl-tick left' }, '0s'),
-        el('span', { class: 'tl-tick mid' }, duration(total / 2000)),
-        el('span', { class: 'tl-tick right' }, duration(total / 1000)))));
+    const key = `${shown.length}:${slugs.length}:${shown[shown.length - 1] || ''}`;
+    if (key !== this.timelineKey) this.buildTimeline(shown, slugs.length, key);
+    this.ticks[0].textContent = duration(total / 2000);
+    this.ticks[1].textContent = duration(total / 1000);
     shown.forEach((slug, i) => {
       const span = spans[i];
-      const bar = el('div', { class: 'tl-bar' });
+      const { row, bar, label } = this.timelineRows.get(slug);
+      const kids = this.children.get(slug);
+      label.textContent = kids ? `${slug} ×${kids.length}` : slug;
+      row.dataset.state = span ? span.state : (this.tasks.get(slug)?.state || 'pending');
+      row.classList.toggle('selected', slug === this.selected);
+      bar.classList.toggle('none', !span);
       if (span) {
         bar.style.left = `${((span.from - start) / total) * 100}%`;
         bar.style.width = `${Math.max(((span.to - span.from) / total) * 100, 0.3)}%`;
         bar.style.background = color(span.state);
         bar.title = `${span.state} · ${duration((span.to - span.from) / 1000)}`;
-      } else {
-        bar.classList.add('none');
       }
-      const kids = this.children.get(slug);
-      box.append(el('div', {
-        class: `tl-row${slug === this.selected ? ' selected' : ''}`, dataset: { slug, state: span ? span.state : 'pending' },
-        onclick: () => this.select(slug),
-      }, el('span', { class: 'tl-label', title: slug }, kids ? `${slug} ×${kids.length}` : slug), el('div', { class: 'tl-track' }, bar)));
     });
-    if (slugs.length > shown.length) {
-      const more = Math.min(TIMELINE_MORE, slugs.length - shown.length);
+  }
+
+  buildTimeline(shown, count, key) {
+    this.timelineKey = key;
+    this.timelineRows = new Map();
+    const box = this.timeline;
+    clear(box);
+    this.ticks = [el('span', { class: 'tl-tick mid' }), el('span', { class: 'tl-tick right' })];
+    box.append(el('div', { class: 'tl-row tl-scale' }, el('span', { class: 'tl-label' }, ''),
+      el('div', { class: 'tl-track' }, el('span', { class: 'tl-tick left' }, '0s'), this.ticks)));
+    const rows = document.createDocumentFragment();
+    for (const slug of shown) {
+      const bar = el('div', { class: 'tl-bar none' });
+      const label = el('span', { class: 'tl-label', title: slug }, slug);
+      const row = el('div', {
+        class: 'tl-row', dataset: { slug }, role: 'button', tabindex: 0,
+        onclick: () => this.select(slug),
+        onkeydown: (event) => { if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); this.select(slug); } },
+      }, label, el('div', { class: 'tl-track' }, bar));
+      this.timelineRows.set(slug, { row, bar, label });
+      rows.append(row);
+    }
+    box.append(rows);
+    if (count > shown.length) {
+      const more = Math.min(TIMELINE_MORE, count - shown.length);
       box.append(el('div', { class: 'tl-more' },
         el('button', { type: 'button', class: 'secondary', onclick: () => { this.timelineLimit += TIMELINE_MORE; this.renderTimeline(); } },
-          `show ${more} more`), el('span', { class: 'muted' }, ` (${slugs.length - shown.length} not shown)`)));
+          `show ${more} more`), el('span', { class: 'muted' }, ` (${count - shown.length} not shown)`)));
     }
   }
 
@@ -592,8 +656,10 @@ class RunPage {
     const task = this.tasks.get(slug);
     if (!task) return null;
     const kids = this.children.get(slug);
-    let from = task.startedAt ? Date.parse(task.startedAt) : Infinity;
-    let to = task.finishedAt ? Date.parse(task.finishedAt) : (task.startedAt ? now : -Infinity);
+    // A task that ended without starting (failed on its worker's way in, skipped) shows from ready to finished.
+    const begun = task.startedAt || (task.finishedAt && task.state !== 'skipped' && task.state !== 'cancelled' ? task.readyAt || task.finishedAt : null);
+    let from = begun ? Date.parse(begun) : Infinity;
+    let to = task.finishedAt ? Date.parse(task.finishedAt) : (begun ? now : -Infinity);
     let state = task.state;
     if (kids && kids.length) {
       const counts = {};
@@ -612,6 +678,87 @@ class RunPage {
     if (!Number.isFinite(to) || to < from) to = FINAL.has(state) ? from : now;
     return { from, to, state };
   }
+}
+
+/** A big graph's edges, drawn as one path on a canvas under Cytoscape's, following its pan and zoom. */
+class EdgeOverlay {
+  constructor(cy, container) {
+    this.cy = cy;
+    this.container = container;
+    this.canvas = el('canvas', { class: 'edge-layer' });
+    container.prepend(this.canvas);
+    this.segments = new Float64Array(0);
+    this.pending = false;
+    this.redraw = () => {
+      if (this.pending) return;
+      this.pending = true;
+      requestAnimationFrame(() => { this.pending = false; this.draw(); });
+    };
+    cy.on('viewport resize', this.redraw);
+  }
+
+  setEdges(edges, positions) {
+    const half = NODE_WIDTH / 2;
+    const segments = new Float64Array(edges.length * 4);
+    let k = 0;
+    for (const [a, b] of edges) {
+      const p = positions.get(a);
+      const q = positions.get(b);
+      if (!p || !q) continue;
+      segments[k++] = p.x + half; segments[k++] = p.y; segments[k++] = q.x - half; segments[k++] = q.y;
+    }
+    this.segments = segments.subarray(0, k);
+    this.draw();
+  }
+
+  draw() {
+    if (this.cy.destroyed()) return;
+    const { canvas } = this;
+    const w = this.container.clientWidth;
+    const h = this.container.clientHeight;
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const z = this.cy.zoom();
+    const pan = this.cy.pan();
+    ctx.setTransform(z, 0, 0, z, pan.x, pan.y);
+    ctx.lineWidth = 1 / Math.max(z, 0.05) * Math.min(1, z * 2);
+    ctx.strokeStyle = 'rgba(150, 158, 168, 0.55)';
+    ctx.beginPath();
+    const s = this.segments;
+    for (let i = 0; i < s.length; i += 4) { ctx.moveTo(s[i], s[i + 1]); ctx.lineTo(s[i + 2], s[i + 3]); }
+    ctx.stroke();
+  }
+
+  destroy() { this.canvas.remove(); }
+}
+
+const NODE_WIDTH = 160;
+
+/**
+ * Cytoscape adds a <style> element of its own (which the CSP blocks, with an error in the console) unless an element
+ * with this id is there; the rule it would add (its container is position: relative) is in style.css.
+ */
+function noCytoscapeStyleElement() {
+  if (!document.getElementById('__________cytoscape_stylesheet')) {
+    document.head.append(el('meta', { id: '__________cytoscape_stylesheet', name: 'cytoscape-style', content: 'in /assets/style.css' }));
+  }
+}
+
+function warmUp() {
+  noCytoscapeStyleElement();
+  const box = el('div', { class: 'warm-up', 'aria-hidden': 'true' });
+  document.body.append(box);
+  const elements = [];
+  for (let r = 0; r < 8; r++) {
+    for (let i = 0; i < 40; i++) {
+      elements.push({ group: 'nodes', data: { id: `w${r}-${i}`, label: `w${r}-${i}`, state: 'pending', shade: 'pending', color: color('pending'), tc: textColor('pending') }, position: { x: r * 200, y: i * 44 } });
+    }
+  }
+  const cy = cytoscape({ container: box, elements, layout: { name: 'preset' }, style: graphStyle(true), textureOnViewport: true, pixelRatio: 1, autoungrabify: true });
+  cy.one('render', () => { cy.destroy(); box.remove(); });
+  setTimeout(() => { if (!cy.destroyed()) { cy.destroy(); box.remove(); } }, 2000);
 }
 
 function index(slug) {
@@ -671,11 +818,11 @@ function graphStyle(big) {
         'background-color': 'data(color)',
         label: 'data(label)',
         color: 'data(tc)',
-        'font-size': 11,
+        'font-size': 12,
         'font-family': 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
         'text-valign': 'center',
         'text-halign': 'center',
-        'text-wrap': 'ellipsis',
+        'text-wrap': big ? 'none' : 'ellipsis',
         'text-max-width': 150,
         'min-zoomed-font-size': big ? 7 : 0,
         'border-width': 0,

@@ -66,23 +66,49 @@ export function mount(root, { query, navigate }) {
     timer = setTimeout(() => { timer = null; load(); }, wait);
   };
 
+  // Rows are kept by run id and their cells updated in place: a click on a link is never lost to a refresh.
+  const rows = new Map();
   const render = (runs) => {
-    clear(tbody);
     summary.textContent = `${runs.length} run${runs.length === 1 ? '' : 's'}`;
     if (runs.length === 0) {
-      tbody.append(el('tr', { class: 'empty' }, el('td', { colspan: 6 }, 'No runs.')));
+      rows.clear();
+      tbody.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: 6 }, 'No runs.')));
       return;
     }
-    for (const run of runs) {
-      const href = `/runs/${run.runId}`;
-      tbody.append(el('tr', { dataset: { runId: run.runId }, class: `run-row state-${run.state}` },
-        el('td', { class: 'id mono' }, el('a', { href }, run.runId.slice(0, 8))),
-        el('td', { class: 'flow' }, el('a', { href, title: run.version ? `version ${run.version}` : null }, run.flow)),
-        el('td', { class: 'state' }, badge(el, run.state)),
-        el('td', { class: 'started' }, time(run.createdAt)),
-        el('td', { class: 'duration' }, duration(run.durationSeconds)),
-        el('td', { class: 'counts' }, countsText(run.taskCounts))));
-    }
+    const seen = new Set();
+    const ordered = runs.map((run) => {
+      seen.add(run.runId);
+      let row = rows.get(run.runId);
+      if (!row) {
+        const href = `/runs/${run.runId}`;
+        row = {
+          tr: null,
+          state: el('td', { class: 'state' }),
+          duration: el('td', { class: 'duration' }),
+          counts: el('td', { class: 'counts' }),
+          last: '',
+        };
+        row.tr = el('tr', { dataset: { runId: run.runId } },
+          el('td', { class: 'id mono' }, el('a', { href }, run.runId.slice(0, 8))),
+          el('td', { class: 'flow' }, el('a', { href, title: run.version ? `version ${run.version}` : null }, run.flow)),
+          row.state,
+          el('td', { class: 'started' }, time(run.createdAt)),
+          row.duration,
+          row.counts);
+        rows.set(run.runId, row);
+      }
+      if (row.last !== run.state) {
+        row.last = run.state;
+        row.tr.className = `run-row state-${run.state}`;
+        row.state.replaceChildren(badge(el, run.state));
+      }
+      row.duration.textContent = duration(run.durationSeconds);
+      row.counts.textContent = countsText(run.taskCounts);
+      return row.tr;
+    });
+    for (const id of [...rows.keys()]) if (!seen.has(id)) rows.delete(id);
+    const current = [...tbody.children];
+    if (current.length !== ordered.length || current.some((tr, i) => tr !== ordered[i])) tbody.replaceChildren(...ordered);
   };
 
   const filtersChanged = () => {
@@ -108,7 +134,10 @@ export function mount(root, { query, navigate }) {
   const stop = liveEvents('/api/events', {
     onOpen: () => { status.textContent = '● live'; status.className = 'live-status live'; schedule(); },
     onEvent: (name) => { if (name === 'run') schedule(); },
-    onError: () => { status.textContent = 'reconnecting…'; status.className = 'live-status muted'; },
+    onError: (error) => {
+      status.textContent = error.status === 401 || error.status === 404 ? 'not live' : 'reconnecting…';
+      status.className = 'live-status muted';
+    },
   });
 
   return () => { stopped = true; stop(); if (timer) clearTimeout(timer); };

@@ -105,7 +105,7 @@ public class UnreachableMongoTests
         var clock = Stopwatch.StartNew();
 
         var initialize = await Assert.ThrowsAsync<StoreUnavailableException>(() => store.InitializeAsync(CancellationToken.None));
-        var list = await Assert.ThrowsAsync<StoreUnavailableException>(() => store.ListAsync(10, CancellationToken.None));
+        var list = await Assert.ThrowsAsync<StoreUnavailableException>(() => store.ListAsync(10, "flow1", Lume.Contracts.RunState.Running, CancellationToken.None));
         var lease = await Assert.ThrowsAsync<StoreUnavailableException>(() => store.ReleaseLeaseAsync("me", CancellationToken.None));
 
         Assert.InRange(clock.Elapsed, Timeout * 3, Timeout * 3 + TimeSpan.FromSeconds(5));
