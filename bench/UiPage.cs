@@ -45,7 +45,7 @@ static class UiPage
         await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = FindChromium(), Headless = true });
         try
         {
-            var measured = new List<(string Name, int Tasks, long Bytes, int Nodes, IReadOnlyList<double> Ms, IReadOnlyList<double> DataMs)>();
+            var measured = new List<(string Name, int Tasks, long Bytes, int Nodes, IReadOnlyList<double> Ms, IReadOnlyList<double> DataMs, IReadOnlyList<double> BusyMs)>();
             var runs = new (string Name, string Flow, object Parameters)[]
             {
                 ($"{layered.Name} (100 wide, 50 deep)", layered.Name, new { }),
@@ -61,21 +61,23 @@ static class UiPage
                 await LoadAsync(browser, baseUrl, runId); // not counted: the first load meets a cold server
                 var times = new List<double>();
                 var data = new List<double>();
+                var busy = new List<double>();
                 var nodes = 0;
                 for (var i = 0; i < Loads; i++)
                 {
-                    var (ms, dataMs, drawn) = await LoadAsync(browser, baseUrl, runId);
+                    var (ms, dataMs, busyMs, drawn) = await LoadAsync(browser, baseUrl, runId);
                     times.Add(ms);
                     data.Add(dataMs);
+                    busy.Add(busyMs);
                     nodes = drawn;
                 }
 
-                measured.Add((name, tasks, snapshot.LongLength, nodes, times, data));
+                measured.Add((name, tasks, snapshot.LongLength, nodes, times, data, busy));
                 results.Metric($"ui_{flow}_median_ms", Statistics.Median(times));
             }
 
             Console.WriteLine(Table(measured));
-            foreach (var (name, tasks, bytes, nodes, ms, _) in measured)
+            foreach (var (name, tasks, bytes, nodes, ms, _, _) in measured)
                 results.Add($"Web view: run page of {name}, {tasks:N0} tasks, {nodes:N0} nodes drawn, snapshot {bytes / 1024.0:N0} KiB",
                     $"{Statistics.Median(ms):N0} ms median, {ms.Max():N0} ms max to graph-ready ({Loads} loads; bar {BarMs:N0} ms: {(ms.Max() <= BarMs ? "met" : "NOT met")})");
         }
@@ -87,30 +89,36 @@ static class UiPage
         }
     }
 
-    static string Table(IEnumerable<(string Name, int Tasks, long Bytes, int Nodes, IReadOnlyList<double> Ms, IReadOnlyList<double> DataMs)> rows)
+    static string Table(IEnumerable<(string Name, int Tasks, long Bytes, int Nodes, IReadOnlyList<double> Ms, IReadOnlyList<double> DataMs, IReadOnlyList<double> BusyMs)> rows)
     {
         var text = new System.Text.StringBuilder(
-            $"| run page ({Loads} loads, headless Chromium) | tasks | snapshot | nodes drawn | median ms to the run's data (first byte) | median ms to graph-ready | max ms | bar |\n|---|---|---|---|---|---|---|---|\n");
-        foreach (var (name, tasks, bytes, nodes, ms, data) in rows)
+            $"| run page ({Loads} loads, headless Chromium) | tasks | snapshot | nodes drawn | median ms to the run's data (first byte) | median ms to graph-ready | max ms | bar | median main-thread busy ms |\n|---|---|---|---|---|---|---|---|---|\n");
+        foreach (var (name, tasks, bytes, nodes, ms, data, busy) in rows)
             text.Append(CultureInfo.InvariantCulture,
-                $"| {name} | {tasks:N0} | {bytes / 1024.0:N0} KiB | {nodes:N0} | {Statistics.Median(data):N0} | {Statistics.Median(ms):N0} | {ms.Max():N0} | {BarMs:N0} ms: {(ms.Max() <= BarMs ? "met" : "NOT met")} |\n");
+                $"| {name} | {tasks:N0} | {bytes / 1024.0:N0} KiB | {nodes:N0} | {Statistics.Median(data):N0} | {Statistics.Median(ms):N0} | {ms.Max():N0} | {BarMs:N0} ms: {(ms.Max() <= BarMs ? "met" : "NOT met")} | {Statistics.Median(busy):N0} |\n");
         return text.ToString();
     }
 
     // One load in a fresh context: navigation start to the page's graph-ready mark, to the first byte of the run's data
-    // (the snapshot, the first event of /api/runs/{id}/events, or GET /api/runs/{id}), and the nodes the graph drew.
-    static async Task<(double Ms, double DataMs, int Nodes)> LoadAsync(IBrowser browser, string baseUrl, string runId)
+    // (the snapshot, the first event of /api/runs/{id}/events, or GET /api/runs/{id}), the page's main-thread busy time
+    // until then (Chromium's TaskDuration: less disturbed than the wall time on a busy machine), and the nodes drawn.
+    static async Task<(double Ms, double DataMs, double BusyMs, int Nodes)> LoadAsync(IBrowser browser, string baseUrl, string runId)
     {
         await using var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 900 } });
         var page = await context.NewPageAsync();
+        var cdp = await context.NewCDPSessionAsync(page);
+        await cdp.SendAsync("Performance.enable");
         await page.GotoAsync($"{baseUrl}/runs/{runId}");
         await page.WaitForSelectorAsync("#graph[data-ready=\"true\"]", new() { State = WaitForSelectorState.Attached, Timeout = 120_000 });
         var ms = await page.EvaluateAsync<double>(
             "() => { const m = performance.getEntriesByName('lume:graph-ready'); if (m.length === 0) throw new Error('no lume:graph-ready mark'); return m[0].startTime; }");
         var dataMs = await page.EvaluateAsync<double>(
             "() => Math.max(0, ...performance.getEntriesByType('resource').filter(e => /\\/api\\/runs\\/[0-9a-f-]{36}(\\/events)?$/.test(new URL(e.name).pathname)).map(e => e.responseStart))");
+        var metrics = await cdp.SendAsync("Performance.getMetrics");
+        var busyMs = metrics!.Value.GetProperty("metrics").EnumerateArray()
+            .Where(m => m.GetProperty("name").GetString() == "TaskDuration").Select(m => m.GetProperty("value").GetDouble() * 1000).FirstOrDefault(double.NaN);
         var nodes = await page.EvaluateAsync<int>("() => window.lume.graph.nodes().length");
-        return (ms, dataMs, nodes);
+        return (ms, dataMs, busyMs, nodes);
     }
 
     static async Task<string> RunToEndAsync(HttpClient api, string flow, object parameters)
