@@ -97,6 +97,9 @@ public sealed class RunClient(IBus bus, IClientFactory clients, RunEvents events
                 case RunAccepted:
                     accepted.TrySetResult();
                     break;
+                case RunProgressed:
+                    // For watchers that show a run as it goes (the web view); this one waits for the end.
+                    break;
                 case Fault<RunRequested> fault:
                     ended.TrySetException(new LumeServiceException(
                         $"the Scheduler could not handle the run request: {string.Join("; ", fault.Exceptions.Select(x => $"{x.ExceptionType}: {x.Message}"))}"));

@@ -6,7 +6,7 @@ namespace Lume.Hosting;
 
 /// <summary>
 /// The one temporary queue on which a client process (the CLI, the HTTP API) hears how runs go:
-/// <see cref="RunAccepted"/>, <see cref="RunProgressed"/>, <see cref="RunCompleted"/>, <see cref="RunFailed"/>,
+/// <see cref="RunAccepted"/>, <see cref="RunProgressed"/> (when asked for), <see cref="RunCompleted"/>, <see cref="RunFailed"/>,
 /// <see cref="RunCancelled"/>, and a <see cref="Fault{T}"/> of a <see cref="RunRequested"/>. Each is handed to every
 /// watcher of its run id (a run may be watched by several: two browser tabs) and to every watcher of all runs.
 /// </summary>
@@ -15,7 +15,12 @@ namespace Lume.Hosting;
 /// every binding made so far (MassTransit validates its whole graph), so an embedded host slowed down with each run it
 /// had waited for. One queue per process, connected on first use, costs neither.
 /// </remarks>
-public sealed class RunEvents(IBus bus, TimeProvider time)
+/// <param name="progress">
+/// Hear <see cref="RunProgressed"/> too: about one a second for every long run of the deployment, which a process that
+/// only waits for its runs' ends (the CLI) does not want on its queue. The HTTP API, whose streams show runs as they
+/// go, registers its RunEvents with it.
+/// </param>
+public sealed class RunEvents(IBus bus, TimeProvider time, bool progress = false)
 {
     /// <summary>How long to wait for the bus to be ready to listen (a broker that is down or not AMQP never gets there).</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
@@ -71,7 +76,8 @@ public sealed class RunEvents(IBus bus, TimeProvider time)
             var handle = bus.ConnectReceiveEndpoint(new TemporaryEndpointDefinition(), KebabCaseEndpointNameFormatter.Instance, e =>
             {
                 e.Handler<RunAccepted>(c => Heard(c.Message.RunId, c.Message));
-                e.Handler<RunProgressed>(c => Heard(c.Message.RunId, c.Message));
+                if (progress)
+                    e.Handler<RunProgressed>(c => Heard(c.Message.RunId, c.Message));
                 e.Handler<RunCompleted>(c => Heard(c.Message.RunId, c.Message));
                 e.Handler<RunFailed>(c => Heard(c.Message.RunId, c.Message));
                 e.Handler<RunCancelled>(c => Heard(c.Message.RunId, c.Message));

@@ -246,8 +246,8 @@ static partial class LumeApi
     public static async Task<IResult> GetResultAsync(string? rep, IClientFactory clients, IOptions<GatewayOptions> options, CancellationToken cancellationToken)
     {
         var (json, problem) = ReadRep(rep, "a result rep: {\"project_name\": ..., \"result_type_string\": ..., \"query\": {...}}, as save_db_result returns it");
-        if (problem is null)
-            problem = JsonLimits.Check(json, "rep") is { } unsendable ? unsendable : null;
+        // What cannot even be sent (nesting past the envelope's limit) is refused here, as the service would.
+        problem ??= JsonLimits.Check(json, "rep");
         if (problem is not null)
             return Invalid("rep", problem);
         return await AskAsync("Results service", options, cancellationToken, async cancellationToken =>

@@ -1,10 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lume.Hosting;
+using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace Lume.Web;
@@ -28,6 +30,9 @@ public static class LumeApiExtensions
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         });
+        // In place of the plain one of AddLumeBus (before or after this): the event streams show runs as they go, so the
+        // process's queue of run events hears their progress too.
+        builder.Services.Replace(ServiceDescriptor.Singleton(sp => new RunEvents(sp.GetRequiredService<IBus>(), sp.GetRequiredService<TimeProvider>(), progress: true)));
         builder.Services.AddSingleton<RunStarter>();
         builder.Services.AddSingleton<BearerToken>();
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>

@@ -140,6 +140,18 @@ public sealed partial class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task ALongRun_IsFollowedToItsEnd_ThroughTheProgressReportsOnTheWay()
+    {
+        // Forty steps of 0.3 s: the Scheduler reports the run's progress every second meanwhile (RunProgressed).
+        var (exit, stdout, stderr) = await LumeAsync("run", "chaos_busy", "--json");
+
+        Assert.True(exit == 0, stderr);
+        var run = JsonSerializer.Deserialize<JsonElement>(stdout);
+        Assert.Equal("completed", run.GetProperty("state").GetString());
+        Assert.All(run.GetProperty("tasks").EnumerateObject(), t => Assert.Equal("completed", t.Value.GetProperty("state").GetString()));
+    }
+
+    [Fact]
     public async Task RunWithJson_PrintsOneObjectWithEveryTask()
     {
         var (exit, stdout, stderr) = await LumeAsync([.. Flow1, "--json"]);

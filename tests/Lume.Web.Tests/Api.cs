@@ -68,28 +68,14 @@ static class Api
     public static Task<HttpResponseMessage> OpenStreamAsync(this HttpClient client, string path, CancellationToken cancellationToken) =>
         client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
 
-    /// <summary>The events of an open stream, one (name, data) each, as a browser parses them; comments are left out.</summary>
+    /// <summary>The events of an open stream, one (name, data) each, read by .NET's own parser as a browser reads them; comments are left out.</summary>
     public static async IAsyncEnumerable<(string Event, JsonElement Data)> EventsAsync(this HttpResponseMessage response,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
-        string? name = null;
-        var data = new StringBuilder();
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
-        {
-            if (line.Length == 0)
-            {
-                if (data.Length > 0)
-                    yield return (name ?? "message", JsonDocument.Parse(data.ToString()).RootElement.Clone());
-                name = null;
-                data.Clear();
-            }
-            else if (line.StartsWith("event: ", StringComparison.Ordinal))
-                name = line["event: ".Length..];
-            else if (line.StartsWith("data: ", StringComparison.Ordinal))
-                data.Append(line["data: ".Length..]);
-        }
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(stream).EnumerateAsync(cancellationToken))
+            yield return (item.EventType, JsonDocument.Parse(item.Data).RootElement.Clone());
     }
 }

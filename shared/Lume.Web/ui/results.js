@@ -1,5 +1,5 @@
 // The results page: the stored results (db-dicts) of a flow.
-import { el, clear, errorBanner } from './dom.js';
+import { el, clear, time, errorBanner } from './dom.js';
 import { api } from './api.js';
 
 export function mount(root, { query }) {
@@ -34,7 +34,9 @@ export function mount(root, { query }) {
       const items = answer.results || [];
       summary.textContent = `${items.length} result${items.length === 1 ? '' : 's'}${answer.project ? ` in project ${answer.project}` : ''}${answer.flowId ? ` of ${answer.flowId}` : ''}`;
       for (const item of items) {
-        const title = item && typeof item === 'object' ? [item.result_type_string, item.task_slug || item.task, item.run_id || item.flow_run_id].filter(Boolean).join(' · ') : '';
+        const title = item && typeof item === 'object'
+          ? [item.result_type_string, item.flow_id, item.date_modified ? time(item.date_modified) : null].filter(Boolean).join(' · ')
+          : '';
         results.append(el('div', { class: 'card result' }, title ? el('h3', null, title) : null, el('pre', null, JSON.stringify(item, null, 2))));
       }
     } catch (error) {

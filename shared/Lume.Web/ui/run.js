@@ -330,6 +330,7 @@ class RunPage {
     const parent = m && this.mapped.has(m[1]) ? m[1] : null;
     const spec = this.specOf(slug);
     const data = this.nodeData(slug, spec, parent);
+    if (node.data('shown') !== undefined) data.shown = data.label;
     node.data(data);
   }
 
@@ -379,6 +380,7 @@ class RunPage {
     if (big) {
       this.overlay = new EdgeOverlay(cy, this.graphEl);
       this.overlay.setEdges(model.edges, pos);
+      this.lazyLabels(cy);
     }
     cy.on('tap', 'node', (event) => {
       const slug = event.target.id();
@@ -396,6 +398,28 @@ class RunPage {
     };
     cy.one('render', ready);
     setTimeout(ready, 1000);
+  }
+
+  /**
+   * Measuring 5,000 labels is a good part of the time to draw a big graph, and none is legible when it is shown whole:
+   * a node gets its label (data 'shown') when it is in view at a zoom where the label can be read.
+   */
+  lazyLabels(cy) {
+    let timer = null;
+    const show = () => {
+      timer = null;
+      if (cy.destroyed() || cy.zoom() * 12 < 7) return;
+      const { x1, x2, y1, y2 } = cy.extent();
+      cy.batch(() => {
+        cy.nodes().forEach((node) => {
+          if (node.data('shown') !== undefined) return;
+          const p = node.position();
+          if (p.x >= x1 - 100 && p.x <= x2 + 100 && p.y >= y1 - 30 && p.y <= y2 + 30) node.data('shown', node.data('label'));
+        });
+      });
+    };
+    cy.on('viewport', () => { if (!timer) timer = setTimeout(show, 120); });
+    this.showLabels = show;
   }
 
   toggle(slug) {
@@ -434,7 +458,7 @@ class RunPage {
         const data = this.nodeData(n.slug, n.spec, n.child);
         const node = cy.getElementById(n.slug);
         if (node.empty()) add.push({ group: 'nodes', data, position: pos ? pos.get(n.slug) : { x: 0, y: 0 } });
-        else { node.data(data); if (pos) node.position(pos.get(n.slug)); }
+        else { if (node.data('shown') !== undefined) data.shown = data.label; node.data(data); if (pos) node.position(pos.get(n.slug)); }
       }
       if (!this.overlay && model.nodes.length > BIG) {
         // Grown big by expanding: its edges move to the canvas too.
@@ -456,6 +480,7 @@ class RunPage {
     }
     this.graphEl.dataset.nodes = String(cy.nodes().length);
     if (this.selected) cy.getElementById(this.selected).select();
+    if (this.showLabels) this.showLabels();
   }
 
   // --- selection and details -----------------------------------------------------------------------------------
@@ -816,7 +841,8 @@ function graphStyle(big) {
         width: 160,
         height: 30,
         'background-color': 'data(color)',
-        label: 'data(label)',
+        // A big graph's labels are given only to the nodes in view once they are legible (lazyLabels).
+        label: big ? '' : 'data(label)',
         color: 'data(tc)',
         'font-size': 12,
         'font-family': 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
@@ -828,6 +854,7 @@ function graphStyle(big) {
         'border-width': 0,
       },
     },
+    ...(big ? [{ selector: 'node[shown]', style: { label: 'data(shown)' } }] : []),
     { selector: 'node[?mapped]', style: { 'border-width': 4, 'border-style': 'double', 'border-color': '#1f2328' } },
     { selector: 'node[?subflow]', style: { shape: 'cut-rectangle' } },
     { selector: 'node[?manual]', style: { 'border-width': 2, 'border-style': 'dashed', 'border-color': '#8e44ad' } },
