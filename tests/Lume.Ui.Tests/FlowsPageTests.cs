@@ -24,7 +24,17 @@ public sealed class FlowsPageTests(UiFixture fixture) : IClassFixture<UiFixture>
 
         await form.Locator("button[type=submit]").ClickAsync();
 
-        await page.WaitForURLAsync(Ui.RunAddress());
+        // The page changes its address itself (history.pushState): no load event to wait for.
+        try
+        {
+            await page.WaitForFunctionAsync("() => /^\\/runs\\/[0-9a-f-]{36}$/.test(location.pathname)", null, new() { PollingInterval = 100 });
+        }
+        catch (TimeoutException)
+        {
+            var shown = await page.Locator("ul.errors, .param-error, main").First.TextContentAsync();
+            throw new TimeoutException($"the flows page never went to the run's page; it is at {page.Url} and shows: {shown}");
+        }
+
         var runId = Ui.RunIdOf(page.Url);
         await page.WaitForSelectorAsync("#graph[data-ready=\"true\"]", new() { State = WaitForSelectorState.Attached });
         await Ui.WaitForGraphAsync(page, "cy.nodes().length === 3 && cy.nodes().every(n => n.data('state') === 'completed')");
