@@ -150,11 +150,13 @@ static class UiPage
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        // The log level is read when the defaults are added, so it comes before them; the rest comes after them, so that
+        // LUME_ variables of the machine (LUME_DATA_DIR) cannot override it.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["LOG_LEVEL"] = "Error" });
         builder.AddLumeDefaults("lume-bench-ui");
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["DATA_DIR"] = dataDir,
-            ["LOG_LEVEL"] = "Error",
             ["BROKER"] = "",
         });
         builder.Services.AddSingleton<InProcessTasks>();

@@ -44,11 +44,13 @@ public sealed class UiHost : IAsyncDisposable
         var host = new UiHost();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        // The log level is read when the defaults are added, so it comes before them; the rest comes after them, so that
+        // LUME_ variables of the machine (LUME_DATA_DIR) cannot override it.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["LOG_LEVEL"] = "Warning" });
         builder.AddLumeDefaults("lume-ui-tests");
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["DATA_DIR"] = host._dataDir,
-            ["LOG_LEVEL"] = "Warning",
             ["GATEWAY:TOKEN"] = token,
         });
         builder.Services.AddSingleton<InProcessTasks>();
