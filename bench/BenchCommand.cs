@@ -13,6 +13,10 @@ sealed class BenchCommand : AsyncCommand<BenchCommand.Settings>
         [Description("Fewer measurements for routine use (5,000 raw MassTransit messages, not 10,000; no 20,000- and 100,000-task graphs; no static fan-out beside the map); leaves docs/benchmarks.md as it is")]
         public bool Quick { get; init; }
 
+        [CommandOption("--ui")]
+        [Description("Measure only the web view's run page of 5,000-task runs in headless Chromium (embedded services, no broker); leaves docs/benchmarks.md as it is")]
+        public bool Ui { get; init; }
+
         [CommandOption("--only <NAMES>")]
         [Description("Measure only these, comma-separated: " + BenchmarkRun.StepNames + "; leaves docs/benchmarks.md as it is")]
         public string? Only { get; init; }
@@ -30,6 +34,15 @@ sealed class BenchCommand : AsyncCommand<BenchCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Ui)
+        {
+            var page = new Results(settings.Quick);
+            await UiPage.MeasureAsync(page);
+            page.Print(Console.Out);
+            Console.WriteLine("(docs/benchmarks.md is left as it is: it holds a full run)\n");
+            return 0;
+        }
+
         var results = await new BenchmarkRun(settings.Quick, settings.Steps).RunAsync();
         results.Print(Console.Out);
         // Only a full run of everything stands for the project's figures.
