@@ -1,4 +1,3 @@
-using System.Reflection;
 using Lume.Testing;
 using Lume.Cli;
 
@@ -102,9 +101,7 @@ public sealed class Cluster : IAsyncDisposable
         var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
         var address = new Uri($"http://127.0.0.1:{port}");
-        // From its own output folder: it runs on the ASP.NET Core framework, the other services on the plain runtime.
-        var directory = typeof(Cluster).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "GatewayDirectory").Value;
-        var service = await StartFromAsync(directory, "gateway", "Lume.Gateway", Path.Combine(Root, "gateway"),
+        var service = await StartFromAsync(null, "gateway", "Lume.Gateway", Path.Combine(Root, "gateway"),
             [("LUME_GATEWAY__URL", address.ToString().TrimEnd('/')), .. more]);
         return (service, address);
     }

@@ -31,8 +31,33 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    // Each service's project folder: a service runs from its own build output, with its own dependencies, as it is
+    // deployed. Beside the tests (or the bench) it would take the dependencies of whatever they reference: once one of
+    // those is on the ASP.NET Core framework (the CLI, for lume ui), the packages that framework holds are left out of
+    // that folder, and a service on the plain runtime cannot start there.
+    static readonly Dictionary<string, string> Projects = new()
+    {
+        ["Lume.Scheduler"] = "services/Scheduler",
+        ["Lume.TaskWorker"] = "services/TaskWorker",
+        ["Lume.FileService"] = "services/FileService",
+        ["Lume.Results"] = "services/Results",
+        ["Lume.Gateway"] = "services/Gateway",
+        ["Lume.Examples.Worker"] = "examples/ExamplesWorker",
+        ["Lume.Examples.MyWorker"] = "examples/MyWorker",
+    };
+
+    /// <summary>The folder a service's project builds it to (in the configuration these tests were built in), or null for an assembly that is not a service.</summary>
+    public static string? BuildOutputOf(string assembly)
+    {
+        if (!Projects.TryGetValue(assembly, out var project))
+            return null;
+        var metadata = typeof(ServiceProcess).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>().ToDictionary(a => a.Key, a => a.Value);
+        return Path.Combine(metadata["LumeRoot"]!, project, metadata["LumeBuildOutput"]!);
+    }
+
     /// <summary>Starts <c>{assembly}.dll</c> and waits for its "Started on" (or "Standing by") line.</summary>
-    /// <param name="assemblyDirectory">Where the dll is; default: beside the tests.</param>
+    /// <param name="assemblyDirectory">Where the dll is; default: its project's build output (<see cref="BuildOutputOf"/>), else beside the tests.</param>
     public static async Task<ServiceProcess> StartAsync(string name, string assembly, IReadOnlyDictionary<string, string> environment, string workingDirectory,
         string? assemblyDirectory = null)
     {
@@ -42,7 +67,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = Directory.CreateDirectory(workingDirectory).FullName,
         };
-        start.ArgumentList.Add(Path.Combine(assemblyDirectory ?? AppContext.BaseDirectory, $"{assembly}.dll"));
+        start.ArgumentList.Add(Path.Combine(assemblyDirectory ?? BuildOutputOf(assembly) ?? AppContext.BaseDirectory, $"{assembly}.dll"));
         foreach (var (key, value) in environment)
             start.Environment[key] = value;
 
