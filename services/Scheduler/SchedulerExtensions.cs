@@ -15,7 +15,7 @@ public static class SchedulerExtensions
 {
     /// <summary>
     /// The Scheduler: consumes RunRequested, CancelRun, ApproveTask, ClaimAttempt, TaskStarted, TaskCompleted, TaskFailed, RegisterWorker, WorkerHeartbeat,
-    /// GetRun, ListRuns, GetFlowGraph and ListFlows; publishes RunAccepted, RunProgressed, RunCompleted, RunFailed and RunCancelled, and sends TaskReady to the
+    /// GetRun, ListRuns, GetFlowGraph and ListFlows; publishes RunAccepted, RunsProgressed, RunCompleted, RunFailed and RunCancelled, and sends TaskReady to the
     /// queue of each run's worker pool. Runs and registered flows are kept in SQLite under the data folder.
     /// </summary>
     public static IHostApplicationBuilder AddLumeScheduler(this IHostApplicationBuilder builder)

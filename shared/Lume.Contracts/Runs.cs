@@ -31,10 +31,19 @@ public sealed record RunParent(Guid RunId, string Task, int Attempt, Guid Token,
 public sealed record RunAccepted(Guid RunId, string Flow, string Version, int TaskCount, DateTimeOffset AcceptedAt);
 
 /// <summary>
-/// Tasks of a running run changed state (released, started, ended). Published by the Scheduler at most about once a
-/// second per run, and only for a run that has been going for a while: a short run is told by its end event alone. For
-/// watchers (the web view), which read the run again when they hear it; nothing in the engine waits for it.
+/// The running runs whose tasks changed state (released, started, ended) in the last second or so. Published by the
+/// Scheduler about once a second, one message for all of them (up to <see cref="MaxRuns"/> a message), so that a
+/// thousand long runs cost it one publish a second and not a thousand. A run is listed only once it has been going for
+/// a while: a short run is told by its end event alone. For watchers (the web view), which read a listed run again;
+/// nothing in the engine waits for it.
 /// </summary>
+public sealed record RunsProgressed(IReadOnlyList<RunProgressed> Runs)
+{
+    /// <summary>The most runs in one message; more go in the next.</summary>
+    public const int MaxRuns = 1000;
+}
+
+/// <summary>One run of <see cref="RunsProgressed"/>: its tasks changed state by <paramref name="At"/>.</summary>
 public sealed record RunProgressed(Guid RunId, string Flow, DateTimeOffset At);
 
 /// <summary>Every task of the run completed.</summary>

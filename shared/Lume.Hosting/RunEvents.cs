@@ -77,7 +77,12 @@ public sealed class RunEvents(IBus bus, TimeProvider time, bool progress = false
             {
                 e.Handler<RunAccepted>(c => Heard(c.Message.RunId, c.Message));
                 if (progress)
-                    e.Handler<RunProgressed>(c => Heard(c.Message.RunId, c.Message));
+                    e.Handler<RunsProgressed>(c =>
+                    {
+                        foreach (var run in c.Message.Runs)
+                            Heard(run.RunId, run);
+                        return Task.CompletedTask;
+                    });
                 e.Handler<RunCompleted>(c => Heard(c.Message.RunId, c.Message));
                 e.Handler<RunFailed>(c => Heard(c.Message.RunId, c.Message));
                 e.Handler<RunCancelled>(c => Heard(c.Message.RunId, c.Message));

@@ -142,7 +142,7 @@ public sealed partial class CliProcessTests : IDisposable
     [Fact]
     public async Task ALongRun_IsFollowedToItsEnd_ThroughTheProgressReportsOnTheWay()
     {
-        // Forty steps of 0.3 s: the Scheduler reports the run's progress every second meanwhile (RunProgressed).
+        // Forty steps of 0.3 s: the Scheduler reports the run's progress every second meanwhile (RunsProgressed).
         var (exit, stdout, stderr) = await LumeAsync("run", "chaos_busy", "--json");
 
         Assert.True(exit == 0, stderr);

@@ -45,7 +45,7 @@ public static class WireDocuments
         new(typeof(LoadFile), Files, true, "Loads a saved file by its file rep.", typeof(FileLoaded), typeof(FileRequestFailed)),
         new(typeof(ListFiles), Files, true, "Lists a folder of a filesystem.", typeof(FilesListed), typeof(FileRequestFailed)),
         new(typeof(RunAccepted), null, false, "The Scheduler stored the run and released its first tasks."),
-        new(typeof(RunProgressed), null, false, "Tasks of a running run changed state; at most about once a second per run, and only for a run going on for a while. For watchers, which read the run again."),
+        new(typeof(RunsProgressed), null, false, "The running runs whose tasks changed state in the last second or so, one message a second for all of them (up to 1,000 a message), each listed only once it has gone on for a while. For watchers, which read a listed run again."),
         new(typeof(RunCompleted), null, false, "Every task of the run completed."),
         new(typeof(RunFailed), null, false, "The run failed, or its request was rejected (kind rejected; nothing was stored)."),
         new(typeof(RunCancelled), null, false, "The run was cancelled, by CancelRun or its timeout."),

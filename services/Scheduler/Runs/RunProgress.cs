@@ -8,7 +8,7 @@ namespace Lume.Scheduler.Runs;
 
 /// <summary>
 /// The runs whose tasks changed since <see cref="RunProgressPublisher"/> last told of them. Watchers (the web view) read a
-/// run again when they hear <see cref="RunProgressed"/>; nothing in the engine waits for it, so it is sent from one loop,
+/// run again when they hear it in <see cref="RunsProgressed"/>; nothing in the engine waits for it, so it is sent from one loop,
 /// at most once a period per run, and never on the path that applies a run's events: noting a run costs that path one
 /// dictionary write.
 /// </summary>
@@ -47,8 +47,8 @@ public sealed class RunProgress
 }
 
 /// <summary>
-/// Publishes <see cref="RunProgressed"/> about once a <see cref="Period"/> for each run noted in <see cref="RunProgress"/>.
-/// A run younger than <see cref="MinimumAge"/> is not told of yet: a short run is told by its end event alone, so a
+/// Publishes <see cref="RunsProgressed"/> about once a <see cref="Period"/>, listing the runs noted in <see cref="RunProgress"/>:
+/// one message for all of them, as a thousand long runs at once (the bench's) made one each a cost the Scheduler felt. A run younger than <see cref="MinimumAge"/> is not told of yet: a short run is told by its end event alone, so a
 /// thousand short runs publish nothing more. Only the active Scheduler applies events (a standby's start waits for the
 /// lease, see <see cref="SchedulerLeaseHolder"/>, and it consumes nothing), so only it has runs to tell of.
 /// </summary>
@@ -77,8 +77,8 @@ public sealed class RunProgressPublisher(RunProgress progress, IBus bus, TimePro
             {
                 var now = time.GetUtcNow();
                 var due = progress.Take(now, MinimumAge);
-                if (due.Count > 0)
-                    await Task.WhenAll(due.Select(run => TellAsync(run, now, cancellationToken)));
+                foreach (var runs in due.Chunk(RunsProgressed.MaxRuns))
+                    await TellAsync(runs, now, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -86,19 +86,19 @@ public sealed class RunProgressPublisher(RunProgress progress, IBus bus, TimePro
         }
     }
 
-    async Task TellAsync(RunRecord run, DateTimeOffset now, CancellationToken cancellationToken)
+    async Task TellAsync(RunRecord[] runs, DateTimeOffset now, CancellationToken cancellationToken)
     {
         try
         {
             // A broker that does not answer must not hold up the next period's runs for long.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(Period * 5);
-            await bus.Publish(new RunProgressed(run.RunId, run.Flow.Name, now), timeout.Token);
+            await bus.Publish(new RunsProgressed(runs.Select(run => new RunProgressed(run.RunId, run.Flow.Name, now)).ToArray()), timeout.Token);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             // A watcher misses one tick and hears the next, or the run's end; the run itself is not touched.
-            logger.LogDebug("Could not publish RunProgressed for run {RunId}: {Error}", run.RunId, e.Message);
+            logger.LogDebug("Could not publish RunsProgressed for {Runs} runs: {Error}", runs.Length, e.Message);
         }
     }
 

@@ -170,26 +170,30 @@ public sealed class WebViewTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RunProgressed_IsPublished_ForARunGoingOnForAWhile_AndNotOnceItEnded()
+    public async Task RunsProgressed_ListsEveryRunGoingOnForAWhile_InOneMessage_AndNotOnceItEnded()
     {
         var runId = await StartAsync("diamond", ("start", 1));
+        var other = await StartAsync("diamond", ("start", 5));
         var a = await ReadyAsync(runId, "a");
+        var otherA = await ReadyAsync(other, "a");
         await Task.Delay(RunProgressPublisher.MinimumAge + TimeSpan.FromMilliseconds(200));
 
         await _host.Harness.Bus.Publish(Done(a, 2));
-        var progressed = await _host.PublishedAsync<RunProgressed>(p => p.RunId == runId, TimeSpan.FromSeconds(5));
+        await _host.Harness.Bus.Publish(Done(otherA, 6));
+        var progressed = await _host.PublishedAsync<RunsProgressed>(p => p.Runs.Any(r => r.RunId == runId) && p.Runs.Any(r => r.RunId == other),
+            TimeSpan.FromSeconds(5));
 
-        Assert.Equal("diamond", progressed.Flow);
+        Assert.Equal("diamond", progressed.Runs.Single(r => r.RunId == runId).Flow);
         var cancel = _host.Services.GetRequiredService<IClientFactory>().CreateRequestClient<CancelRun>();
         await cancel.GetResponse<RunSnapshot, RunNotFound>(new CancelRun(runId, "heard it"));
         await _host.PublishedAsync<RunCancelled>(r => r.RunId == runId);
-        var heard = _host.AllPublished<RunProgressed>(p => p.RunId == runId).Count;
+        var heard = Told(runId);
         await Task.Delay(RunProgressPublisher.Period * 2.5);
-        Assert.Equal(heard, _host.AllPublished<RunProgressed>(p => p.RunId == runId).Count);
+        Assert.Equal(heard, Told(runId));
     }
 
     [Fact]
-    public async Task RunProgressed_IsNotPublished_ForAShortRun()
+    public async Task RunsProgressed_NeverListsAShortRun()
     {
         var runId = await StartAsync("diamond", ("start", 1));
         await _host.Harness.Bus.Publish(Done(await ReadyAsync(runId, "a"), 2));
@@ -200,6 +204,9 @@ public sealed class WebViewTests : IAsyncLifetime
 
         await Task.Delay(RunProgressPublisher.Period * 2.5);
 
-        Assert.Empty(_host.AllPublished<RunProgressed>(p => p.RunId == runId));
+        Assert.Equal(0, Told(runId));
     }
+
+    // How many RunsProgressed so far listed the run.
+    int Told(Guid runId) => _host.AllPublished<RunsProgressed>(p => p.Runs.Any(r => r.RunId == runId)).Count;
 }
