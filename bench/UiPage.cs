@@ -3,19 +3,15 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Lume.Examples;
-using Lume.FileService;
+using Lume.Cli;
 using Lume.Flows;
 using Lume.Hosting;
-using Lume.Results;
-using Lume.Scheduler;
 using Lume.Web;
-using Lume.Worker;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
@@ -38,8 +34,8 @@ static class UiPage
     {
         var layered = ScaleFlows.Layered(100, 50);
         var dataDir = Path.Combine(Path.GetTempPath(), "lume-bench", $"ui-{Guid.NewGuid():N}");
-        await using var app = await StartAsync(dataDir, layered);
-        var baseUrl = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First().TrimEnd('/');
+        using var lume = await StartAsync(dataDir, layered);
+        var baseUrl = lume.Host.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First().TrimEnd('/');
         using var api = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromMinutes(5) };
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = FindChromium(), Headless = true });
@@ -83,7 +79,7 @@ static class UiPage
         }
         finally
         {
-            await app.StopAsync();
+            await lume.Host.StopAsync();
             if (Directory.Exists(dataDir))
                 Directory.Delete(dataDir, recursive: true);
         }
@@ -146,33 +142,20 @@ static class UiPage
         }
     }
 
-    static async Task<WebApplication> StartAsync(string dataDir, FlowDefinition extra)
+    // Hosted by the CLI's own LumeHost, as lume ui hosts it, on a free port, with the extra flow.
+    static async Task<LumeHost> StartAsync(string dataDir, FlowDefinition extra)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        // The log level is read when the defaults are added, so it comes before them; the rest comes after them, so that
-        // LUME_ variables of the machine (LUME_DATA_DIR) cannot override it.
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["LOG_LEVEL"] = "Error" });
-        builder.AddLumeDefaults("lume-bench-ui");
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["DATA_DIR"] = dataDir,
-            ["BROKER"] = "",
-        });
-        builder.Services.AddSingleton<InProcessTasks>();
-        builder.AddLumeScheduler();
-        builder.AddLumeTaskWorker();
-        builder.AddLumeFileService();
-        builder.AddLumeResults();
-        builder.AddLumeExamples();
-        builder.Services.AddLumeFlow(extra);
-        builder.AddLumeApi();
-        builder.AddLumeBus(service: false);
-        var app = builder.Build();
-        app.UseLumeUi();
-        app.MapLumeApi();
-        await app.StartAsync();
-        return app;
+        var web = WebApplication.CreateSlimBuilder();
+        web.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        var lume = LumeHost.Build(web, b => b.Build().MapLumeWeb(),
+            new Dictionary<string, string?> { ["DATA_DIR"] = dataDir, ["BROKER"] = "" },
+            b =>
+            {
+                b.AddLumeApi();
+                b.Services.AddLumeFlow(extra);
+            });
+        await lume.StartAsync(CancellationToken.None);
+        return lume;
     }
 
     /// <summary>Debian's Chromium (scripts/browser-deps installs it), or LUME_CHROMIUM.</summary>

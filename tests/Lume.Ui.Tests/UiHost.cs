@@ -1,19 +1,14 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Lume.Examples;
-using Lume.FileService;
 using Lume.Flows;
+using Lume.Cli;
 using Lume.Hosting;
 using Lume.Web;
-using Lume.Results;
-using Lume.Scheduler;
-using Lume.Worker;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -26,7 +21,7 @@ namespace Lume.Ui.Tests;
 public sealed class UiHost : IAsyncDisposable
 {
     readonly string _dataDir = Path.Combine(Path.GetTempPath(), "lume-ui-tests", Guid.NewGuid().ToString("N"));
-    WebApplication? _app;
+    LumeHost? _lume;
 
     /// <summary>The view's address, e.g. http://127.0.0.1:41234 (no trailing slash).</summary>
     public string BaseUrl { get; private set; } = "";
@@ -42,32 +37,19 @@ public sealed class UiHost : IAsyncDisposable
     public static async Task<UiHost> StartAsync(string? token = null, IEnumerable<FlowDefinition>? extraFlows = null)
     {
         var host = new UiHost();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        // The log level is read when the defaults are added, so it comes before them; the rest comes after them, so that
-        // LUME_ variables of the machine (LUME_DATA_DIR) cannot override it.
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["LOG_LEVEL"] = "Warning" });
-        builder.AddLumeDefaults("lume-ui-tests");
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["DATA_DIR"] = host._dataDir,
-            ["GATEWAY:TOKEN"] = token,
-        });
-        builder.Services.AddSingleton<InProcessTasks>();
-        builder.AddLumeScheduler();
-        builder.AddLumeTaskWorker();
-        builder.AddLumeFileService();
-        builder.AddLumeResults();
-        builder.AddLumeExamples();
-        foreach (var flow in extraFlows ?? [])
-            builder.Services.AddLumeFlow(flow);
-        builder.AddLumeApi();
-        builder.AddLumeBus(service: false);
-        host._app = builder.Build();
-        host._app.UseLumeUi();
-        host._app.MapLumeApi();
-        await host._app.StartAsync();
-        var addresses = host._app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
+        // Built by the CLI's own LumeHost, as lume ui builds it, but on a free port.
+        var web = WebApplication.CreateSlimBuilder();
+        web.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        host._lume = LumeHost.Build(web, b => b.Build().MapLumeWeb(),
+            new Dictionary<string, string?> { ["DATA_DIR"] = host._dataDir, ["BROKER"] = "", ["GATEWAY:TOKEN"] = token },
+            b =>
+            {
+                b.AddLumeApi();
+                foreach (var flow in extraFlows ?? [])
+                    b.Services.AddLumeFlow(flow);
+            });
+        await host._lume.StartAsync(CancellationToken.None);
+        var addresses = host._lume.Host.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
         host.BaseUrl = addresses.Addresses.First().TrimEnd('/');
         host.Api = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
         if (token is not null)
@@ -106,10 +88,10 @@ public sealed class UiHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Api?.Dispose();
-        if (_app is not null)
+        if (_lume is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _lume.Host.StopAsync();
+            _lume.Dispose();
         }
 
         if (Directory.Exists(_dataDir))
