@@ -16,8 +16,8 @@ namespace Lume.Hosting;
 /// had waited for. One queue per process, connected on first use, costs neither.
 /// </remarks>
 /// <param name="progress">
-/// Hear <see cref="RunProgressed"/> too: about one a second for every long run of the deployment, which a process that
-/// only waits for its runs' ends (the CLI) does not want on its queue. The HTTP API, whose streams show runs as they
+/// Hear <see cref="RunProgressed"/> too (from <see cref="RunsProgressed"/>: each second, every long run of the deployment
+/// that changed), which a process that only waits for its runs' ends (the CLI) does not want on its queue. The HTTP API, whose streams show runs as they
 /// go, registers its RunEvents with it.
 /// </param>
 public sealed class RunEvents(IBus bus, TimeProvider time, bool progress = false)

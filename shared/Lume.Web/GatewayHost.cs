@@ -30,7 +30,7 @@ public static class GatewayHost
             var app = builder.Build();
             app.MapLumeWeb();
             app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Lume")
-                .LogInformation("Serving the API on {Url}{Token}", gateway.Url, gateway.RequiresToken ? " (bearer token required)" : ""));
+                .LogInformation("Serving the web view and the API on {Url}{Token}", gateway.Url, gateway.RequiresToken ? " (bearer token required)" : ""));
             app.Run();
             return Environment.ExitCode;
         }
