@@ -44,11 +44,12 @@ public static class ChaosFlows
     });
 
     /// <summary>How many one-second steps chaos_slow has.</summary>
-    public const int SlowSteps = 30;
+    public const int SlowSteps = 60;
 
     /// <summary>
-    /// Steps of one second each, to be cancelled midway. Thirty, so that a cancel sent a few seconds in still comes
-    /// midway on a machine busy enough to start a run late (a run that ends first would not show the cancel working).
+    /// Steps of one second each, to be cancelled midway. Sixty, so that a cancel sent a few seconds in still comes
+    /// midway on a machine busy enough to start a run late (a run that ends first would not show the cancel working):
+    /// under the whole test suite a CI machine once let the chaos test's runs reach step 19 before its cancel arrived.
     /// </summary>
     public static readonly FlowDefinition Slow = Flow.Define("chaos_slow", f =>
     {

@@ -121,17 +121,21 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
                 ("filesystem_identifier", "local")))).ToArray();
             foreach (var run in flow1)
                 expected.Add((run, "flow1", "completed"));
+            var submitted = System.Diagnostics.Stopwatch.StartNew();
             var slow = Enumerable.Range(0, 2).Select(_ => client.RunAsync("chaos_slow", null, Parameters(), wait: false)).ToArray();
 
-            // The faults, one after another while the runs go on.
+            // The faults, one after another while the runs go on. The kill comes first, while the busy chains surely run:
+            // on a loaded machine the client can hear of the slow runs' acceptance seconds late (CI saw 16 s), and a kill
+            // that waited for it came after the busy chains had ended.
             await Task.Delay(TimeSpan.FromSeconds(2));
-            foreach (var accepted in await Task.WhenAll(slow))
-                expected.Add((client.CancelAsync(accepted.RunId, "chaos: cancelled midway").ContinueWith(
-                    t => new RunOutcome(accepted.RunId, "chaos_slow", null, t.Result, TimeSpan.Zero), TaskScheduler.Default), "chaos_slow", "cancelled"));
             var victim = await RunningABusyStepAsync(workers);
             await victim.KillAsync();
             killed.Add(victim.Name);
             workers.Remove(victim);
+            foreach (var accepted in await Task.WhenAll(slow))
+                expected.Add((client.CancelAsync(accepted.RunId, "chaos: cancelled midway").ContinueWith(
+                    t => new RunOutcome(accepted.RunId, "chaos_slow", null, t.Result, TimeSpan.Zero), TaskScheduler.Default), "chaos_slow", "cancelled"));
+            output.WriteLine($"round {round}: {victim.Name} killed; the chaos_slow runs were accepted and their cancel sent {submitted.Elapsed.TotalSeconds:0.0} s after they were submitted");
             workers.Add(await _cluster.StartWorkerAsync($"worker-{++named}", WorkerSettings));
 
             // Stopped the way docker stop or Kubernetes stops a worker: it cancels what it runs, and what it was handed
