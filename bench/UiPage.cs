@@ -4,15 +4,9 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Lume.Examples;
 using Lume.Cli;
+using Lume.Cli.Commands;
 using Lume.Flows;
 using Lume.Hosting;
-using Lume.Web;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Lume.Bench;
@@ -35,7 +29,7 @@ static class UiPage
         var layered = ScaleFlows.Layered(100, 50);
         var dataDir = Path.Combine(Path.GetTempPath(), "lume-bench", $"ui-{Guid.NewGuid():N}");
         using var lume = await StartAsync(dataDir, layered);
-        var baseUrl = lume.Host.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First().TrimEnd('/');
+        var baseUrl = UiCommand.AddressOf(lume);
         using var api = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromMinutes(5) };
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = FindChromium(), Headless = true });
@@ -142,18 +136,11 @@ static class UiPage
         }
     }
 
-    // Hosted by the CLI's own LumeHost, as lume ui hosts it, on a free port, with the extra flow.
+    // Hosted as lume ui hosts it, on a free port, with the extra flow.
     static async Task<LumeHost> StartAsync(string dataDir, FlowDefinition extra)
     {
-        var web = WebApplication.CreateSlimBuilder();
-        web.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        var lume = LumeHost.Build(web, b => b.Build().MapLumeWeb(),
-            new Dictionary<string, string?> { ["DATA_DIR"] = dataDir, ["BROKER"] = "" },
-            b =>
-            {
-                b.AddLumeApi();
-                b.Services.AddLumeFlow(extra);
-            });
+        var lume = UiCommand.BuildHost(0, new Dictionary<string, string?> { ["DATA_DIR"] = dataDir, ["BROKER"] = "" },
+            b => b.Services.AddLumeFlow(extra));
         await lume.StartAsync(CancellationToken.None);
         return lume;
     }

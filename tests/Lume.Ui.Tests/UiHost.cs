@@ -3,14 +3,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Lume.Flows;
 using Lume.Cli;
+using Lume.Cli.Commands;
 using Lume.Hosting;
-using Lume.Web;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Lume.Ui.Tests;
 
@@ -37,20 +31,16 @@ public sealed class UiHost : IAsyncDisposable
     public static async Task<UiHost> StartAsync(string? token = null, IEnumerable<FlowDefinition>? extraFlows = null)
     {
         var host = new UiHost();
-        // Built by the CLI's own LumeHost, as lume ui builds it, but on a free port.
-        var web = WebApplication.CreateSlimBuilder();
-        web.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        host._lume = LumeHost.Build(web, b => b.Build().MapLumeWeb(),
+        // Built as lume ui builds it, on a free port.
+        host._lume = UiCommand.BuildHost(0,
             new Dictionary<string, string?> { ["DATA_DIR"] = host._dataDir, ["BROKER"] = "", ["GATEWAY:TOKEN"] = token },
             b =>
             {
-                b.AddLumeApi();
                 foreach (var flow in extraFlows ?? [])
                     b.Services.AddLumeFlow(flow);
             });
         await host._lume.StartAsync(CancellationToken.None);
-        var addresses = host._lume.Host.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
-        host.BaseUrl = addresses.Addresses.First().TrimEnd('/');
+        host.BaseUrl = UiCommand.AddressOf(host._lume);
         host.Api = new HttpClient { BaseAddress = new Uri(host.BaseUrl) };
         if (token is not null)
             host.Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
