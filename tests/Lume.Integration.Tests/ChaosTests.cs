@@ -332,9 +332,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
         {
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             foreach (var worker in among.Where(w => !w.HasExited))
-                if (Directory.Exists(ExecutionLog) && Directory.GetFiles(ExecutionLog, $"{worker.Name}-*.log").SelectMany(File.ReadAllLines)
-                        .Select(l => l.Split(' '))
-                        .Any(l => l.Length == 6 && l[1].StartsWith("busy-", StringComparison.Ordinal) && now - long.Parse(l[5], System.Globalization.CultureInfo.InvariantCulture) < 100))
+                if (ExecutionsOf(worker.Name).Any(l => l[1].StartsWith("busy-", StringComparison.Ordinal) && now - At(l) < 100))
                     return worker;
             await Task.Delay(TimeSpan.FromMilliseconds(10));
         }
@@ -343,8 +341,13 @@ public sealed class ChaosTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     // Whether the worker's execution log has a line written after the given moment (unix ms).
-    bool WorkedSince(string worker, long at) =>
-        Directory.Exists(ExecutionLog) && Directory.GetFiles(ExecutionLog, $"{worker}-*.log")
-            .SelectMany(File.ReadAllLines).Select(l => l.Split(' '))
-            .Any(l => l.Length == 6 && long.Parse(l[5], System.Globalization.CultureInfo.InvariantCulture) > at);
+    bool WorkedSince(string worker, long at) => ExecutionsOf(worker).Any(l => At(l) > at);
+
+    // The worker's lines of the execution log, each split into its six fields: run, slug, attempt, worker, pid, unix ms.
+    IEnumerable<string[]> ExecutionsOf(string worker) =>
+        Directory.Exists(ExecutionLog)
+            ? Directory.GetFiles(ExecutionLog, $"{worker}-*.log").SelectMany(File.ReadAllLines).Select(l => l.Split(' ')).Where(l => l.Length == 6)
+            : [];
+
+    static long At(string[] execution) => long.Parse(execution[5], System.Globalization.CultureInfo.InvariantCulture);
 }
